@@ -1,0 +1,18 @@
+# lamin_branch: PGXS build. `make && make install`, then `make installcheck`.
+EXTENSION   = lamin_branch
+MODULE_big  = lamin_branch
+OBJS        = src/lamin_branch.o src/table_info.o src/branch_trigger.o src/move.o
+DATA        = $(wildcard sql/lamin_branch--*.sql)
+DOCS        = README.md
+
+# one feature per file, run in this order
+REGRESS     = install faq objects uid views delete_view versions functions errors leaks
+REGRESS_OPTS = --inputdir=test --load-extension=lamin_branch
+ISOLATION   = delete_delete delete_restore trash_two_heads delete_update
+ISOLATION_OPTS = --inputdir=test --load-extension=lamin_branch
+
+PG_CPPFLAGS = -Werror -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

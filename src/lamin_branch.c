@@ -1,0 +1,101 @@
+/*
+ * lamin_branch.c: module entry, settings prefix, random uids and the branch lookup.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "lamin_branch.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/* settings under lamin_branch.* are ours, even before any is defined */
+	MarkGUCPrefixReserved("lamin_branch");
+	lamin_table_cache_init();
+}
+
+static const char base62_alphabet[] =
+"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/*
+ * lamin.random_base62(length): uniformly random base62 text from the strong random source.
+ * Bytes of 248 and above are dropped so that every character is equally likely (248 = 4 * 62).
+ */
+PG_FUNCTION_INFO_V1(lamin_random_base62);
+Datum
+lamin_random_base62(PG_FUNCTION_ARGS)
+{
+	int32		len = PG_GETARG_INT32(0);
+	text	   *result;
+	char	   *out;
+	int			filled = 0;
+
+	if (len < 1 || len > 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("length of a random base62 string must be between 1 and 1024, not %d", len)));
+
+	result = (text *) palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	out = VARDATA(result);
+
+	while (filled < len)
+	{
+		unsigned char buf[64];
+		int			i;
+
+		if (!pg_strong_random(buf, sizeof(buf)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes for a uid")));
+		for (i = 0; i < (int) sizeof(buf) && filled < len; i++)
+		{
+			if (buf[i] < 248)
+				out[filled++] = base62_alphabet[buf[i] % 62];
+		}
+	}
+	PG_RETURN_TEXT_P(result);
+}
+
+/*
+ * lamin.find_branch(name): the branch's id, matched case-insensitively as the catalog's unique
+ * index does.
+ */
+PG_FUNCTION_INFO_V1(lamin_find_branch);
+Datum
+lamin_find_branch(PG_FUNCTION_ARGS)
+{
+	text	   *name = PG_GETARG_TEXT_PP(0);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	int32		id = 0;
+	bool		found;
+	int			rc;
+
+	values[0] = PointerGetDatum(name);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args("SELECT id FROM lamin.branch "
+							   "WHERE pg_catalog.lower(name) OPERATOR(pg_catalog.=) pg_catalog.lower($1)",
+							   1, argtypes, values, NULL, true, 1);
+	lamin_spi_check(rc, "branch lookup");
+	found = SPI_processed > 0;
+	if (found)
+		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("branch \"%s\" does not exist", text_to_cstring(name)),
+				 errhint("The branches are listed by: SELECT id, name FROM lamin.branch;")));
+	PG_RETURN_INT32(id);
+}

@@ -1,0 +1,86 @@
+/*
+ * lamin_branch.h: what the C files of lamin_branch share: per-table metadata and its plans,
+ * running SQL as a table's owner, the family lock, and version differences.
+ */
+#ifndef LAMIN_BRANCH_H
+#define LAMIN_BRANCH_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "executor/spi.h"
+#include "utils/rel.h"
+
+/* Branch ids LaminDB reserves. */
+#define LAMIN_BRANCH_TRASH		(-1)
+#define LAMIN_BRANCH_ARCHIVE	0
+#define LAMIN_BRANCH_MAIN		1
+
+/* Length of a uid's stem: the part all versions of a record share. */
+#define LAMIN_UID_STEM_LEN		16
+
+/* Statements prepared once per table and kept (SPI_keepplan). */
+typedef enum LaminPlan
+{
+	LP_FIND_SUCCESSOR,			/* newest other version on a branch, locked */
+	LP_SET_HEAD,				/* is_latest = true for one key */
+	LP_NEWER_EXISTS,			/* is another version on a branch newer than this one? */
+	LP_DEMOTE,					/* is_latest = false for the family's heads on a branch */
+	LP_GET_UID,					/* uid of a key (no lock) */
+	LP_LOCK_ROW,				/* branch, lock and head state of a key, locked */
+	LP_SET_BRANCH,				/* move a key to a branch */
+	LP_PURGE,					/* delete a key for good */
+	LP_TRASH_FROM,				/* move a key from a given branch to trash */
+	LP_NUM_PLANS
+} LaminPlan;
+
+/* What lamin_branch knows of one branch-enabled table. */
+typedef struct LaminTable
+{
+	Oid			relid;			/* hash key */
+	bool		valid;			/* false once the relcache says the table changed */
+	MemoryContext mcxt;			/* everything below lives here */
+	Oid			owner;
+	char	   *qualname;		/* quoted "schema"."table" */
+	char	   *label;			/* table name without _all, for messages */
+	AttrNumber	att_pk;
+	Oid			pk_type;
+	char	   *pk_name;		/* quoted */
+	AttrNumber	att_branch;
+	AttrNumber	att_uid;		/* InvalidAttrNumber when absent */
+	AttrNumber	att_is_latest;
+	AttrNumber	att_is_locked;
+	AttrNumber	att_created_at;
+	AttrNumber	att_updated_at;
+	AttrNumber	att_key;
+	bool		has_heads;		/* uid and is_latest: version families */
+	SPIPlanPtr	plans[LP_NUM_PLANS];
+} LaminTable;
+
+/* table_info.c */
+extern void lamin_table_cache_init(void);
+extern LaminTable *lamin_table_get(Oid relid);
+extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which);
+
+/* Run SQL as the table's owner: the caller's rights and RLS policies do not apply. */
+typedef struct LaminSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} LaminSavedUser;
+extern void lamin_become_owner(LaminTable *t, LaminSavedUser *saved);
+extern void lamin_restore_user(LaminSavedUser *saved);
+
+/* Serialise head changes of one version family (table, uid stem) until transaction end. */
+extern void lamin_lock_family(LaminTable *t, const char *uid);
+
+/* branch_trigger.c: set while the extension itself rewrites is_latest */
+extern int	lamin_internal_depth;
+extern char *lamin_last_promoted;
+extern void lamin_error_locked(LaminTable *t, const char *uid);
+
+/* Helpers */
+extern char *lamin_stem(const char *uid);
+extern void lamin_spi_check(int rc, const char *what);
+
+#endif							/* LAMIN_BRANCH_H */

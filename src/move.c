@@ -1,0 +1,399 @@
+/*
+ * move.c: moving rows between branches. The artifact functions (artifact_delete, _restore,
+ * _archive) and the INSTEAD OF DELETE trigger of main and archive views. Each locks the version
+ * family, then the row, then decides; the base-table trigger keeps the heads right.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+
+#include "lamin_branch.h"
+
+typedef enum MoveAction
+{
+	MOVE_DELETE,				/* to trash; from trash: for good, if asked */
+	MOVE_RESTORE,				/* to main */
+	MOVE_ARCHIVE				/* to archive */
+} MoveAction;
+
+typedef struct MoveResult
+{
+	char	   *uid;
+	const char *action;
+	int32		from_branch;
+	int32		to_branch;
+	bool		to_null;
+	char	   *promoted;
+} MoveResult;
+
+static Oid
+artifact_table_oid(void)
+{
+	Oid			nsp = get_namespace_oid("lamin", false);
+	Oid			relid = get_relname_relid("artifact_all", nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"lamin.artifact_all\" does not exist")));
+	return relid;
+}
+
+static const char *
+branch_word(int32 branch)
+{
+	switch (branch)
+	{
+		case LAMIN_BRANCH_TRASH:
+			return "trash";
+		case LAMIN_BRANCH_ARCHIVE:
+			return "archive";
+		case LAMIN_BRANCH_MAIN:
+			return "main";
+		default:
+			return "a user branch";
+	}
+}
+
+/* LaminDB's way of naming a record in messages: Artifact(id=1, uid='...', key='...') */
+static char *
+record_repr(LaminTable *t, const char *pk_text, const char *uid, const char *key)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfo(&s, "%c%s(id=%s", pg_toupper((unsigned char) t->label[0]), t->label + 1, pk_text);
+	if (uid)
+		appendStringInfo(&s, ", uid='%s'", uid);
+	if (key)
+		appendStringInfo(&s, ", key='%s'", key);
+	appendStringInfoChar(&s, ')');
+	return s.data;
+}
+
+static char *
+pk_to_text(LaminTable *t, Datum pk)
+{
+	Oid			out;
+	bool		varlena;
+
+	getTypeOutputInfo(t->pk_type, &out, &varlena);
+	return OidOutputFunctionCall(out, pk);
+}
+
+/*
+ * Move one row by key. Runs as the table's owner; the right to call it is EXECUTE on the
+ * calling SQL function.
+ */
+static void
+move_row(LaminTable *t, Datum pk, MoveAction action, bool permanent_null, bool permanent,
+		 MoveResult *res, MemoryContext outcxt)
+{
+	LaminSavedUser saved;
+	Datum		values[2];
+	bool		isnull;
+	char	   *pk_text = pk_to_text(t, pk);
+	char	   *uid = NULL;
+	char	   *key = NULL;
+	int32		branch;
+	bool		locked;
+	int			rc;
+	int32		target = 0;
+	bool		purge = false;
+	const char *verb = NULL;
+
+	memset(res, 0, sizeof(*res));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lamin_become_owner(t, &saved);
+
+	values[0] = pk;
+	/* the family first, then the row: the order every lamin path takes */
+	rc = SPI_execute_plan(lamin_table_plan(t, LP_GET_UID), values, NULL, false, 1);
+	lamin_spi_check(rc, "looking up the row");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s with id %s does not exist", t->label, pk_text),
+				 errdetail("No row of table %s has that key on any branch.", t->qualname)));
+	uid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (uid && t->has_heads)
+		lamin_lock_family(t, uid);
+
+	rc = SPI_execute_plan(lamin_table_plan(t, LP_LOCK_ROW), values, NULL, false, 1);
+	lamin_spi_check(rc, "locking the row");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s with id %s does not exist", t->label, pk_text),
+				 errdetail("It was deleted by a concurrent transaction.")));
+	branch = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	uid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+
+	switch (action)
+	{
+		case MOVE_DELETE:
+			if (!permanent_null && permanent)
+				purge = true;
+			else if (branch == LAMIN_BRANCH_TRASH)
+			{
+				if (permanent_null)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("%s %s is already in the trash", t->label, record_repr(t, pk_text, uid, key)),
+							 errdetail("Deleting it again removes it for good, which cannot be undone."),
+							 errhint("To delete it for good, call it with permanent => true.")));
+				/* permanent => false on a trashed row: nothing to do */
+			}
+			else
+			{
+				target = LAMIN_BRANCH_TRASH;
+				verb = "trashed";
+			}
+			break;
+		case MOVE_RESTORE:
+			if (branch != LAMIN_BRANCH_MAIN)
+			{
+				target = LAMIN_BRANCH_MAIN;
+				verb = "restored";
+			}
+			break;
+		case MOVE_ARCHIVE:
+			if (branch == LAMIN_BRANCH_TRASH)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("%s %s is in the trash", t->label, record_repr(t, pk_text, uid, key)),
+						 errhint("Restore it first, then archive it.")));
+			if (branch != LAMIN_BRANCH_ARCHIVE)
+			{
+				target = LAMIN_BRANCH_ARCHIVE;
+				verb = "archived";
+			}
+			break;
+	}
+
+	if ((verb || purge) && locked)
+		lamin_error_locked(t, uid);
+
+	if (lamin_last_promoted)
+		pfree(lamin_last_promoted);
+	lamin_last_promoted = NULL;
+
+	if (purge)
+	{
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_PURGE), values, NULL, false, 0);
+		lamin_spi_check(rc, "deleting the row");
+		res->action = "deleted";
+		res->to_null = true;
+		ereport(NOTICE,
+				(errmsg("permanently deleted %s: %s", t->label, record_repr(t, pk_text, uid, key))));
+	}
+	else if (verb)
+	{
+		values[1] = Int32GetDatum(target);
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_SET_BRANCH), values, NULL, false, 0);
+		lamin_spi_check(rc, "moving the row");
+		res->action = verb;
+		res->to_branch = target;
+		if (target == LAMIN_BRANCH_TRASH)
+			ereport(NOTICE,
+					(errmsg("moved %s to trash: %s", t->label, record_repr(t, pk_text, uid, key))));
+		else
+			ereport(NOTICE,
+					(errmsg("moved %s from %s to %s: %s", t->label, branch_word(branch),
+							branch_word(target), record_repr(t, pk_text, uid, key))));
+	}
+	else
+	{
+		res->action = "unchanged";
+		res->to_branch = branch;
+	}
+	res->from_branch = branch;
+	res->uid = uid ? MemoryContextStrdup(outcxt, uid) : NULL;
+	res->promoted = lamin_last_promoted ? MemoryContextStrdup(outcxt, lamin_last_promoted) : NULL;
+
+	lamin_restore_user(&saved);
+	SPI_finish();
+}
+
+static Datum
+move_result_datum(FunctionCallInfo fcinfo, Datum pk, MoveResult *res)
+{
+	TupleDesc	desc;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	values[0] = pk;
+	if (res->uid)
+		values[1] = CStringGetTextDatum(res->uid);
+	else
+		nulls[1] = true;
+	values[2] = CStringGetTextDatum(res->action);
+	values[3] = Int32GetDatum(res->from_branch);
+	values[4] = Int32GetDatum(res->to_branch);
+	nulls[4] = res->to_null;
+	if (res->promoted)
+		values[5] = CStringGetTextDatum(res->promoted);
+	else
+		nulls[5] = true;
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+static Datum
+artifact_move(FunctionCallInfo fcinfo, MoveAction action)
+{
+	LaminTable *t;
+	MoveResult	res;
+	bool		permanent_null = true;
+	bool		permanent = false;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("artifact id must not be null")));
+	if (action == MOVE_DELETE && PG_NARGS() > 1 && !PG_ARGISNULL(1))
+	{
+		permanent_null = false;
+		permanent = PG_GETARG_BOOL(1);
+	}
+	t = lamin_table_get(artifact_table_oid());
+	move_row(t, PG_GETARG_DATUM(0), action, permanent_null, permanent, &res, CurrentMemoryContext);
+	return move_result_datum(fcinfo, PG_GETARG_DATUM(0), &res);
+}
+
+PG_FUNCTION_INFO_V1(lamin_artifact_delete);
+Datum
+lamin_artifact_delete(PG_FUNCTION_ARGS)
+{
+	return artifact_move(fcinfo, MOVE_DELETE);
+}
+
+PG_FUNCTION_INFO_V1(lamin_artifact_restore);
+Datum
+lamin_artifact_restore(PG_FUNCTION_ARGS)
+{
+	return artifact_move(fcinfo, MOVE_RESTORE);
+}
+
+PG_FUNCTION_INFO_V1(lamin_artifact_archive);
+Datum
+lamin_artifact_archive(PG_FUNCTION_ARGS)
+{
+	return artifact_move(fcinfo, MOVE_ARCHIVE);
+}
+
+/*
+ * The base table named by a view trigger's argument, resolved once per trigger. The argument is
+ * written by the extension (schema-qualified), so the caller's search_path does not matter.
+ */
+static Oid
+trigger_base_table(Trigger *trigger)
+{
+	static Oid	cached_tgoid = InvalidOid;
+	static Oid	cached_relid = InvalidOid;
+
+	if (trigger->tgoid != cached_tgoid)
+	{
+		if (trigger->tgnargs != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("trigger \"%s\" must name the base table as its one argument",
+							trigger->tgname)));
+		cached_relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[0])),
+										NoLock, false);
+		cached_tgoid = trigger->tgoid;
+	}
+	return cached_relid;
+}
+
+/*
+ * INSTEAD OF DELETE on a main or archive view: move the row to trash if it is still on the
+ * view's branch, and return it so that DELETE reports the rows moved. A row another transaction
+ * moved away meanwhile is not counted, as a plain DELETE would not count a row deleted meanwhile.
+ */
+PG_FUNCTION_INFO_V1(lamin_view_delete_trigger);
+Datum
+lamin_view_delete_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	LaminTable *t;
+	TupleDesc	vdesc;
+	HeapTuple	oldtup;
+	AttrNumber	v_pk,
+				v_branch,
+				v_uid,
+				v_latest;
+	Datum		values[2];
+	bool		isnull;
+	LaminSavedUser saved;
+	int			rc;
+	bool		moved;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("lamin.view_delete_trigger() was not called by the trigger manager")));
+	if (!TRIGGER_FIRED_INSTEAD(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("lamin.view_delete_trigger() must be fired INSTEAD OF DELETE, FOR EACH ROW")));
+
+	t = lamin_table_get(trigger_base_table(td->tg_trigger));
+	vdesc = RelationGetDescr(td->tg_relation);
+	oldtup = td->tg_trigtuple;
+
+	/* the view has the base table's columns in the base table's order */
+	v_pk = t->att_pk;
+	v_branch = t->att_branch;
+	v_uid = t->att_uid;
+	v_latest = t->att_is_latest;
+	if (v_branch > vdesc->natts || v_pk > vdesc->natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("view \"%s\" does not have the columns of table %s",
+						RelationGetRelationName(td->tg_relation), t->qualname),
+				 errhint("Re-create the view as SELECT * from its base table.")));
+
+	values[0] = heap_getattr(oldtup, v_pk, vdesc, &isnull);
+	values[1] = heap_getattr(oldtup, v_branch, vdesc, &isnull);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lamin_become_owner(t, &saved);
+
+	/* a head's family is locked before its row, as the move functions do */
+	if (t->has_heads)
+	{
+		bool		latest_null;
+		bool		latest = DatumGetBool(heap_getattr(oldtup, v_latest, vdesc, &latest_null));
+		bool		uid_null;
+		Datum		uid = heap_getattr(oldtup, v_uid, vdesc, &uid_null);
+
+		if (latest && !latest_null && !uid_null)
+			lamin_lock_family(t, TextDatumGetCString(uid));
+	}
+
+	rc = SPI_execute_plan(lamin_table_plan(t, LP_TRASH_FROM), values, NULL, false, 0);
+	lamin_spi_check(rc, "moving the row to trash");
+	moved = SPI_processed > 0;
+
+	lamin_restore_user(&saved);
+	SPI_finish();
+
+	return PointerGetDatum(moved ? oldtup : NULL);
+}
