@@ -151,7 +151,7 @@ move_row(LaminTable *t, Datum pk, MoveAction action, bool permanent_null, bool p
 				if (permanent_null)
 					ereport(ERROR,
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-							 errmsg("%s %s is already in the trash", t->label, record_repr(t, pk_text, uid, key)),
+							 errmsg("%s is already in the trash", record_repr(t, pk_text, uid, key)),
 							 errdetail("Deleting it again removes it for good, which cannot be undone."),
 							 errhint("To delete it for good, call it with permanent => true.")));
 				/* permanent => false on a trashed row: nothing to do */
@@ -173,7 +173,7 @@ move_row(LaminTable *t, Datum pk, MoveAction action, bool permanent_null, bool p
 			if (branch == LAMIN_BRANCH_TRASH)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("%s %s is in the trash", t->label, record_repr(t, pk_text, uid, key)),
+						 errmsg("%s is in the trash", record_repr(t, pk_text, uid, key)),
 						 errhint("Restore it first, then archive it.")));
 			if (branch != LAMIN_BRANCH_ARCHIVE)
 			{

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Helpers shared by demo.sh, test.sh and the benchmark: run as the postgres OS user when we are
+# root (Postgres refuses to run as root), and start a throw-away server.
+PGBIN=/usr/lib/postgresql/15/bin
+export PATH=$PGBIN:$PATH
+
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A work directory the server's user can read and write, wherever the repository lives.
+make_workdir() {
+    local dir
+    dir=$(mktemp -d "/tmp/lamin_branch.$1.XXXXXX")
+    chmod 755 "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+    echo "$dir"
+}
+
+# start_server DIR PORT: initdb and start a private server listening on a socket in DIR only.
+start_server() {
+    local dir=$1 port=$2
+    as_pg initdb -D "$dir/data" -A trust -U postgres >/dev/null
+    as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w \
+        -o "-p $port -k $dir -c listen_addresses=''" start >/dev/null
+}
+
+stop_server() {
+    as_pg pg_ctl -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
+}

@@ -1,0 +1,33 @@
+-- DELETE through the views: main and archive move rows to trash, trash removes them for good.
+INSERT INTO lamin.artifact_all (id, uid, key, branch_id) OVERRIDING SYSTEM VALUE
+SELECT i, 'delv' || lpad(i::text, 12, '0') || '0000', 'k' || i, CASE WHEN i <= 6 THEN 1 ELSE 0 END
+  FROM generate_series(1, 8) i;
+-- DELETE n counts the rows moved (ORMs check it)
+DELETE FROM lamin.artifact WHERE id <= 3;
+SELECT id, branch_id FROM lamin.artifact_all ORDER BY id;
+-- RETURNING works
+DELETE FROM lamin.artifact WHERE id = 4 RETURNING id, key;
+-- rows not on main are not deleted through it
+DELETE FROM lamin.artifact WHERE id IN (1, 7);
+-- archive to trash
+DELETE FROM lamin.artifact_archive WHERE id = 7;
+SELECT id, branch_id FROM lamin.artifact_all ORDER BY id;
+-- a delete that fails part-way leaves nothing moved
+BEGIN;
+DELETE FROM lamin.artifact WHERE id = 5;
+UPDATE lamin.artifact SET is_locked = true WHERE id = 6;
+DELETE FROM lamin.artifact WHERE id >= 5;
+ROLLBACK;
+SELECT id, branch_id, is_locked FROM lamin.artifact_all WHERE id IN (5, 6) ORDER BY id;
+-- from the trash, DELETE removes for good
+DELETE FROM lamin.artifact_trash WHERE id IN (1, 2);
+SELECT id, branch_id FROM lamin.artifact_all ORDER BY id;
+DELETE FROM lamin.artifact_trash;
+SELECT id, branch_id FROM lamin.artifact_all ORDER BY id;
+-- the view triggers
+SELECT tgrelid::regclass, tgname, tgtype, tgargs <> '' AS has_arg FROM pg_trigger
+ WHERE tgrelid IN ('lamin.artifact'::regclass, 'lamin.artifact_archive'::regclass,
+                   'lamin.artifact_trash'::regclass, 'lamin.artifact_all'::regclass)
+   AND NOT tgisinternal
+ ORDER BY 1, 2;
+TRUNCATE lamin.artifact_all;
