@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# lamin_branch benchmark: what the branch model costs next to the hand-written SQL it replaces.
+#
+#   bash test/bench/bench.sh [--quick] [--out FILE]
+#
+# On its own on a fresh Debian 12 machine: installs and builds (scripts/setup.sh), starts a
+# throw-away server, loads N artifacts (half of them trashed) for N = 10^5 and 10^6, and measures
+# in the same run, alternating the two sides of each comparison:
+#   read   SELECT sum(size) over 200 ids through lamin.artifact vs lamin.artifact_all with
+#          "branch_id = 1 AND" by hand; median tps of pgbench -T runs; ratio raw/view (goal <= 1.05)
+#   pairs  lamin.artifact_delete + lamin.artifact_restore of a random main row vs the guarded raw
+#          UPDATE pair; median pairs/s; ratio lamin/raw (goal >= 0.8)
+#   bulk   DELETE FROM lamin.artifact of 10^5 main rows (all of them when N/2 is fewer) vs the raw
+#          UPDATE of the same rows, each in a transaction rolled back; median ms; ratio
+#          view/raw (goal <= 1.5)
+# The base-table trigger (lamin_branch_row) fires on both sides of pairs and bulk: the figures
+# are the cost of the view, the functions and the INSTEAD OF trigger on top of it.
+#
+#   --quick     N = 10^5 only, shorter runs (about two minutes)
+#   --out FILE  also write the results as a Markdown table to FILE
+# Environment: BENCH_SECONDS (pgbench -T of one run), BENCH_ROUNDS (runs of each side),
+# BENCH_CLIENTS (pgbench clients for read; pairs always use 1 so that no two clients move the
+# same row), BENCH_PROTOCOL (pgbench -M: prepared, the default, or simple).
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+
+QUICK=0
+OUT=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) QUICK=1 ;;
+        --out) [ $# -ge 2 ] || { echo "--out needs a file" >&2; exit 2; }; OUT=$2; shift ;;
+        --out=*) OUT=${1#--out=} ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+[ -z "$OUT" ] || OUT=$(realpath -m "$OUT")
+
+if [ "$QUICK" -eq 1 ]; then
+    SIZES="100000"; SECONDS_RUN=${BENCH_SECONDS:-3}
+else
+    SIZES="100000 1000000"; SECONDS_RUN=${BENCH_SECONDS:-10}
+fi
+ROUNDS=${BENCH_ROUNDS:-3}
+CLIENTS=${BENCH_CLIENTS:-1}
+PROTOCOL=${BENCH_PROTOCOL:-prepared}
+BULK_ROWS=100000        # main rows one bulk delete covers (all main rows when there are fewer)
+STARTED=$(date +%s)
+
+bash "$REPO/scripts/setup.sh"
+. "$REPO/scripts/lib.sh"
+
+WORK=$(make_workdir bench)
+PORT=$((55000 + $$ % 1000))
+cleanup() {
+    stop_server "$WORK"
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== starting a throw-away server in $WORK (port $PORT)"
+start_server "$WORK" "$PORT"
+
+# psql on the bench database, unaligned, quiet, stopping at the first error
+q() { as_pg psql -X -q -At -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -d "${DB:-bench}" "$@"; }
+
+# Settings for measuring CPU cost rather than the disk: everything cached, no checkpoint or
+# autovacuum in the middle of a run (the script vacuums between runs), commits not waiting for
+# the WAL flush (the pairs are one commit per statement on both sides; waiting for fsync would
+# hide the difference). A bulk move takes a family lock per row, so the lock table is enlarged.
+mem_kb=$(awk '/^MemTotal/ {print $2}' /proc/meminfo)
+if [ "$mem_kb" -ge 6000000 ]; then sb=1GB; elif [ "$mem_kb" -ge 3000000 ]; then sb=512MB; else sb=128MB; fi
+DB=postgres q <<SQL
+ALTER SYSTEM SET shared_buffers = '$sb';
+ALTER SYSTEM SET max_wal_size = '8GB';
+ALTER SYSTEM SET checkpoint_timeout = '1h';
+ALTER SYSTEM SET synchronous_commit = off;
+ALTER SYSTEM SET autovacuum = off;
+ALTER SYSTEM SET max_locks_per_transaction = 2048;
+ALTER SYSTEM SET jit = off;
+SQL
+as_pg pg_ctl -D "$WORK/data" -w -m fast restart >/dev/null
+DB=postgres q -c "CREATE DATABASE bench"
+q -c "ALTER DATABASE bench SET client_min_messages = warning" \
+  -c "CREATE EXTENSION lamin_branch" \
+  -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" >/dev/null
+echo "   PostgreSQL $(q -c 'SHOW server_version'), lamin_branch $(q -c "SELECT extversion FROM pg_extension WHERE extname = 'lamin_branch'"), shared_buffers $sb, pgbench -M $PROTOCOL, $ROUNDS rounds of ${SECONDS_RUN}s"
+
+# load N: ids 1..N, even ids in trash, odd ids on main; distinct uids (and so version families)
+load() {
+    local n=$1
+    q <<SQL
+SET client_min_messages = warning;
+TRUNCATE lamin.artifact_all;
+ALTER TABLE lamin.artifact_all DISABLE TRIGGER lamin_branch_row;
+INSERT INTO lamin.artifact_all (uid, id, key, description, suffix, kind, otype, size, hash,
+        n_files, n_observations, version, is_latest, is_locked, created_at, branch_id, space_id,
+        storage_id, run_id, schema_id, created_by_id, created_on_id, updated_at)
+SELECT substr(md5('uid' || i), 1, 16) || '0000',
+       i,
+       'bench/dataset_' || i || '.parquet',
+       'benchmark artifact ' || i,
+       '.parquet', 'dataset', 'DataFrame',
+       1000 + (i * 7919) % 1000000,
+       substr(md5('hash' || i), 1, 22),
+       NULL, 100 + i % 5000, '1',
+       true, false,
+       timestamptz '2024-01-01' + i * interval '1 second',
+       CASE WHEN i % 2 = 0 THEN -1 ELSE 1 END,
+       1, 1, i % 100, NULL, 1, 1,
+       timestamptz '2024-01-01' + i * interval '1 second'
+FROM generate_series(1, $n) AS i;
+ALTER TABLE lamin.artifact_all ENABLE TRIGGER lamin_branch_row;
+SELECT setval('lamin.artifact_all_id_seq', $n);
+VACUUM (ANALYZE) lamin.artifact_all;
+CHECKPOINT;
+SELECT pg_prewarm(c.oid) FROM pg_class c
+ WHERE c.oid = 'lamin.artifact_all'::regclass
+    OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'lamin.artifact_all'::regclass);
+SQL
+}
+
+# pgbench_tps FILE: tps of one run
+pgbench_tps() {
+    local out
+    out=$(as_pg pgbench -n -M "$PROTOCOL" -c "$2" -j "$2" -T "$SECONDS_RUN" -f "$1" \
+          -h "$WORK" -p "$PORT" bench 2>&1) || { echo "$out" >&2; return 1; }
+    if echo "$out" | grep -q "number of failed transactions: [1-9]"; then echo "$out" >&2; return 1; fi
+    echo "$out" | awk '/^tps = / {print $3; exit}'
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# results: one line per case, "case|N|raw|lamin|ratio|goal|result|unit"
+RESULTS=()
+record() {          # case n raw lamin ratio_expr(a=raw,b=lamin) op goal unit
+    local ratio verdict
+    ratio=$(awk -v a="$3" -v b="$4" "BEGIN {printf \"%.3f\", $5}")
+    verdict=$(awk -v r="$ratio" -v g="$7" "BEGIN {print (r $6 g) ? \"PASS\" : \"MISS\"}")
+    RESULTS+=("$1|$2|$3|$4|$ratio|$6 $7|$verdict|$8")
+    printf '   => %s N=%s: raw %s, lamin %s %s, ratio %s (goal %s %s) %s\n' "$1" "$2" "$3" "$4" "$8" "$ratio" "$6" "$7" "$verdict"
+}
+
+vacuum() { q -c "VACUUM lamin.artifact_all" -c "CHECKPOINT"; }
+
+bench_read() {
+    local n=$1 raw=() view=() r t
+    cat >"$WORK/read_raw.sql" <<SQL
+\set s random(1, $((n - 200)))
+SELECT sum(size) FROM lamin.artifact_all WHERE branch_id = 1 AND id BETWEEN :s AND :s + 200;
+SQL
+    cat >"$WORK/read_view.sql" <<SQL
+\set s random(1, $((n - 200)))
+SELECT sum(size) FROM lamin.artifact WHERE id BETWEEN :s AND :s + 200;
+SQL
+    for r in $(seq "$ROUNDS"); do
+        # ABBA order, so that a drift over the run weighs on both sides alike
+        for side in $( [ $((r % 2)) -eq 1 ] && echo raw view || echo view raw); do
+            t=$(pgbench_tps "$WORK/read_$side.sql" "$CLIENTS")
+            echo "   read   N=$n round $r $side: $t tps"
+            if [ "$side" = raw ]; then raw+=("$t"); else view+=("$t"); fi
+        done
+    done
+    record read "$n" "$(median "${raw[@]}")" "$(median "${view[@]}")" "a / b" "<=" 1.05 "tps"
+}
+
+bench_pairs() {
+    local n=$1 raw=() fun=() r t
+    # odd ids are on main; each pair puts the row back where it was
+    cat >"$WORK/pairs_raw.sql" <<SQL
+\set id 2 * random(0, $((n / 2 - 1))) + 1
+UPDATE lamin.artifact_all SET branch_id = -1 WHERE id = :id AND branch_id = 1;
+UPDATE lamin.artifact_all SET branch_id = 1 WHERE id = :id AND branch_id = -1;
+SQL
+    cat >"$WORK/pairs_lamin.sql" <<SQL
+\set id 2 * random(0, $((n / 2 - 1))) + 1
+SELECT lamin.artifact_delete(:id);
+SELECT lamin.artifact_restore(:id);
+SQL
+    for r in $(seq "$ROUNDS"); do
+        for side in $( [ $((r % 2)) -eq 1 ] && echo raw lamin || echo lamin raw); do
+            vacuum
+            t=$(pgbench_tps "$WORK/pairs_$side.sql" 1)
+            echo "   pairs  N=$n round $r $side: $t pairs/s"
+            if [ "$side" = raw ]; then raw+=("$t"); else fun+=("$t"); fi
+        done
+    done
+    record pairs "$n" "$(median "${raw[@]}")" "$(median "${fun[@]}")" "b / a" ">=" 0.8 "pairs/s"
+}
+
+# bulk_ms SQL: "MS ROWS" of one statement in a transaction that is rolled back; ROWS counts the
+# rows of lamin.artifact_all the transaction updated (whichever path did it)
+bulk_ms() {
+    local out
+    out=$(q <<SQL
+BEGIN;
+SELECT clock_timestamp() AS t0 \gset
+$1;
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 1) AS ms,
+       pg_stat_get_xact_tuples_updated('lamin.artifact_all'::regclass) AS n \gset
+\echo result :ms :n
+ROLLBACK;
+SQL
+    ) || { echo "$out" >&2; return 1; }
+    echo "$out" | awk '$1 == "result" {print $2, $3}'
+}
+
+bench_bulk() {
+    local n=$1 raw=() view=() r side res ms moved rows x
+    rows=$(( n / 2 < BULK_ROWS ? n / 2 : BULK_ROWS ))
+    x=$((2 * rows))          # ids 1..x hold `rows` main rows (the odd ones)
+    for r in $(seq "$ROUNDS"); do
+        for side in $( [ $((r % 2)) -eq 1 ] && echo raw view || echo view raw); do
+            vacuum
+            if [ "$side" = raw ]; then
+                res=$(bulk_ms "UPDATE lamin.artifact_all SET branch_id = -1 WHERE id <= $x AND branch_id = 1")
+            else
+                res=$(bulk_ms "DELETE FROM lamin.artifact WHERE id <= $x")
+            fi
+            read -r ms moved <<<"$res"
+            echo "   bulk   N=$n round $r $side: $ms ms ($moved rows updated)"
+            if [ "$moved" != "$rows" ]; then
+                echo "bulk $side updated $moved rows, expected $rows" >&2; return 1
+            fi
+            if [ "$side" = raw ]; then raw+=("$ms"); else view+=("$ms"); fi
+        done
+    done
+    record bulk "$n" "$(median "${raw[@]}")" "$(median "${view[@]}")" "b / a" "<=" 1.5 "ms ($rows rows)"
+}
+
+for n in $SIZES; do
+    echo "== N = $n: loading"
+    t0=$(date +%s)
+    load "$n" >/dev/null
+    echo "   loaded in $(( $(date +%s) - t0 ))s: $(q -c "SELECT count(*) FILTER (WHERE branch_id = 1) || ' main, ' || count(*) FILTER (WHERE branch_id = -1) || ' trash, ' || pg_size_pretty(pg_total_relation_size('lamin.artifact_all')) FROM lamin.artifact_all")"
+    echo "== N = $n: read"
+    bench_read "$n"
+    echo "== N = $n: pairs"
+    bench_pairs "$n"
+    echo "== N = $n: bulk"
+    bench_bulk "$n"
+done
+
+# the table, on the terminal and as Markdown
+echo
+echo "== results ($(( $(date +%s) - STARTED ))s in all; read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s; bulk: median of $ROUNDS)"
+printf '%-6s %8s %14s %14s %-18s %7s %-7s %s\n' case N raw lamin unit ratio goal result
+md="| case | N | raw | lamin | unit | ratio | goal | result |"$'\n'"|---|---:|---:|---:|---|---:|---|---|"
+for line in "${RESULTS[@]}"; do
+    IFS='|' read -r c n raw lam ratio goal verdict unit <<<"$line"
+    printf '%-6s %8s %14s %14s %-18s %7s %-7s %s\n' "$c" "$n" "$raw" "$lam" "$unit" "$ratio" "$goal" "$verdict"
+    md+=$'\n'"| $c | $n | $raw | $lam | $unit | $ratio | $goal | $verdict |"
+done
+if [ -n "$OUT" ]; then
+    {
+        echo "# lamin_branch benchmark"
+        echo
+        echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, PostgreSQL $(q -c 'SHOW server_version'), shared_buffers $sb, synchronous_commit off, pgbench -M $PROTOCOL."
+        echo "read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s per side, sides alternated;"
+        echo "bulk: median of $ROUNDS runs per side, each rolled back. Ratios: read raw/view, pairs lamin/raw, bulk view/raw."
+        echo
+        echo "$md"
+    } >"$OUT"
+    echo "   written to $OUT"
+fi
