@@ -76,8 +76,8 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'lamin_branch_row_trigger'
 LANGUAGE C;
 
--- INSTEAD OF DELETE on a main or archive view: move the row to trash.
--- Argument: the base table.
+-- INSTEAD OF DELETE on a main or archive view: move the row to trash. The base table is the one
+-- the view selects from.
 CREATE FUNCTION lamin.view_delete_trigger()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'lamin_view_delete_trigger'
@@ -130,13 +130,13 @@ CREATE TRIGGER lamin_branch_row
     FOR EACH ROW EXECUTE FUNCTION lamin.branch_row_trigger();
 
 -- Every role but the owner sees main only, even with a grant on the table; the main view relies
--- on this (it runs with the invoker's rights), the archive and trash views do not.
+-- on this (it runs with the invoker's rights), the archive and trash views do not. The branch rule
+-- is a restrictive policy, so it narrows whatever permissive policies a table has; this table has
+-- no other rule, hence the permissive policy that lets every row through to it.
 ALTER TABLE lamin.artifact_all ENABLE ROW LEVEL SECURITY;
-CREATE POLICY lamin_main_select ON lamin.artifact_all FOR SELECT
-    USING (branch_id OPERATOR(pg_catalog.=) 1);
-CREATE POLICY lamin_main_insert ON lamin.artifact_all FOR INSERT
-    WITH CHECK (branch_id OPERATOR(pg_catalog.=) 1);
-CREATE POLICY lamin_main_update ON lamin.artifact_all FOR UPDATE
+CREATE POLICY lamin_branch_rows ON lamin.artifact_all AS PERMISSIVE FOR ALL
+    USING (true) WITH CHECK (true);
+CREATE POLICY lamin_branch_main ON lamin.artifact_all AS RESTRICTIVE FOR ALL
     USING (branch_id OPERATOR(pg_catalog.=) 1) WITH CHECK (branch_id OPERATOR(pg_catalog.=) 1);
 
 SELECT pg_catalog.pg_extension_config_dump('lamin.artifact_all', '');
@@ -155,13 +155,12 @@ CREATE VIEW lamin.artifact_trash WITH (security_barrier = true) AS
 COMMENT ON VIEW lamin.artifact_trash IS
     'trashed artifacts; DELETE here removes them for good';
 
--- the views take the base table's defaults (uid, id, timestamps, branch) on INSERT
 CREATE TRIGGER lamin_delete_to_trash
     INSTEAD OF DELETE ON lamin.artifact
-    FOR EACH ROW EXECUTE FUNCTION lamin.view_delete_trigger('lamin.artifact_all');
+    FOR EACH ROW EXECUTE FUNCTION lamin.view_delete_trigger();
 CREATE TRIGGER lamin_delete_to_trash
     INSTEAD OF DELETE ON lamin.artifact_archive
-    FOR EACH ROW EXECUTE FUNCTION lamin.view_delete_trigger('lamin.artifact_all');
+    FOR EACH ROW EXECUTE FUNCTION lamin.view_delete_trigger();
 
 --------------------------------------------------------------------------------------------------
 -- What an operation did

@@ -54,6 +54,8 @@ typedef struct LaminTable
 	AttrNumber	att_updated_at;
 	AttrNumber	att_key;
 	bool		has_heads;		/* uid and is_latest: version families */
+	int			natts;
+	char	  **att_names;	/* column names by attnum - 1 (NULL for dropped) */
 	SPIPlanPtr	plans[LP_NUM_PLANS];
 } LaminTable;
 

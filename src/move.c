@@ -14,6 +14,8 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/regproc.h"
 
 #include "lamin_branch.h"
@@ -297,27 +299,52 @@ lamin_artifact_archive(PG_FUNCTION_ARGS)
 }
 
 /*
- * The base table named by a view trigger's argument, resolved once per trigger. The argument is
- * written by the extension (schema-qualified), so the caller's search_path does not matter.
+ * The base table of a view: the one relation its query selects from. Read from the view's rule
+ * rather than from a trigger argument, so that renaming the table, or dumping and restoring the
+ * database, cannot make it stale. The rule comes from the relcache, so this costs no catalog read.
  */
 static Oid
-trigger_base_table(Trigger *trigger)
+view_base_table(Relation view)
 {
-	static Oid	cached_tgoid = InvalidOid;
-	static Oid	cached_relid = InvalidOid;
+	Query	   *q = get_view_query(view);
+	RangeTblRef *rtr;
+	RangeTblEntry *rte;
 
-	if (trigger->tgoid != cached_tgoid)
+	if (q == NULL || list_length(q->jointree->fromlist) != 1 ||
+		!IsA(linitial(q->jointree->fromlist), RangeTblRef))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("view \"%s\" does not select from one table", RelationGetRelationName(view)),
+				 errhint("lamin.view_delete_trigger() belongs on views made by lamin_branch.")));
+	rtr = (RangeTblRef *) linitial(q->jointree->fromlist);
+	rte = rt_fetch(rtr->rtindex, q->rtable);
+	if (rte->rtekind != RTE_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("view \"%s\" does not select from a table", RelationGetRelationName(view))));
+	return rte->relid;
+}
+
+/* The view's column with the name of the base table's column base_att. */
+static AttrNumber
+view_column(Relation view, LaminTable *t, AttrNumber base_att)
+{
+	TupleDesc	vdesc = RelationGetDescr(view);
+	const char *name = t->att_names[base_att - 1];
+	int			i;
+
+	for (i = 0; i < vdesc->natts; i++)
 	{
-		if (trigger->tgnargs != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-					 errmsg("trigger \"%s\" must name the base table as its one argument",
-							trigger->tgname)));
-		cached_relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[0])),
-										NoLock, false);
-		cached_tgoid = trigger->tgoid;
+		Form_pg_attribute att = TupleDescAttr(vdesc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
 	}
-	return cached_relid;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("view \"%s\" has no column \"%s\"", RelationGetRelationName(view), name),
+			 errhint("The views of a branch-enabled table show all of its columns; re-create them with lamin.refresh_views().")));
+	return InvalidAttrNumber;	/* keep compiler quiet */
 }
 
 /*
@@ -353,21 +380,15 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("lamin.view_delete_trigger() must be fired INSTEAD OF DELETE, FOR EACH ROW")));
 
-	t = lamin_table_get(trigger_base_table(td->tg_trigger));
+	t = lamin_table_get(view_base_table(td->tg_relation));
 	vdesc = RelationGetDescr(td->tg_relation);
 	oldtup = td->tg_trigtuple;
 
-	/* the view has the base table's columns in the base table's order */
-	v_pk = t->att_pk;
-	v_branch = t->att_branch;
-	v_uid = t->att_uid;
-	v_latest = t->att_is_latest;
-	if (v_branch > vdesc->natts || v_pk > vdesc->natts)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("view \"%s\" does not have the columns of table %s",
-						RelationGetRelationName(td->tg_relation), t->qualname),
-				 errhint("Re-create the view as SELECT * from its base table.")));
+	/* the view's columns are the table's, by name (attnums differ after a column was dropped) */
+	v_pk = view_column(td->tg_relation, t, t->att_pk);
+	v_branch = view_column(td->tg_relation, t, t->att_branch);
+	v_uid = t->has_heads ? view_column(td->tg_relation, t, t->att_uid) : InvalidAttrNumber;
+	v_latest = t->has_heads ? view_column(td->tg_relation, t, t->att_is_latest) : InvalidAttrNumber;
 
 	values[0] = heap_getattr(oldtup, v_pk, vdesc, &isnull);
 	values[1] = heap_getattr(oldtup, v_branch, vdesc, &isnull);

@@ -169,6 +169,16 @@ table_load(LaminTable *t)
 	t->att_updated_at = typed_column(rel, "updated_at", TIMESTAMPTZOID, "timestamp with time zone", false);
 	t->att_key = column_of(rel, "key");
 	t->has_heads = t->att_uid != InvalidAttrNumber && t->att_is_latest != InvalidAttrNumber;
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		int			i;
+
+		t->natts = desc->natts;
+		t->att_names = palloc0(sizeof(char *) * Max(desc->natts, 1));
+		for (i = 0; i < desc->natts; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped)
+				t->att_names[i] = pstrdup(NameStr(TupleDescAttr(desc, i)->attname));
+	}
 
 	MemoryContextSwitchTo(old);
 	table_close(rel, AccessShareLock);

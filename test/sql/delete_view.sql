@@ -25,7 +25,7 @@ SELECT id, branch_id FROM lamin.artifact_all ORDER BY id;
 DELETE FROM lamin.artifact_trash;
 SELECT id, branch_id FROM lamin.artifact_all ORDER BY id;
 -- the view triggers
-SELECT tgrelid::regclass, tgname, tgtype, tgargs <> '' AS has_arg FROM pg_trigger
+SELECT tgrelid::regclass, tgname, tgtype, tgnargs FROM pg_trigger
  WHERE tgrelid IN ('lamin.artifact'::regclass, 'lamin.artifact_archive'::regclass,
                    'lamin.artifact_trash'::regclass, 'lamin.artifact_all'::regclass)
    AND NOT tgisinternal

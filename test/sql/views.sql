@@ -11,7 +11,7 @@ SELECT c.relname, c.reloptions FROM pg_class c
  WHERE c.oid IN ('lamin.artifact'::regclass, 'lamin.artifact_archive'::regclass,
                  'lamin.artifact_trash'::regclass)
  ORDER BY 1;
-SELECT polname, polcmd, pg_get_expr(polqual, polrelid) AS using_expr,
+SELECT polname, polpermissive, polcmd, pg_get_expr(polqual, polrelid) AS using_expr,
        pg_get_expr(polwithcheck, polrelid) AS check_expr
   FROM pg_policy WHERE polrelid = 'lamin.artifact_all'::regclass ORDER BY 1;
 -- the main view's filter is a constant the planner uses like a hand-written predicate:
