@@ -18,6 +18,7 @@ log=$WORK/suite.log
 echo "== pg_regress and isolation specs"
 as_pg make -C "$WORK" -s installcheck PG_CONFIG=$PGBIN/pg_config \
     EXTRA_REGRESS_OPTS="--temp-instance=$WORK/tmp_check" 2>&1 | tee -a "$log"
+make_status=${PIPESTATUS[0]}
 
 echo "== client tests"
 for t in "$REPO"/test/clients/*.sh; do
@@ -36,6 +37,8 @@ failed=$(grep -cE '\.\.\. (FAILED|failed)' "$log")
 for d in "$WORK"/regression.diffs "$WORK"/output_iso/regression.diffs; do
     if [ -s "$d" ]; then echo "== $d"; cat "$d"; fi
 done
+# a suite that died without reporting its tests still fails the run
+if [ "$make_status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 [ "$failed" -eq 0 ] && rm -rf "$WORK"
 echo "$passed passed, $failed failed"

@@ -98,30 +98,37 @@ only_unlocks(LaminTable *t, TupleDesc desc, HeapTuple oldtup, HeapTuple newtup)
  * skipped for the next one.
  */
 static bool
-promote_successor(LaminTable *t, const char *stem, int32 branch, Datum pk)
+promote_successor(LaminTable *t, const char *stem, int32 branch, Datum *key)
 {
-	Datum		values[3];
-	bool		isnull;
-	Datum		next_pk;
+	Datum		values[INDEX_MAX_KEYS + 2];
+	Datum		next_key[INDEX_MAX_KEYS];
 	char	   *next_uid;
 	int			rc;
+	int			i;
 
-	values[0] = CStringGetTextDatum(stem);
-	values[1] = Int32GetDatum(branch);
-	values[2] = pk;
+	memcpy(values, key, sizeof(Datum) * t->nkeys);
+	values[t->nkeys] = CStringGetTextDatum(stem);
+	values[t->nkeys + 1] = Int32GetDatum(branch);
 	rc = SPI_execute_plan(lamin_table_plan(t, LP_FIND_SUCCESSOR), values, NULL, false, 1);
 	lamin_spi_check(rc, "finding the next version");
 	if (SPI_processed == 0)
 		return false;
-	next_pk = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	next_pk = datumCopy(next_pk, get_typbyval(t->pk_type), get_typlen(t->pk_type));
-	next_uid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	next_uid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	for (i = 0; i < t->nkeys; i++)
+	{
+		bool		isnull;
+		int16		typlen;
+		bool		typbyval;
 
-	values[0] = next_pk;
+		get_typlenbyval(t->key_type[i], &typlen, &typbyval);
+		next_key[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 2, &isnull),
+								typbyval, typlen);
+	}
+
 	lamin_internal_depth++;
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_SET_HEAD), values, NULL, false, 0);
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_SET_HEAD), next_key, NULL, false, 0);
 	}
 	PG_FINALLY();
 	{
@@ -143,16 +150,19 @@ promote_successor(LaminTable *t, const char *stem, int32 branch, Datum pk)
  * the former head steps down. Returns whether it is head.
  */
 static bool
-arrive(LaminTable *t, const char *stem, int32 branch, Datum pk, Datum created_at, bool created_null)
+arrive(LaminTable *t, const char *stem, int32 branch, Datum *key, Datum created_at, bool created_null)
 {
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', created_null ? 'n' : ' '};
+	Datum		values[INDEX_MAX_KEYS + 3];
+	char		nulls[INDEX_MAX_KEYS + 3];
 	int			rc;
 
-	values[0] = CStringGetTextDatum(stem);
-	values[1] = Int32GetDatum(branch);
-	values[2] = pk;
-	values[3] = created_at;
+	memset(nulls, ' ', sizeof(nulls));
+	memcpy(values, key, sizeof(Datum) * t->nkeys);
+	values[t->nkeys] = CStringGetTextDatum(stem);
+	values[t->nkeys + 1] = Int32GetDatum(branch);
+	values[t->nkeys + 2] = created_at;
+	if (created_null)
+		nulls[t->nkeys + 2] = 'n';
 	rc = SPI_execute_plan(lamin_table_plan(t, LP_NEWER_EXISTS), values, nulls, false, 1);
 	lamin_spi_check(rc, "comparing versions");
 	if (SPI_processed > 0)
@@ -234,8 +244,7 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 		char	   *new_uid = newtup ? get_text(newtup, desc, t->att_uid) : NULL;
 		bool		old_head = oldtup ? get_bool(oldtup, desc, t->att_is_latest) : false;
 		bool		moved;
-		bool		isnull;
-		Datum		pk;
+		Datum		key[INDEX_MAX_KEYS];
 		LaminSavedUser saved;
 
 		moved = is_insert || is_delete ||
@@ -257,7 +266,7 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 			bool		promoted = false;
 			bool		new_head = false;
 
-			pk = heap_getattr(oldtup ? oldtup : newtup, t->att_pk, desc, &isnull);
+			lamin_tuple_key(t, oldtup ? oldtup : newtup, desc, key);
 
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
@@ -267,7 +276,7 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 			if (oldtup && old_head && old_uid && old_branch != LAMIN_BRANCH_TRASH)
 			{
 				lamin_lock_family(t, old_uid);
-				promoted = promote_successor(t, lamin_stem(old_uid), old_branch, pk);
+				promoted = promote_successor(t, lamin_stem(old_uid), old_branch, key);
 			}
 
 			/* arriving: the newest version is head; trash keeps what it had */
@@ -282,9 +291,9 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 						created = heap_getattr(newtup, t->att_created_at, desc, &cnull);
 					else
 						cnull = true;
-					pk = heap_getattr(newtup, t->att_pk, desc, &isnull);
+					lamin_tuple_key(t, newtup, desc, key);
 					lamin_lock_family(t, new_uid);
-					new_head = arrive(t, lamin_stem(new_uid), new_branch, pk, created, cnull);
+					new_head = arrive(t, lamin_stem(new_uid), new_branch, key, created, cnull);
 				}
 				else
 					new_head = is_insert ? get_bool(newtup, desc, t->att_is_latest) : (old_head && !promoted);

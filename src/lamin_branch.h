@@ -19,7 +19,10 @@
 /* Length of a uid's stem: the part all versions of a record share. */
 #define LAMIN_UID_STEM_LEN		16
 
-/* Statements prepared once per table and kept (SPI_keepplan). */
+/*
+ * Statements prepared once per table and kept (SPI_keepplan). Parameters $1..$nkeys are always
+ * the row's key; others follow.
+ */
 typedef enum LaminPlan
 {
 	LP_FIND_SUCCESSOR,			/* newest other version on a branch, locked */
@@ -43,9 +46,13 @@ typedef struct LaminTable
 	Oid			owner;
 	char	   *qualname;		/* quoted "schema"."table" */
 	char	   *label;			/* table name without _all, for messages */
-	AttrNumber	att_pk;
-	Oid			pk_type;
-	char	   *pk_name;		/* quoted */
+	Oid			query_relid;	/* the table statements run on: the root of a partition tree */
+	int			nkeys;			/* primary key columns */
+	AttrNumber	key_att[INDEX_MAX_KEYS];
+	Oid			key_type[INDEX_MAX_KEYS];
+	char	   *key_name[INDEX_MAX_KEYS];	/* quoted */
+	char	   *key_eq[INDEX_MAX_KEYS];	/* OPERATOR(schema.=) */
+	char	   *key_gt[INDEX_MAX_KEYS];	/* OPERATOR(schema.>) */
 	AttrNumber	att_branch;
 	AttrNumber	att_uid;		/* InvalidAttrNumber when absent */
 	AttrNumber	att_is_latest;
@@ -63,6 +70,9 @@ typedef struct LaminTable
 extern void lamin_table_cache_init(void);
 extern LaminTable *lamin_table_get(Oid relid);
 extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which);
+extern void lamin_tuple_key(LaminTable *t, HeapTuple tup, TupleDesc desc, Datum *key);
+extern char *lamin_key_text(LaminTable *t, Datum *key);
+extern void lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key);
 
 /* Run SQL as the table's owner: the caller's rights and RLS policies do not apply. */
 typedef struct LaminSavedUser

@@ -1,7 +1,9 @@
 /*
- * move.c: moving rows between branches. The artifact functions (artifact_delete, _restore,
- * _archive) and the INSTEAD OF DELETE trigger of main and archive views. Each locks the version
- * family, then the row, then decides; the base-table trigger keeps the heads right.
+ * move.c: moving rows between branches, one key at a time. The artifact functions
+ * (artifact_delete, _restore, _archive), their generic counterparts for any branch-enabled table
+ * (lamin.delete, .restore, .archive, .move), and the INSTEAD OF DELETE trigger of main and archive
+ * views. Each locks the version family, then the row, then decides; the base-table trigger keeps
+ * the heads right.
  */
 #include "postgres.h"
 
@@ -10,13 +12,12 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "parser/parsetree.h"
-#include "rewrite/rewriteHandler.h"
-#include "utils/regproc.h"
 
 #include "lamin_branch.h"
 
@@ -24,11 +25,13 @@ typedef enum MoveAction
 {
 	MOVE_DELETE,				/* to trash; from trash: for good, if asked */
 	MOVE_RESTORE,				/* to main */
-	MOVE_ARCHIVE				/* to archive */
+	MOVE_ARCHIVE,				/* to archive */
+	MOVE_TO						/* to a given branch */
 } MoveAction;
 
 typedef struct MoveResult
 {
+	char	   *key;
 	char	   *uid;
 	const char *action;
 	int32		from_branch;
@@ -68,12 +71,13 @@ branch_word(int32 branch)
 
 /* LaminDB's way of naming a record in messages: Artifact(id=1, uid='...', key='...') */
 static char *
-record_repr(LaminTable *t, const char *pk_text, const char *uid, const char *key)
+record_repr(LaminTable *t, const char *key_text, const char *uid, const char *key)
 {
 	StringInfoData s;
 
 	initStringInfo(&s);
-	appendStringInfo(&s, "%c%s(id=%s", pg_toupper((unsigned char) t->label[0]), t->label + 1, pk_text);
+	appendStringInfo(&s, "%c%s(%s=%s", pg_toupper((unsigned char) t->label[0]), t->label + 1,
+					 t->nkeys == 1 ? t->key_name[0] : "key", key_text);
 	if (uid)
 		appendStringInfo(&s, ", uid='%s'", uid);
 	if (key)
@@ -82,28 +86,18 @@ record_repr(LaminTable *t, const char *pk_text, const char *uid, const char *key
 	return s.data;
 }
 
-static char *
-pk_to_text(LaminTable *t, Datum pk)
-{
-	Oid			out;
-	bool		varlena;
-
-	getTypeOutputInfo(t->pk_type, &out, &varlena);
-	return OidOutputFunctionCall(out, pk);
-}
-
 /*
  * Move one row by key. Runs as the table's owner; the right to call it is EXECUTE on the
- * calling SQL function.
+ * calling function.
  */
 static void
-move_row(LaminTable *t, Datum pk, MoveAction action, bool permanent_null, bool permanent,
-		 MoveResult *res, MemoryContext outcxt)
+move_row(LaminTable *t, Datum *keyvals, MoveAction action, int32 to, bool permanent_null,
+		 bool permanent, MoveResult *res, MemoryContext outcxt)
 {
 	LaminSavedUser saved;
-	Datum		values[2];
+	Datum		values[INDEX_MAX_KEYS + 1];
 	bool		isnull;
-	char	   *pk_text = pk_to_text(t, pk);
+	char	   *key_text = lamin_key_text(t, keyvals);
 	char	   *uid = NULL;
 	char	   *key = NULL;
 	int32		branch;
@@ -118,14 +112,15 @@ move_row(LaminTable *t, Datum pk, MoveAction action, bool permanent_null, bool p
 		elog(ERROR, "SPI_connect failed");
 	lamin_become_owner(t, &saved);
 
-	values[0] = pk;
+	memcpy(values, keyvals, sizeof(Datum) * t->nkeys);
 	/* the family first, then the row: the order every lamin path takes */
 	rc = SPI_execute_plan(lamin_table_plan(t, LP_GET_UID), values, NULL, false, 1);
 	lamin_spi_check(rc, "looking up the row");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("%s with id %s does not exist", t->label, pk_text),
+				 errmsg("%s with %s %s does not exist", t->label,
+						t->nkeys == 1 ? t->key_name[0] : "key", key_text),
 				 errdetail("No row of table %s has that key on any branch.", t->qualname)));
 	uid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (uid && t->has_heads)
@@ -136,7 +131,8 @@ move_row(LaminTable *t, Datum pk, MoveAction action, bool permanent_null, bool p
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("%s with id %s does not exist", t->label, pk_text),
+				 errmsg("%s with %s %s does not exist", t->label,
+						t->nkeys == 1 ? t->key_name[0] : "key", key_text),
 				 errdetail("It was deleted by a concurrent transaction.")));
 	branch = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -153,37 +149,33 @@ move_row(LaminTable *t, Datum pk, MoveAction action, bool permanent_null, bool p
 				if (permanent_null)
 					ereport(ERROR,
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-							 errmsg("%s is already in the trash", record_repr(t, pk_text, uid, key)),
+							 errmsg("%s is already in the trash", record_repr(t, key_text, uid, key)),
 							 errdetail("Deleting it again removes it for good, which cannot be undone."),
 							 errhint("To delete it for good, call it with permanent => true.")));
 				/* permanent => false on a trashed row: nothing to do */
 			}
 			else
-			{
 				target = LAMIN_BRANCH_TRASH;
-				verb = "trashed";
-			}
 			break;
 		case MOVE_RESTORE:
-			if (branch != LAMIN_BRANCH_MAIN)
-			{
-				target = LAMIN_BRANCH_MAIN;
-				verb = "restored";
-			}
+			target = LAMIN_BRANCH_MAIN;
 			break;
 		case MOVE_ARCHIVE:
 			if (branch == LAMIN_BRANCH_TRASH)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("%s is in the trash", record_repr(t, pk_text, uid, key)),
+						 errmsg("%s is in the trash", record_repr(t, key_text, uid, key)),
 						 errhint("Restore it first, then archive it.")));
-			if (branch != LAMIN_BRANCH_ARCHIVE)
-			{
-				target = LAMIN_BRANCH_ARCHIVE;
-				verb = "archived";
-			}
+			target = LAMIN_BRANCH_ARCHIVE;
+			break;
+		case MOVE_TO:
+			target = to;
 			break;
 	}
+	if (!purge && (action != MOVE_DELETE || target == LAMIN_BRANCH_TRASH) && target != branch)
+		verb = target == LAMIN_BRANCH_TRASH ? "trashed" :
+			target == LAMIN_BRANCH_MAIN ? "restored" :
+			target == LAMIN_BRANCH_ARCHIVE ? "archived" : "moved";
 
 	if ((verb || purge) && locked)
 		lamin_error_locked(t, uid);
@@ -199,22 +191,22 @@ move_row(LaminTable *t, Datum pk, MoveAction action, bool permanent_null, bool p
 		res->action = "deleted";
 		res->to_null = true;
 		ereport(NOTICE,
-				(errmsg("permanently deleted %s: %s", t->label, record_repr(t, pk_text, uid, key))));
+				(errmsg("permanently deleted %s: %s", t->label, record_repr(t, key_text, uid, key))));
 	}
 	else if (verb)
 	{
-		values[1] = Int32GetDatum(target);
+		values[t->nkeys] = Int32GetDatum(target);
 		rc = SPI_execute_plan(lamin_table_plan(t, LP_SET_BRANCH), values, NULL, false, 0);
 		lamin_spi_check(rc, "moving the row");
 		res->action = verb;
 		res->to_branch = target;
 		if (target == LAMIN_BRANCH_TRASH)
 			ereport(NOTICE,
-					(errmsg("moved %s to trash: %s", t->label, record_repr(t, pk_text, uid, key))));
+					(errmsg("moved %s to trash: %s", t->label, record_repr(t, key_text, uid, key))));
 		else
 			ereport(NOTICE,
 					(errmsg("moved %s from %s to %s: %s", t->label, branch_word(branch),
-							branch_word(target), record_repr(t, pk_text, uid, key))));
+							branch_word(target), record_repr(t, key_text, uid, key))));
 	}
 	else
 	{
@@ -222,6 +214,7 @@ move_row(LaminTable *t, Datum pk, MoveAction action, bool permanent_null, bool p
 		res->to_branch = branch;
 	}
 	res->from_branch = branch;
+	res->key = MemoryContextStrdup(outcxt, key_text);
 	res->uid = uid ? MemoryContextStrdup(outcxt, uid) : NULL;
 	res->promoted = lamin_last_promoted ? MemoryContextStrdup(outcxt, lamin_last_promoted) : NULL;
 
@@ -229,29 +222,40 @@ move_row(LaminTable *t, Datum pk, MoveAction action, bool permanent_null, bool p
 	SPI_finish();
 }
 
+/* lamin.branch_change for the artifact functions, lamin.row_change for the generic ones */
 static Datum
-move_result_datum(FunctionCallInfo fcinfo, Datum pk, MoveResult *res)
+move_result_datum(FunctionCallInfo fcinfo, Oid relid, Datum id, MoveResult *res)
 {
 	TupleDesc	desc;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+	int			n = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	desc = BlessTupleDesc(desc);
-	values[0] = pk;
+	if (OidIsValid(relid))
+	{
+		values[n++] = ObjectIdGetDatum(relid);
+		values[n++] = CStringGetTextDatum(res->key);
+	}
+	else
+		values[n++] = id;
 	if (res->uid)
-		values[1] = CStringGetTextDatum(res->uid);
+		values[n] = CStringGetTextDatum(res->uid);
 	else
-		nulls[1] = true;
-	values[2] = CStringGetTextDatum(res->action);
-	values[3] = Int32GetDatum(res->from_branch);
-	values[4] = Int32GetDatum(res->to_branch);
-	nulls[4] = res->to_null;
+		nulls[n] = true;
+	n++;
+	values[n++] = CStringGetTextDatum(res->action);
+	values[n++] = Int32GetDatum(res->from_branch);
+	nulls[n] = res->to_null;
+	values[n++] = Int32GetDatum(res->to_branch);
 	if (res->promoted)
-		values[5] = CStringGetTextDatum(res->promoted);
+		values[n] = CStringGetTextDatum(res->promoted);
 	else
-		nulls[5] = true;
+		nulls[n] = true;
+	n++;
+	Assert(n == desc->natts);
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
@@ -262,6 +266,7 @@ artifact_move(FunctionCallInfo fcinfo, MoveAction action)
 	MoveResult	res;
 	bool		permanent_null = true;
 	bool		permanent = false;
+	Datum		key[1];
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -273,8 +278,9 @@ artifact_move(FunctionCallInfo fcinfo, MoveAction action)
 		permanent = PG_GETARG_BOOL(1);
 	}
 	t = lamin_table_get(artifact_table_oid());
-	move_row(t, PG_GETARG_DATUM(0), action, permanent_null, permanent, &res, CurrentMemoryContext);
-	return move_result_datum(fcinfo, PG_GETARG_DATUM(0), &res);
+	key[0] = PG_GETARG_DATUM(0);
+	move_row(t, key, action, 0, permanent_null, permanent, &res, CurrentMemoryContext);
+	return move_result_datum(fcinfo, InvalidOid, PG_GETARG_DATUM(0), &res);
 }
 
 PG_FUNCTION_INFO_V1(lamin_artifact_delete);
@@ -296,6 +302,146 @@ Datum
 lamin_artifact_archive(PG_FUNCTION_ARGS)
 {
 	return artifact_move(fcinfo, MOVE_ARCHIVE);
+}
+
+/*
+ * The branch-enabled table a caller names: the base table, or one of its views. Read from the
+ * registry lamin.enabled_table.
+ */
+static Oid
+enabled_base_table(Oid given)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	Oid			relid = InvalidOid;
+	bool		isnull;
+	int			rc;
+
+	values[0] = ObjectIdGetDatum(given);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args("SELECT relation::pg_catalog.oid FROM lamin.enabled_table "
+							   "WHERE $1 OPERATOR(pg_catalog.=) ANY (ARRAY[relation::pg_catalog.oid, "
+							   "main_view::pg_catalog.oid, archive_view::pg_catalog.oid, "
+							   "trash_view::pg_catalog.oid])",
+							   1, argtypes, values, NULL, true, 1);
+	lamin_spi_check(rc, "reading lamin.enabled_table");
+	if (SPI_processed > 0)
+		relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is not branch-enabled", get_rel_name(given) ? get_rel_name(given) : "?"),
+				 errhint("Enable it with SELECT lamin.enable('%s');",
+						 get_rel_name(given) ? get_rel_name(given) : "?")));
+	return relid;
+}
+
+/* A branch by id, checked against the branch catalog of the table. */
+static int32
+checked_branch(Oid relid, int32 branch)
+{
+	Oid			argtypes[2] = {OIDOID, INT4OID};
+	Datum		values[2];
+	char	   *sql;
+	int			rc;
+	bool		found;
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int32GetDatum(branch);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args("SELECT branch_table::pg_catalog.oid FROM lamin.enabled_table "
+							   "WHERE relation::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+							   1, argtypes, values, NULL, true, 1);
+	lamin_spi_check(rc, "reading lamin.enabled_table");
+	sql = "SELECT 1 FROM lamin.branch WHERE id OPERATOR(pg_catalog.=) $2 AND $1 IS NOT NULL";
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Oid			cat = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+		sql = psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $2 AND $1 IS NOT NULL",
+					   quote_qualified_identifier(get_namespace_name(get_rel_namespace(cat)), get_rel_name(cat)));
+	}
+	rc = SPI_execute_with_args(sql, 2, argtypes, values, NULL, true, 1);
+	lamin_spi_check(rc, "reading the branch catalog");
+	found = SPI_processed > 0;
+	SPI_finish();
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("branch %d does not exist", branch),
+				 errhint("The branches are listed by: SELECT id, name FROM lamin.branch;")));
+	return branch;
+}
+
+static Datum
+generic_move(FunctionCallInfo fcinfo, MoveAction action)
+{
+	LaminTable *t;
+	MoveResult	res;
+	Oid			relid;
+	bool		permanent_null = true;
+	bool		permanent = false;
+	int32		to = 0;
+	Datum		key[INDEX_MAX_KEYS];
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("key must not be null")));
+	relid = enabled_base_table(PG_GETARG_OID(0));
+	if (action == MOVE_DELETE && PG_NARGS() > 2 && !PG_ARGISNULL(2))
+	{
+		permanent_null = false;
+		permanent = PG_GETARG_BOOL(2);
+	}
+	if (action == MOVE_TO)
+	{
+		if (PG_ARGISNULL(2))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("branch must not be null")));
+		to = checked_branch(relid, PG_GETARG_INT32(2));
+	}
+	t = lamin_table_get(relid);
+	lamin_key_from_datum(t, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1), key);
+	move_row(t, key, action, to, permanent_null, permanent, &res, CurrentMemoryContext);
+	return move_result_datum(fcinfo, relid, (Datum) 0, &res);
+}
+
+PG_FUNCTION_INFO_V1(lamin_delete);
+Datum
+lamin_delete(PG_FUNCTION_ARGS)
+{
+	return generic_move(fcinfo, MOVE_DELETE);
+}
+
+PG_FUNCTION_INFO_V1(lamin_restore);
+Datum
+lamin_restore(PG_FUNCTION_ARGS)
+{
+	return generic_move(fcinfo, MOVE_RESTORE);
+}
+
+PG_FUNCTION_INFO_V1(lamin_archive);
+Datum
+lamin_archive(PG_FUNCTION_ARGS)
+{
+	return generic_move(fcinfo, MOVE_ARCHIVE);
+}
+
+PG_FUNCTION_INFO_V1(lamin_move);
+Datum
+lamin_move(PG_FUNCTION_ARGS)
+{
+	return generic_move(fcinfo, MOVE_TO);
 }
 
 /*
@@ -360,14 +506,11 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 	LaminTable *t;
 	TupleDesc	vdesc;
 	HeapTuple	oldtup;
-	AttrNumber	v_pk,
-				v_branch,
-				v_uid,
-				v_latest;
-	Datum		values[2];
+	Datum		values[INDEX_MAX_KEYS + 1];
 	bool		isnull;
 	LaminSavedUser saved;
 	int			rc;
+	int			i;
 	bool		moved;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -385,27 +528,23 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 	oldtup = td->tg_trigtuple;
 
 	/* the view's columns are the table's, by name (attnums differ after a column was dropped) */
-	v_pk = view_column(td->tg_relation, t, t->att_pk);
-	v_branch = view_column(td->tg_relation, t, t->att_branch);
-	v_uid = t->has_heads ? view_column(td->tg_relation, t, t->att_uid) : InvalidAttrNumber;
-	v_latest = t->has_heads ? view_column(td->tg_relation, t, t->att_is_latest) : InvalidAttrNumber;
-
-	values[0] = heap_getattr(oldtup, v_pk, vdesc, &isnull);
-	values[1] = heap_getattr(oldtup, v_branch, vdesc, &isnull);
+	for (i = 0; i < t->nkeys; i++)
+		values[i] = heap_getattr(oldtup, view_column(td->tg_relation, t, t->key_att[i]), vdesc, &isnull);
+	values[t->nkeys] = heap_getattr(oldtup, view_column(td->tg_relation, t, t->att_branch), vdesc, &isnull);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	lamin_become_owner(t, &saved);
 
-	/* a head's family is locked before its row, as the move functions do */
+	/*
+	 * The family before the row, as the move functions do. Whether the row is head may have
+	 * changed since the statement's snapshot, so the family is locked either way.
+	 */
 	if (t->has_heads)
 	{
-		bool		latest_null;
-		bool		latest = DatumGetBool(heap_getattr(oldtup, v_latest, vdesc, &latest_null));
-		bool		uid_null;
-		Datum		uid = heap_getattr(oldtup, v_uid, vdesc, &uid_null);
+		Datum		uid = heap_getattr(oldtup, view_column(td->tg_relation, t, t->att_uid), vdesc, &isnull);
 
-		if (latest && !latest_null && !uid_null)
+		if (!isnull)
 			lamin_lock_family(t, TextDatumGetCString(uid));
 	}
 

@@ -21,6 +21,13 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "catalog/index.h"
+#include "catalog/pg_operator.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/partition.h"
+#include "utils/array.h"
+#include "utils/typcache.h"
+#include "funcapi.h"
 
 #include "lamin_branch.h"
 
@@ -114,34 +121,66 @@ typed_column(Relation rel, const char *name, Oid want, const char *want_name, bo
 	return attno;
 }
 
+/* OPERATOR(schema.op) for a type's default btree operator: never resolved through search_path */
+static char *
+qualified_operator(Oid typid, int which)
+{
+	TypeCacheEntry *tc = lookup_type_cache(typid, which);
+	Oid			opr = (which == TYPECACHE_EQ_OPR) ? tc->eq_opr : tc->gt_opr;
+	HeapTuple	tup;
+	Form_pg_operator form;
+	char	   *result;
+
+	if (!OidIsValid(opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("type %s has no default btree operator class", format_type_be(typid)),
+				 errhint("lamin_branch compares primary key values; give the key a sortable type.")));
+	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", opr);
+	form = (Form_pg_operator) GETSTRUCT(tup);
+	result = psprintf("OPERATOR(%s.%s)",
+					  quote_identifier(get_namespace_name(form->oprnamespace)),
+					  NameStr(form->oprname));
+	ReleaseSysCache(tup);
+	return result;
+}
+
 static void
 table_load(LaminTable *t)
 {
 	Relation	rel;
-	List	   *indexes;
-	Oid			pk_index = InvalidOid;
+	Relation	root;
+	Oid			pk_index;
 	MemoryContext old;
 	char	   *relname;
 	size_t		len;
+	int			i;
 
 	rel = table_open(t->relid, AccessShareLock);
 	t->mcxt = AllocSetContextCreate(CacheMemoryContext, "lamin_branch table",
 									ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(t->mcxt);
 
-	t->owner = rel->rd_rel->relowner;
-	t->qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-											 RelationGetRelationName(rel));
-	relname = pstrdup(RelationGetRelationName(rel));
+	/* a partition's family and statements span the whole partition tree */
+	t->query_relid = t->relid;
+	if (rel->rd_rel->relispartition)
+		t->query_relid = llast_oid(get_partition_ancestors(t->relid));
+	root = (t->query_relid == t->relid) ? rel : table_open(t->query_relid, AccessShareLock);
+
+	t->owner = root->rd_rel->relowner;
+	t->qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(root)),
+											 RelationGetRelationName(root));
+	relname = pstrdup(RelationGetRelationName(root));
 	len = strlen(relname);
 	if (len > 4 && strcmp(relname + len - 4, "_all") == 0)
 		relname[len - 4] = '\0';
 	t->label = relname;
 
-	/* the primary key: one column, used as the row's key by every statement */
-	indexes = RelationGetIndexList(rel);
+	/* rows are identified by their primary key, of any type and any number of columns */
+	list_free(RelationGetIndexList(rel));
 	pk_index = rel->rd_pkindex;
-	list_free(indexes);
 	if (!OidIsValid(pk_index))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
@@ -150,16 +189,20 @@ table_load(LaminTable *t)
 	{
 		Relation	idx = index_open(pk_index, AccessShareLock);
 
-		if (idx->rd_index->indnkeyatts != 1 || idx->rd_index->indkey.values[0] == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("primary key of table \"%s\" has more than one column",
-							RelationGetRelationName(rel))));
-		t->att_pk = idx->rd_index->indkey.values[0];
+		t->nkeys = idx->rd_index->indnkeyatts;
+		for (i = 0; i < t->nkeys; i++)
+		{
+			Form_pg_attribute att;
+
+			t->key_att[i] = idx->rd_index->indkey.values[i];
+			att = TupleDescAttr(RelationGetDescr(rel), t->key_att[i] - 1);
+			t->key_type[i] = att->atttypid;
+			t->key_name[i] = pstrdup(quote_identifier(NameStr(att->attname)));
+			t->key_eq[i] = qualified_operator(att->atttypid, TYPECACHE_EQ_OPR);
+			t->key_gt[i] = qualified_operator(att->atttypid, TYPECACHE_GT_OPR);
+		}
 		index_close(idx, AccessShareLock);
 	}
-	t->pk_type = TupleDescAttr(RelationGetDescr(rel), t->att_pk - 1)->atttypid;
-	t->pk_name = pstrdup(quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel), t->att_pk - 1)->attname)));
 
 	t->att_branch = typed_column(rel, "branch_id", INT4OID, "integer", true);
 	t->att_uid = column_of(rel, "uid");
@@ -171,7 +214,6 @@ table_load(LaminTable *t)
 	t->has_heads = t->att_uid != InvalidAttrNumber && t->att_is_latest != InvalidAttrNumber;
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
-		int			i;
 
 		t->natts = desc->natts;
 		t->att_names = palloc0(sizeof(char *) * Max(desc->natts, 1));
@@ -181,6 +223,8 @@ table_load(LaminTable *t)
 	}
 
 	MemoryContextSwitchTo(old);
+	if (root != rel)
+		table_close(root, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	memset(t->plans, 0, sizeof(t->plans));
 	t->valid = true;
@@ -218,123 +262,154 @@ lamin_table_get(Oid relid)
 }
 
 /* The family of a row: its uid stem, compared as the family index stores it. */
-#define STEM_EXPR "pg_catalog.substr(%s::pg_catalog.text, 1, 16)"
+#define STEM_EXPR "pg_catalog.substr(uid::pg_catalog.text, 1, 16)"
+
+/* "k1 = $first AND k2 = $first+1 ..." */
+static void
+append_key_match(StringInfo sql, LaminTable *t, int first)
+{
+	int			i;
+
+	for (i = 0; i < t->nkeys; i++)
+		appendStringInfo(sql, "%s%s %s $%d", i ? " AND " : "", t->key_name[i], t->key_eq[i], first + i);
+}
+
+/* "k1 DESC, k2 DESC" */
+static void
+append_key_order(StringInfo sql, LaminTable *t)
+{
+	int			i;
+
+	for (i = 0; i < t->nkeys; i++)
+		appendStringInfo(sql, "%s%s DESC", i ? ", " : "", t->key_name[i]);
+}
+
+/* key > ($first, ...), lexicographically */
+static void
+append_key_greater(StringInfo sql, LaminTable *t, int first)
+{
+	int			i,
+				j;
+
+	appendStringInfoChar(sql, '(');
+	for (i = 0; i < t->nkeys; i++)
+	{
+		appendStringInfo(sql, "%s(", i ? " OR " : "");
+		for (j = 0; j < i; j++)
+			appendStringInfo(sql, "%s %s $%d AND ", t->key_name[j], t->key_eq[j], first + j);
+		appendStringInfo(sql, "%s %s $%d)", t->key_name[i], t->key_gt[i], first + i);
+	}
+	appendStringInfoChar(sql, ')');
+}
 
 SPIPlanPtr
 lamin_table_plan(LaminTable *t, LaminPlan which)
 {
 	StringInfoData sql;
-	Oid			argtypes[4];
-	int			nargs = 0;
-	char	   *stem;
-	const char *uid = "uid";
-	const char *order_by;
+	Oid			argtypes[INDEX_MAX_KEYS + 3];
+	int			n = t->nkeys;	/* parameters after the key */
+	int			i;
 	SPIPlanPtr	plan;
 
 	if (t->plans[which])
 		return t->plans[which];
 
+	for (i = 0; i < t->nkeys; i++)
+		argtypes[i] = t->key_type[i];
 	initStringInfo(&sql);
-	stem = psprintf(STEM_EXPR, uid);
-	order_by = (t->att_created_at != InvalidAttrNumber)
-		? psprintf("created_at DESC, %s DESC", t->pk_name)
-		: psprintf("%s DESC", t->pk_name);
 
 	switch (which)
 	{
 		case LP_FIND_SUCCESSOR:
-			appendStringInfo(&sql,
-							 "SELECT %s, uid::pg_catalog.text FROM %s "
-							 "WHERE %s OPERATOR(pg_catalog.=) $1 AND branch_id OPERATOR(pg_catalog.=) $2 "
-							 "AND %s OPERATOR(pg_catalog.<>) $3 ORDER BY %s LIMIT 1 FOR UPDATE",
-							 t->pk_name, t->qualname, stem, t->pk_name, order_by);
-			argtypes[0] = TEXTOID;
-			argtypes[1] = INT4OID;
-			argtypes[2] = t->pk_type;
-			nargs = 3;
+			/* $k+1 stem, $k+2 branch */
+			appendStringInfoString(&sql, "SELECT uid::pg_catalog.text");
+			for (i = 0; i < t->nkeys; i++)
+				appendStringInfo(&sql, ", %s", t->key_name[i]);
+			appendStringInfo(&sql, " FROM %s WHERE " STEM_EXPR " OPERATOR(pg_catalog.=) $%d "
+							 "AND branch_id OPERATOR(pg_catalog.=) $%d AND NOT (",
+							 t->qualname, n + 1, n + 2);
+			append_key_match(&sql, t, 1);
+			appendStringInfoString(&sql, ") ORDER BY ");
+			if (t->att_created_at != InvalidAttrNumber)
+				appendStringInfoString(&sql, "created_at DESC, ");
+			append_key_order(&sql, t);
+			appendStringInfoString(&sql, " LIMIT 1 FOR UPDATE");
+			argtypes[n] = TEXTOID;
+			argtypes[n + 1] = INT4OID;
+			n += 2;
 			break;
 		case LP_SET_HEAD:
-			appendStringInfo(&sql, "UPDATE %s SET is_latest = true WHERE %s OPERATOR(pg_catalog.=) $1",
-							 t->qualname, t->pk_name);
-			argtypes[0] = t->pk_type;
-			nargs = 1;
+			appendStringInfo(&sql, "UPDATE %s SET is_latest = true WHERE ", t->qualname);
+			append_key_match(&sql, t, 1);
 			break;
 		case LP_NEWER_EXISTS:
+			/* $k+1 stem, $k+2 branch, $k+3 created_at of the arriving row */
+			appendStringInfo(&sql, "SELECT 1 FROM %s WHERE " STEM_EXPR " OPERATOR(pg_catalog.=) $%d "
+							 "AND branch_id OPERATOR(pg_catalog.=) $%d AND NOT (",
+							 t->qualname, n + 1, n + 2);
+			append_key_match(&sql, t, 1);
+			appendStringInfoString(&sql, ") AND ");
 			if (t->att_created_at != InvalidAttrNumber)
-				appendStringInfo(&sql,
-								 "SELECT 1 FROM %s "
-								 "WHERE %s OPERATOR(pg_catalog.=) $1 AND branch_id OPERATOR(pg_catalog.=) $2 "
-								 "AND %s OPERATOR(pg_catalog.<>) $3 "
-								 "AND (created_at OPERATOR(pg_catalog.>) $4 OR (created_at OPERATOR(pg_catalog.=) $4 "
-								 "AND %s OPERATOR(pg_catalog.>) $3)) LIMIT 1",
-								 t->qualname, stem, t->pk_name, t->pk_name);
+			{
+				appendStringInfo(&sql, "(created_at OPERATOR(pg_catalog.>) $%d OR (created_at OPERATOR(pg_catalog.=) $%d AND ",
+								 n + 3, n + 3);
+				append_key_greater(&sql, t, 1);
+				appendStringInfoString(&sql, "))");
+			}
 			else
-				appendStringInfo(&sql,
-								 "SELECT 1 FROM %s "
-								 "WHERE %s OPERATOR(pg_catalog.=) $1 AND branch_id OPERATOR(pg_catalog.=) $2 "
-								 "AND %s OPERATOR(pg_catalog.>) $3 AND $4 IS NULL LIMIT 1",
-								 t->qualname, stem, t->pk_name);
-			argtypes[0] = TEXTOID;
-			argtypes[1] = INT4OID;
-			argtypes[2] = t->pk_type;
-			argtypes[3] = TIMESTAMPTZOID;
-			nargs = 4;
+				append_key_greater(&sql, t, 1);
+			appendStringInfoString(&sql, " LIMIT 1");
+			argtypes[n] = TEXTOID;
+			argtypes[n + 1] = INT4OID;
+			argtypes[n + 2] = TIMESTAMPTZOID;
+			n += 3;
 			break;
 		case LP_DEMOTE:
-			appendStringInfo(&sql,
-							 "UPDATE %s SET is_latest = false "
-							 "WHERE %s OPERATOR(pg_catalog.=) $1 AND branch_id OPERATOR(pg_catalog.=) $2 "
-							 "AND %s OPERATOR(pg_catalog.<>) $3 AND is_latest",
-							 t->qualname, stem, t->pk_name);
-			argtypes[0] = TEXTOID;
-			argtypes[1] = INT4OID;
-			argtypes[2] = t->pk_type;
-			nargs = 3;
+			appendStringInfo(&sql, "UPDATE %s SET is_latest = false WHERE " STEM_EXPR " OPERATOR(pg_catalog.=) $%d "
+							 "AND branch_id OPERATOR(pg_catalog.=) $%d AND is_latest AND NOT (",
+							 t->qualname, n + 1, n + 2);
+			append_key_match(&sql, t, 1);
+			appendStringInfoChar(&sql, ')');
+			argtypes[n] = TEXTOID;
+			argtypes[n + 1] = INT4OID;
+			n += 2;
 			break;
 		case LP_GET_UID:
-			appendStringInfo(&sql, "SELECT %s::pg_catalog.text FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
-							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL", t->qualname, t->pk_name);
-			argtypes[0] = t->pk_type;
-			nargs = 1;
+			appendStringInfo(&sql, "SELECT %s::pg_catalog.text FROM %s WHERE ",
+							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL", t->qualname);
+			append_key_match(&sql, t, 1);
 			break;
 		case LP_LOCK_ROW:
 			appendStringInfo(&sql,
 							 "SELECT branch_id::pg_catalog.int4, %s, %s::pg_catalog.text, %s::pg_catalog.text "
-							 "FROM %s WHERE %s OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+							 "FROM %s WHERE ",
 							 t->att_is_locked != InvalidAttrNumber ? "is_locked" : "false",
 							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL",
 							 t->att_key != InvalidAttrNumber ? "key" : "NULL",
-							 t->qualname, t->pk_name);
-			argtypes[0] = t->pk_type;
-			nargs = 1;
+							 t->qualname);
+			append_key_match(&sql, t, 1);
+			appendStringInfoString(&sql, " FOR UPDATE");
 			break;
 		case LP_SET_BRANCH:
-			appendStringInfo(&sql, "UPDATE %s SET branch_id = $2 WHERE %s OPERATOR(pg_catalog.=) $1",
-							 t->qualname, t->pk_name);
-			argtypes[0] = t->pk_type;
-			argtypes[1] = INT4OID;
-			nargs = 2;
+			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d WHERE ", t->qualname, n + 1);
+			append_key_match(&sql, t, 1);
+			argtypes[n++] = INT4OID;
 			break;
 		case LP_PURGE:
-			appendStringInfo(&sql, "DELETE FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
-							 t->qualname, t->pk_name);
-			argtypes[0] = t->pk_type;
-			nargs = 1;
+			appendStringInfo(&sql, "DELETE FROM %s WHERE ", t->qualname);
+			append_key_match(&sql, t, 1);
 			break;
 		case LP_TRASH_FROM:
-			appendStringInfo(&sql,
-							 "UPDATE %s SET branch_id = -1 "
-							 "WHERE %s OPERATOR(pg_catalog.=) $1 AND branch_id OPERATOR(pg_catalog.=) $2",
-							 t->qualname, t->pk_name);
-			argtypes[0] = t->pk_type;
-			argtypes[1] = INT4OID;
-			nargs = 2;
+			appendStringInfo(&sql, "UPDATE %s SET branch_id = -1 WHERE branch_id OPERATOR(pg_catalog.=) $%d AND ",
+							 t->qualname, n + 1);
+			append_key_match(&sql, t, 1);
+			argtypes[n++] = INT4OID;
 			break;
 		default:
 			elog(ERROR, "unknown lamin_branch plan %d", (int) which);
 	}
 
-	plan = SPI_prepare(sql.data, nargs, argtypes);
+	plan = SPI_prepare(sql.data, n, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
@@ -342,6 +417,134 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 	t->plans[which] = plan;
 	pfree(sql.data);
 	return plan;
+}
+
+/* The key of a row of this table (or partition). */
+void
+lamin_tuple_key(LaminTable *t, HeapTuple tup, TupleDesc desc, Datum *key)
+{
+	int			i;
+	bool		isnull;
+
+	for (i = 0; i < t->nkeys; i++)
+		key[i] = heap_getattr(tup, t->key_att[i], desc, &isnull);
+}
+
+/* The key as users write it: the value, or (v1,v2) for a key of several columns. */
+char *
+lamin_key_text(LaminTable *t, Datum *key)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	if (t->nkeys > 1)
+		appendStringInfoChar(&s, '(');
+	for (i = 0; i < t->nkeys; i++)
+	{
+		Oid			out;
+		bool		varlena;
+
+		getTypeOutputInfo(t->key_type[i], &out, &varlena);
+		appendStringInfo(&s, "%s%s", i ? "," : "", OidOutputFunctionCall(out, key[i]));
+	}
+	if (t->nkeys > 1)
+		appendStringInfoChar(&s, ')');
+	return s.data;
+}
+
+static Datum
+convert_value(Datum value, Oid from, Oid to)
+{
+	Oid			out,
+				in,
+				ioparam;
+	bool		varlena;
+
+	if (from == to)
+		return value;
+	getTypeOutputInfo(from, &out, &varlena);
+	getTypeInputInfo(to, &in, &ioparam);
+	return OidInputFunctionCall(in, OidOutputFunctionCall(out, value), ioparam, -1);
+}
+
+/*
+ * A key given by a caller: a value for a one-column key, an array or a row of values for a key of
+ * several columns. Values of another type are converted through their text form (42 for a bigint
+ * key, '42' for a text key), so a bad value fails with the key type's own input error.
+ */
+void
+lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key)
+{
+	Oid			elemtype = get_element_type(type);
+
+	/* a one-column key is the value itself, unless an array is given for a non-array key */
+	if (t->nkeys == 1 && (!OidIsValid(elemtype) || OidIsValid(get_element_type(t->key_type[0]))) &&
+		!type_is_rowtype(type))
+	{
+		key[0] = convert_value(value, type, t->key_type[0]);
+		return;
+	}
+
+	if (OidIsValid(elemtype))
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(value);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n,
+					i;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
+		if (n != t->nkeys)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key of table %s has %d columns, not %d", t->qualname, t->nkeys, n)));
+		for (i = 0; i < n; i++)
+		{
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("key of table %s must not contain nulls", t->qualname)));
+			key[i] = convert_value(elems[i], elemtype, t->key_type[i]);
+		}
+		return;
+	}
+	if (type_is_rowtype(type))
+	{
+		HeapTupleHeader rec = DatumGetHeapTupleHeader(value);
+		TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(rec),
+												  HeapTupleHeaderGetTypMod(rec));
+		HeapTupleData tmp;
+		int			i;
+
+		if (desc->natts != t->nkeys)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key of table %s has %d columns, not %d", t->qualname, t->nkeys, desc->natts)));
+		tmp.t_len = HeapTupleHeaderGetDatumLength(rec);
+		tmp.t_data = rec;
+		for (i = 0; i < t->nkeys; i++)
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(&tmp, i + 1, desc, &isnull);
+
+			if (isnull)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("key of table %s must not contain nulls", t->qualname)));
+			key[i] = convert_value(d, TupleDescAttr(desc, i)->atttypid, t->key_type[i]);
+		}
+		ReleaseTupleDesc(desc);
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("key of table %s has %d columns", t->qualname, t->nkeys),
+			 errhint("Pass the key as an array or a row: ARRAY['1', 'a'] or ROW(1, 'a').")));
 }
 
 void
@@ -360,10 +563,14 @@ lamin_restore_user(LaminSavedUser *saved)
 
 /*
  * The family lock is an advisory lock in a key space of its own (field4 = 0x4c42, "LB"), so it
- * never meets a lock an application takes with pg_advisory_lock(). It shows in pg_locks as an
- * advisory lock with objsubid 19522.
+ * never meets a lock an application takes with pg_advisory_lock(); pg_locks shows it as an
+ * advisory lock with objsubid 19522. It is held until the transaction ends, so families share
+ * LAMIN_FAMILY_SLOTS slots per table: a bulk statement over millions of rows takes at most that
+ * many locks (the shared lock table holds max_locks_per_transaction per backend), at the price of
+ * two unrelated families occasionally waiting for each other.
  */
 #define LAMIN_LOCK_SPACE 0x4c42
+#define LAMIN_FAMILY_SLOTS 256
 
 void
 lamin_lock_family(LaminTable *t, const char *uid)
@@ -372,8 +579,8 @@ lamin_lock_family(LaminTable *t, const char *uid)
 	uint32		h;
 	int			len = strnlen(uid, LAMIN_UID_STEM_LEN);
 
-	h = hash_bytes((const unsigned char *) uid, len);
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->relid, h, LAMIN_LOCK_SPACE);
+	h = hash_bytes((const unsigned char *) uid, len) % LAMIN_FAMILY_SLOTS;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->query_relid, h, LAMIN_LOCK_SPACE);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 

@@ -13,11 +13,13 @@ DELETE FROM lamin.artifact WHERE id IN (1, 7);
 DELETE FROM lamin.artifact_archive WHERE id = 7;
 SELECT id, branch_id FROM lamin.artifact_all ORDER BY id;
 -- a delete that fails part-way leaves nothing moved
+\set SHOW_CONTEXT never
 BEGIN;
 DELETE FROM lamin.artifact WHERE id = 5;
 UPDATE lamin.artifact SET is_locked = true WHERE id = 6;
 DELETE FROM lamin.artifact WHERE id >= 5;
 ROLLBACK;
+\set SHOW_CONTEXT errors
 SELECT id, branch_id, is_locked FROM lamin.artifact_all WHERE id IN (5, 6) ORDER BY id;
 -- from the trash, DELETE removes for good
 DELETE FROM lamin.artifact_trash WHERE id IN (1, 2);
