@@ -8,6 +8,8 @@
 # in the same run, alternating the two sides of each comparison:
 #   read   SELECT sum(size) over 200 ids through lamin.artifact vs lamin.artifact_all with
 #          "branch_id = 1 AND" by hand; median tps of pgbench -T runs; ratio raw/view (goal <= 1.05)
+#          read-generic: the same with plan_cache_mode = force_generic_plan, so that each run
+#          measures execution only (read plans every statement: custom plans of a range)
 #   pairs  lamin.artifact_delete + lamin.artifact_restore of a random main row vs the guarded raw
 #          UPDATE pair; median pairs/s; ratio lamin/raw (goal >= 0.8)
 #   bulk   DELETE FROM lamin.artifact of 10^5 main rows (all of them when N/2 is fewer) vs the raw
@@ -72,7 +74,7 @@ q() { as_pg psql -X -q -At -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -d "${DB:-be
 # Settings for measuring CPU cost rather than the disk: everything cached, no checkpoint or
 # autovacuum in the middle of a run (the script vacuums between runs), commits not waiting for
 # the WAL flush (the pairs are one commit per statement on both sides; waiting for fsync would
-# hide the difference). A bulk move takes a family lock per row, so the lock table is enlarged.
+# hide the difference).
 mem_kb=$(awk '/^MemTotal/ {print $2}' /proc/meminfo)
 if [ "$mem_kb" -ge 6000000 ]; then sb=1GB; elif [ "$mem_kb" -ge 3000000 ]; then sb=512MB; else sb=128MB; fi
 DB=postgres q <<SQL
@@ -81,7 +83,6 @@ ALTER SYSTEM SET max_wal_size = '8GB';
 ALTER SYSTEM SET checkpoint_timeout = '1h';
 ALTER SYSTEM SET synchronous_commit = off;
 ALTER SYSTEM SET autovacuum = off;
-ALTER SYSTEM SET max_locks_per_transaction = 2048;
 ALTER SYSTEM SET jit = off;
 SQL
 as_pg pg_ctl -D "$WORK/data" -w -m fast restart >/dev/null
@@ -125,13 +126,13 @@ SELECT pg_prewarm(c.oid) FROM pg_class c
 SQL
 }
 
-# pgbench_tps FILE: tps of one run
+# pgbench_tps FILE CLIENTS [PGOPTIONS]: tps of one run
 pgbench_tps() {
     local out
-    out=$(as_pg pgbench -n -M "$PROTOCOL" -c "$2" -j "$2" -T "$SECONDS_RUN" -f "$1" \
+    out=$(as_pg env PGOPTIONS="${3:-}" pgbench -n -M "$PROTOCOL" -c "$2" -j "$2" -T "$SECONDS_RUN" -f "$1" \
           -h "$WORK" -p "$PORT" bench 2>&1) || { echo "$out" >&2; return 1; }
     if echo "$out" | grep -q "number of failed transactions: [1-9]"; then echo "$out" >&2; return 1; fi
-    echo "$out" | awk '/^tps = / {print $3; exit}'
+    echo "$out" | awk '/^tps = / {printf "%.1f\n", $3; exit}'
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -148,8 +149,9 @@ record() {          # case n raw lamin ratio_expr(a=raw,b=lamin) op goal unit
 
 vacuum() { q -c "VACUUM lamin.artifact_all" -c "CHECKPOINT"; }
 
+# bench_read N CASE [PGOPTIONS]
 bench_read() {
-    local n=$1 raw=() view=() r t
+    local n=$1 name=$2 opts=${3:-} raw=() view=() r t
     cat >"$WORK/read_raw.sql" <<SQL
 \set s random(1, $((n - 200)))
 SELECT sum(size) FROM lamin.artifact_all WHERE branch_id = 1 AND id BETWEEN :s AND :s + 200;
@@ -161,12 +163,12 @@ SQL
     for r in $(seq "$ROUNDS"); do
         # ABBA order, so that a drift over the run weighs on both sides alike
         for side in $( [ $((r % 2)) -eq 1 ] && echo raw view || echo view raw); do
-            t=$(pgbench_tps "$WORK/read_$side.sql" "$CLIENTS")
-            echo "   read   N=$n round $r $side: $t tps"
+            t=$(pgbench_tps "$WORK/read_$side.sql" "$CLIENTS" "$opts")
+            echo "   $name N=$n round $r $side: $t tps"
             if [ "$side" = raw ]; then raw+=("$t"); else view+=("$t"); fi
         done
     done
-    record read "$n" "$(median "${raw[@]}")" "$(median "${view[@]}")" "a / b" "<=" 1.05 "tps"
+    record "$name" "$n" "$(median "${raw[@]}")" "$(median "${view[@]}")" "a / b" "<=" 1.05 "tps"
 }
 
 bench_pairs() {
@@ -239,7 +241,9 @@ for n in $SIZES; do
     load "$n" >/dev/null
     echo "   loaded in $(( $(date +%s) - t0 ))s: $(q -c "SELECT count(*) FILTER (WHERE branch_id = 1) || ' main, ' || count(*) FILTER (WHERE branch_id = -1) || ' trash, ' || pg_size_pretty(pg_total_relation_size('lamin.artifact_all')) FROM lamin.artifact_all")"
     echo "== N = $n: read"
-    bench_read "$n"
+    bench_read "$n" read
+    # the same with one generic plan per statement: execution only, without planning each time
+    bench_read "$n" read-generic "-c plan_cache_mode=force_generic_plan"
     echo "== N = $n: pairs"
     bench_pairs "$n"
     echo "== N = $n: bulk"
@@ -249,11 +253,11 @@ done
 # the table, on the terminal and as Markdown
 echo
 echo "== results ($(( $(date +%s) - STARTED ))s in all; read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s; bulk: median of $ROUNDS)"
-printf '%-6s %8s %14s %14s %-18s %7s %-7s %s\n' case N raw lamin unit ratio goal result
+printf '%-12s %8s %10s %10s %-16s %6s %-7s %s\n' case N raw lamin unit ratio goal result
 md="| case | N | raw | lamin | unit | ratio | goal | result |"$'\n'"|---|---:|---:|---:|---|---:|---|---|"
 for line in "${RESULTS[@]}"; do
     IFS='|' read -r c n raw lam ratio goal verdict unit <<<"$line"
-    printf '%-6s %8s %14s %14s %-18s %7s %-7s %s\n' "$c" "$n" "$raw" "$lam" "$unit" "$ratio" "$goal" "$verdict"
+    printf '%-12s %8s %10s %10s %-16s %6s %-7s %s\n' "$c" "$n" "$raw" "$lam" "$unit" "$ratio" "$goal" "$verdict"
     md+=$'\n'"| $c | $n | $raw | $lam | $unit | $ratio | $goal | $verdict |"
 done
 if [ -n "$OUT" ]; then
@@ -263,6 +267,7 @@ if [ -n "$OUT" ]; then
         echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, PostgreSQL $(q -c 'SHOW server_version'), shared_buffers $sb, synchronous_commit off, pgbench -M $PROTOCOL."
         echo "read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s per side, sides alternated;"
         echo "bulk: median of $ROUNDS runs per side, each rolled back. Ratios: read raw/view, pairs lamin/raw, bulk view/raw."
+        echo "read plans every statement (custom plans); read-generic runs the same statements on one generic plan each (execution only)."
         echo
         echo "$md"
     } >"$OUT"
