@@ -599,7 +599,7 @@ BEGIN
     IF e.family_index IS NOT NULL AND EXISTS (SELECT 1 FROM pg_class WHERE oid = e.family_index) THEN
         EXECUTE format('DROP INDEX %s', e.family_index);
     END IF;
-    FOR a IN SELECT * FROM aclexplode(e.moved_privileges) LOOP
+    FOR a IN SELECT * FROM unnest(e.moved_privileges) m, aclexplode(ARRAY[m]) LOOP
         EXECUTE format('GRANT %s ON %s TO %s%s', a.privilege_type, e.relation,
                        CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
                        CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);

@@ -330,11 +330,16 @@ enabled_base_table(Oid given)
 		relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	if (!OidIsValid(relid))
+	{
+		char	   *name = get_rel_name(given) ?
+			quote_qualified_identifier(get_namespace_name(get_rel_namespace(given)), get_rel_name(given)) :
+			psprintf("%u", given);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" is not branch-enabled", get_rel_name(given) ? get_rel_name(given) : "?"),
-				 errhint("Enable it with SELECT lamin.enable('%s');",
-						 get_rel_name(given) ? get_rel_name(given) : "?")));
+				 errmsg("table %s is not branch-enabled", name),
+				 errhint("Enable it with SELECT lamin.enable('%s');", name)));
+	}
 	return relid;
 }
 

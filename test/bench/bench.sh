@@ -5,24 +5,28 @@
 #
 # On its own on a fresh Debian 12 machine: installs and builds (scripts/setup.sh), starts a
 # throw-away server, loads N artifacts (half of them trashed) for N = 10^5 and 10^6, and measures
-# in the same run, alternating the two sides of each comparison:
+# in the same run, the two sides of each comparison alternating:
 #   read   SELECT sum(size) over 200 ids through lamin.artifact vs lamin.artifact_all with
-#          "branch_id = 1 AND" by hand; median tps of pgbench -T runs; ratio raw/view (goal <= 1.05)
-#          read-generic: the same with plan_cache_mode = force_generic_plan, so that each run
-#          measures execution only (read plans every statement: custom plans of a range)
+#          "branch_id = 1 AND" by hand; ratio raw tps / view tps (goal <= 1.05)
+#   read-generic  the same with plan_cache_mode = force_generic_plan: execution only, where
+#          read plans every statement (the custom plans pgbench -M prepared gets for a range)
 #   pairs  lamin.artifact_delete + lamin.artifact_restore of a random main row vs the guarded raw
-#          UPDATE pair; median pairs/s; ratio lamin/raw (goal >= 0.8)
+#          UPDATE pair; ratio lamin pairs/s / raw pairs/s (goal >= 0.8)
 #   bulk   DELETE FROM lamin.artifact of 10^5 main rows (all of them when N/2 is fewer) vs the raw
-#          UPDATE of the same rows, each in a transaction rolled back; median ms; ratio
-#          view/raw (goal <= 1.5)
-# The base-table trigger (lamin_branch_row) fires on both sides of pairs and bulk: the figures
-# are the cost of the view, the functions and the INSTEAD OF trigger on top of it.
+#          UPDATE of the same rows, each in a transaction rolled back; ratio view ms / raw ms
+#          (goal <= 1.5)
+# read and pairs: median over rounds of pgbench -T runs that mix both scripts at random per
+# transaction (a side's figure is clients / its average latency), so both sides meet the same
+# machine; BENCH_METHOD=separate runs each side on its own instead (ABBA order, tps of each run).
+# bulk: median over rounds, sides alternating. The base-table trigger (lamin_branch_row) fires
+# on both sides of pairs and bulk: the ratios are the cost of the view, the functions and the
+# INSTEAD OF trigger on top of it.
 #
-#   --quick     N = 10^5 only, shorter runs (about two minutes)
+#   --quick     N = 10^5 only, shorter runs (about a minute and a half)
 #   --out FILE  also write the results as a Markdown table to FILE
-# Environment: BENCH_SECONDS (pgbench -T of one run), BENCH_ROUNDS (runs of each side),
+# Environment: BENCH_SECONDS (pgbench -T of one run), BENCH_ROUNDS (rounds of each case),
 # BENCH_CLIENTS (pgbench clients for read; pairs always use 1 so that no two clients move the
-# same row), BENCH_PROTOCOL (pgbench -M: prepared, the default, or simple).
+# same row), BENCH_PROTOCOL (pgbench -M: prepared, the default, or simple), BENCH_METHOD.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -43,11 +47,10 @@ done
 [ -z "$OUT" ] || OUT=$(realpath -m "$OUT")
 
 if [ "$QUICK" -eq 1 ]; then
-    SIZES="100000"; SECONDS_RUN=${BENCH_SECONDS:-3}
+    SIZES="100000"; SECONDS_RUN=${BENCH_SECONDS:-3}; ROUNDS=${BENCH_ROUNDS:-3}
 else
-    SIZES="100000 1000000"; SECONDS_RUN=${BENCH_SECONDS:-10}
+    SIZES="100000 1000000"; SECONDS_RUN=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-5}
 fi
-ROUNDS=${BENCH_ROUNDS:-3}
 CLIENTS=${BENCH_CLIENTS:-1}
 PROTOCOL=${BENCH_PROTOCOL:-prepared}
 BULK_ROWS=100000        # main rows one bulk delete covers (all main rows when there are fewer)
@@ -126,13 +129,46 @@ SELECT pg_prewarm(c.oid) FROM pg_class c
 SQL
 }
 
-# pgbench_tps FILE CLIENTS [PGOPTIONS]: tps of one run
-pgbench_tps() {
-    local out
-    out=$(as_pg env PGOPTIONS="${3:-}" pgbench -n -M "$PROTOCOL" -c "$2" -j "$2" -T "$SECONDS_RUN" -f "$1" \
-          -h "$WORK" -p "$PORT" bench 2>&1) || { echo "$out" >&2; return 1; }
+# pgbench_run CLIENTS PGOPTIONS FILE...: the pgbench report of one -T run of FILEs
+pgbench_run() {
+    local clients=$1 opts=$2 out
+    shift 2
+    out=$(as_pg env PGOPTIONS="$opts" pgbench -n -M "$PROTOCOL" -c "$clients" -j "$clients" \
+          -T "$SECONDS_RUN" "${@/#/-f}" -h "$WORK" -p "$PORT" bench 2>&1) || { echo "$out" >&2; return 1; }
     if echo "$out" | grep -q "number of failed transactions: [1-9]"; then echo "$out" >&2; return 1; fi
-    echo "$out" | awk '/^tps = / {printf "%.1f\n", $3; exit}'
+    echo "$out"
+}
+
+# compare NAME N CLIENTS PGOPTIONS VACUUM: runs $WORK/NAME_raw.sql against $WORK/NAME_lamin.sql
+# for ROUNDS rounds and sets MED_RAW, MED_LAMIN to the median throughput (per second) of each.
+#   mixed (default): each round is one pgbench run of both scripts, picked at random per
+#     transaction, so that both sides meet the same machine; a side's throughput is
+#     clients / its average latency (what it would do alone).
+#   separate (BENCH_METHOD=separate): each round runs one side then the other (ABBA order), and a
+#     side's throughput is the tps of its own run.
+compare() {
+    local name=$1 n=$2 clients=$3 opts=$4 vac=$5 raw=() lam=() r side out t tr tl
+    for r in $(seq "$ROUNDS"); do
+        if [ "${BENCH_METHOD:-mixed}" = separate ]; then
+            for side in $( [ $((r % 2)) -eq 1 ] && echo raw lamin || echo lamin raw); do
+                [ "$vac" = vacuum ] && vacuum
+                out=$(pgbench_run "$clients" "$opts" "$WORK/${name}_$side.sql")
+                t=$(echo "$out" | awk '/^tps = / {printf "%.1f", $3; exit}')
+                if [ "$side" = raw ]; then tr=$t; raw+=("$t"); else tl=$t; lam+=("$t"); fi
+            done
+        else
+            [ "$vac" = vacuum ] && vacuum
+            out=$(pgbench_run "$clients" "$opts" "$WORK/${name}_raw.sql@1" "$WORK/${name}_lamin.sql@1")
+            read -r tr tl < <(echo "$out" | awk -v c="$clients" '
+                /^SQL script/ {k++}
+                k && /latency average/ {v[k] = sprintf("%.1f", c * 1000 / $(NF - 1))}
+                END {print v[1], v[2]}')
+            raw+=("$tr"); lam+=("$tl")
+        fi
+        printf '   %-12s N=%s round %s: raw %s/s, lamin %s/s\n' "$name" "$n" "$r" "$tr" "$tl"
+    done
+    MED_RAW=$(median "${raw[@]}")
+    MED_LAMIN=$(median "${lam[@]}")
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -151,28 +187,21 @@ vacuum() { q -c "VACUUM lamin.artifact_all" -c "CHECKPOINT"; }
 
 # bench_read N CASE [PGOPTIONS]
 bench_read() {
-    local n=$1 name=$2 opts=${3:-} raw=() view=() r t
-    cat >"$WORK/read_raw.sql" <<SQL
+    local n=$1 name=$2 opts=${3:-}
+    cat >"$WORK/${name}_raw.sql" <<SQL
 \set s random(1, $((n - 200)))
 SELECT sum(size) FROM lamin.artifact_all WHERE branch_id = 1 AND id BETWEEN :s AND :s + 200;
 SQL
-    cat >"$WORK/read_view.sql" <<SQL
+    cat >"$WORK/${name}_lamin.sql" <<SQL
 \set s random(1, $((n - 200)))
 SELECT sum(size) FROM lamin.artifact WHERE id BETWEEN :s AND :s + 200;
 SQL
-    for r in $(seq "$ROUNDS"); do
-        # ABBA order, so that a drift over the run weighs on both sides alike
-        for side in $( [ $((r % 2)) -eq 1 ] && echo raw view || echo view raw); do
-            t=$(pgbench_tps "$WORK/read_$side.sql" "$CLIENTS" "$opts")
-            echo "   $name N=$n round $r $side: $t tps"
-            if [ "$side" = raw ]; then raw+=("$t"); else view+=("$t"); fi
-        done
-    done
-    record "$name" "$n" "$(median "${raw[@]}")" "$(median "${view[@]}")" "a / b" "<=" 1.05 "tps"
+    compare "$name" "$n" "$CLIENTS" "$opts" no
+    record "$name" "$n" "$MED_RAW" "$MED_LAMIN" "a / b" "<=" 1.05 "tps"
 }
 
 bench_pairs() {
-    local n=$1 raw=() fun=() r t
+    local n=$1
     # odd ids are on main; each pair puts the row back where it was
     cat >"$WORK/pairs_raw.sql" <<SQL
 \set id 2 * random(0, $((n / 2 - 1))) + 1
@@ -184,15 +213,9 @@ SQL
 SELECT lamin.artifact_delete(:id);
 SELECT lamin.artifact_restore(:id);
 SQL
-    for r in $(seq "$ROUNDS"); do
-        for side in $( [ $((r % 2)) -eq 1 ] && echo raw lamin || echo lamin raw); do
-            vacuum
-            t=$(pgbench_tps "$WORK/pairs_$side.sql" 1)
-            echo "   pairs  N=$n round $r $side: $t pairs/s"
-            if [ "$side" = raw ]; then raw+=("$t"); else fun+=("$t"); fi
-        done
-    done
-    record pairs "$n" "$(median "${raw[@]}")" "$(median "${fun[@]}")" "b / a" ">=" 0.8 "pairs/s"
+    # one client: two clients could pick the same row, and artifact_delete refuses a trashed one
+    compare pairs "$n" 1 "" vacuum
+    record pairs "$n" "$MED_RAW" "$MED_LAMIN" "b / a" ">=" 0.8 "pairs/s"
 }
 
 # bulk_ms SQL: "MS ROWS" of one statement in a transaction that is rolled back; ROWS counts the
@@ -252,7 +275,7 @@ done
 
 # the table, on the terminal and as Markdown
 echo
-echo "== results ($(( $(date +%s) - STARTED ))s in all; read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s; bulk: median of $ROUNDS)"
+echo "== results ($(( $(date +%s) - STARTED ))s in all; read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, ${BENCH_METHOD:-mixed}; bulk: median of $ROUNDS)"
 printf '%-12s %8s %10s %10s %-16s %6s %-7s %s\n' case N raw lamin unit ratio goal result
 md="| case | N | raw | lamin | unit | ratio | goal | result |"$'\n'"|---|---:|---:|---:|---|---:|---|---|"
 for line in "${RESULTS[@]}"; do
@@ -265,7 +288,11 @@ if [ -n "$OUT" ]; then
         echo "# lamin_branch benchmark"
         echo
         echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, PostgreSQL $(q -c 'SHOW server_version'), shared_buffers $sb, synchronous_commit off, pgbench -M $PROTOCOL."
-        echo "read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s per side, sides alternated;"
+        if [ "${BENCH_METHOD:-mixed}" = separate ]; then
+            echo "read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s per side, sides alternated (ABBA);"
+        else
+            echo "read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, each mixing both sides at random per transaction (a side's figure: clients / its mean latency);"
+        fi
         echo "bulk: median of $ROUNDS runs per side, each rolled back. Ratios: read raw/view, pairs lamin/raw, bulk view/raw."
         echo "read plans every statement (custom plans); read-generic runs the same statements on one generic plan each (execution only)."
         echo

@@ -1,0 +1,75 @@
+-- lamin.delete, restore, archive and move by primary key, one key or many, on any enabled table.
+\set SHOW_CONTEXT never
+CREATE SCHEMA gen;
+CREATE TABLE gen.note (id bigint PRIMARY KEY, body text NOT NULL);
+INSERT INTO gen.note SELECT i, 'note ' || i FROM generate_series(1, 8) i;
+SELECT relation, mode, main_view, archive_view, trash_view FROM lamin.enable('gen.note');
+-- one key: the table or any of its views names it; keys of another type are converted
+SELECT * FROM lamin.delete('gen.note', 1);
+SELECT * FROM lamin.delete('gen.note_all', '2'::text);
+SELECT * FROM lamin.delete('gen.note_trash', 2);
+SELECT * FROM lamin.delete('gen.note', 2, permanent => false);
+SELECT * FROM lamin.delete('gen.note', 2, permanent => true);
+SELECT * FROM lamin.restore('gen.note', 1);
+SELECT * FROM lamin.archive('gen.note', 3);
+SELECT * FROM lamin.archive('gen.note', 3);
+SELECT * FROM lamin.move('gen.note', 3, 'main');
+SELECT * FROM lamin.move('gen.note', 3, -1);
+SELECT * FROM lamin.archive('gen.note', 3);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO lamin.branch (id, name) OVERRIDING SYSTEM VALUE VALUES (7, 'feature');
+SELECT * FROM lamin.move('gen.note', 4, 'Feature');
+SELECT * FROM lamin.restore('gen.note', 4);
+SELECT id, branch_id FROM gen.note_all ORDER BY id;
+-- many keys: one statement; rows already where they are asked to go are left alone
+SELECT * FROM lamin.delete_many('gen.note', ARRAY[4, 5, 6, 3]) ORDER BY key;
+SELECT * FROM lamin.delete_many('gen.note', ARRAY[4, 5]) ORDER BY key;
+SELECT * FROM lamin.restore_many('gen.note', ARRAY[3, 4, 5, 6, 7]) ORDER BY key;
+SELECT * FROM lamin.archive_many('gen.note', ARRAY[5, 6]) ORDER BY key;
+SELECT * FROM lamin.move_many('gen.note', ARRAY[5, 6], 7) ORDER BY key;
+SELECT * FROM lamin.delete_many('gen.note', ARRAY[6]) ORDER BY key;
+SELECT * FROM lamin.delete_many('gen.note', ARRAY[6], permanent => true) ORDER BY key;
+SELECT id, branch_id FROM gen.note_all ORDER BY id;
+-- bad input fails whole, naming what is wrong
+SELECT * FROM lamin.delete_many('gen.note', ARRAY[5, 98, 99]) ORDER BY key;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM lamin.archive_many('gen.note', ARRAY[5, 7]) ORDER BY key;
+SELECT * FROM lamin.delete('gen.note', 7);
+SELECT * FROM lamin.archive_many('gen.note', ARRAY[5, 7]) ORDER BY key;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT id, branch_id FROM gen.note_all WHERE id IN (5, 7) ORDER BY id;
+SELECT * FROM lamin.delete('gen.note', 99);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM lamin.delete('gen.note', NULL::bigint);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM lamin.delete('gen.note', 'x'::text);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM lamin.move('gen.note', 5, 42);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM lamin.move('gen.note', 5, 'nowhere');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM lamin.move_many('gen.note', ARRAY[5], 42) ORDER BY key;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM lamin.delete_many('gen.note', NULL::bigint[]) ORDER BY key;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+CREATE TABLE gen.plain (id int PRIMARY KEY);
+SELECT * FROM lamin.delete('gen.plain', 1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM lamin.delete_many('gen.plain', ARRAY[1]) ORDER BY key;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- artifacts are an enabled table like any other
+INSERT INTO lamin.artifact (id, uid, key) OVERRIDING SYSTEM VALUE VALUES (1, 'genAAAAAAAAAAAAA0000', 'g');
+SELECT relation, key, uid, action FROM lamin.delete('lamin.artifact', 1);
+SELECT relation, key, uid, action FROM lamin.restore_many('lamin.artifact_all', ARRAY[1]);
+SELECT relation, mode FROM lamin.enabled_table ORDER BY relation::text;
+-- the functions are granted, not public
+SELECT p.oid::regprocedure, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_call
+  FROM pg_proc p
+ WHERE p.pronamespace = 'lamin'::regnamespace
+   AND p.proname IN ('delete', 'restore', 'archive', 'move', 'delete_many', 'restore_many',
+                     'archive_many', 'move_many')
+ ORDER BY 1::text;
+TRUNCATE lamin.artifact_all;
+SELECT lamin.disable('gen.note');
+DROP SCHEMA gen CASCADE;
+DELETE FROM lamin.branch WHERE id = 7;
