@@ -1,6 +1,24 @@
 -- lamin_branch 0.1.0: branch catalog, artifacts, their views and the trash/archive functions.
 \echo Use "CREATE EXTENSION lamin_branch" to load this file. \quit
 
+-- The schema must be new, or empty and ours: objects another role planted there beforehand
+-- would sit beside the extension's and could be picked by name.
+DO $$
+DECLARE
+    owner  name := (SELECT pg_catalog.pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace WHERE nspname = 'lamin');
+    things bigint := (SELECT count(*) FROM pg_catalog.pg_depend d
+                       WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                         AND d.refobjid = 'lamin'::pg_catalog.regnamespace AND d.deptype = 'n'
+                         AND d.classid OPERATOR(pg_catalog.<>) 'pg_catalog.pg_extension'::pg_catalog.regclass);
+BEGIN
+    IF owner OPERATOR(pg_catalog.<>) CURRENT_USER OR things OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'schema "lamin" already holds % objects and is owned by %', things, owner
+              USING ERRCODE = 'duplicate_schema',
+                    HINT = 'lamin_branch installs into a schema of its own; drop or rename that schema first.';
+    END IF;
+END
+$$;
+
 --------------------------------------------------------------------------------------------------
 -- Branches and spaces
 --------------------------------------------------------------------------------------------------
