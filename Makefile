@@ -1,7 +1,7 @@
 # lamin_branch: PGXS build. `make && make install`, then `make installcheck`.
 EXTENSION   = lamin_branch
 MODULE_big  = lamin_branch
-OBJS        = src/lamin_branch.o src/table_info.o src/branch_trigger.o src/move.o
+OBJS        = src/lamin_branch.o src/table_info.o src/branch_trigger.o src/move.o src/move_many.o
 DATA        = $(wildcard sql/lamin_branch--*.sql)
 DOCS        = README.md
 

@@ -22,6 +22,7 @@ CREATE TABLE lamin.enabled_table (
     added_columns     name[] NOT NULL DEFAULT '{}',  -- columns enable() added
     family_index      regclass,                      -- index enable() added for version families
     enabled_rls       boolean NOT NULL DEFAULT false,-- enable() switched row-level security on
+    spaces            boolean NOT NULL DEFAULT false,-- rows are visible by space (lamin.space_access)
     moved_privileges  aclitem[] NOT NULL DEFAULT '{}', -- DELETE/TRUNCATE taken from the table
     enabled_by        name NOT NULL DEFAULT CURRENT_USER,
     enabled_at        timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),
@@ -39,6 +40,58 @@ CREATE POLICY enabled_table_owner ON lamin.enabled_table FOR ALL
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER,
            (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation), 'USAGE'));
 GRANT SELECT, INSERT, UPDATE, DELETE ON lamin.enabled_table TO PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- Spaces: who may read or write the rows of which space
+--------------------------------------------------------------------------------------------------
+
+CREATE TABLE lamin.space_access (
+    space_id smallint NOT NULL REFERENCES lamin.space (id) ON DELETE CASCADE,
+    role     regrole NOT NULL,
+    access   text NOT NULL,
+    PRIMARY KEY (space_id, role),
+    CONSTRAINT space_access_level CHECK (access IN ('read', 'write', 'admin'))
+);
+COMMENT ON TABLE lamin.space_access IS
+    'roles and their access to a space: read, write (includes read) or admin (includes write); space 1 "all" is open to every role';
+SELECT pg_catalog.pg_extension_config_dump('lamin.space_access', '');
+
+-- Spaces a role may read (or write): space 1 and those granted to it or to a role it belongs to.
+CREATE FUNCTION lamin.readable_spaces(r regrole DEFAULT CURRENT_USER::regrole)
+RETURNS smallint[]
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_agg(DISTINCT s) FROM (
+        SELECT 1::smallint AS s
+        UNION ALL
+        SELECT a.space_id FROM lamin.space_access a WHERE pg_has_role(r, a.role, 'MEMBER')) x
+$$;
+CREATE FUNCTION lamin.writable_spaces(r regrole DEFAULT CURRENT_USER::regrole)
+RETURNS smallint[]
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_agg(DISTINCT s) FROM (
+        SELECT 1::smallint AS s
+        UNION ALL
+        SELECT a.space_id FROM lamin.space_access a
+         WHERE a.access IN ('write', 'admin') AND pg_has_role(r, a.role, 'MEMBER')) x
+$$;
+
+-- Every role reads the access list; space admins (and the extension's owner) change it.
+ALTER TABLE lamin.space_access ENABLE ROW LEVEL SECURITY;
+CREATE POLICY space_access_read ON lamin.space_access FOR SELECT USING (true);
+CREATE POLICY space_access_admin ON lamin.space_access FOR ALL
+    USING (EXISTS (SELECT 1 FROM lamin.space_access a
+                    WHERE a.space_id OPERATOR(pg_catalog.=) space_access.space_id
+                      AND a.access OPERATOR(pg_catalog.=) 'admin'
+                      AND pg_catalog.pg_has_role(CURRENT_USER, a.role, 'MEMBER')))
+    WITH CHECK (EXISTS (SELECT 1 FROM lamin.space_access a
+                    WHERE a.space_id OPERATOR(pg_catalog.=) space_access.space_id
+                      AND a.access OPERATOR(pg_catalog.=) 'admin'
+                      AND pg_catalog.pg_has_role(CURRENT_USER, a.role, 'MEMBER')));
+GRANT SELECT, INSERT, UPDATE, DELETE ON lamin.space_access TO PUBLIC;
 
 -- Artifacts are the first branch-enabled table.
 INSERT INTO lamin.enabled_table (relation, mode, main_view, archive_view, trash_view, original_name,
@@ -116,160 +169,33 @@ COMMENT ON FUNCTION lamin.move(regclass, anyelement, text) IS 'move a row to a b
 -- Generic moves, many keys at once: one statement, rows locked in key order
 --------------------------------------------------------------------------------------------------
 
--- action: trash, purge, restore, archive, move. Keys: an array of key values, or for a key of
--- several columns a two-dimensional array, one row per key. Runs with the rights of the
--- extension's owner, called from the SECURITY DEFINER functions below, which are what roles are
--- granted; the statement names the table by regclass and passes keys as a parameter.
-CREATE FUNCTION lamin._move_many(tbl regclass, keys anyarray, action text, target integer)
-RETURNS SETOF lamin.row_change
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    e       lamin.enabled_table := lamin._registry(tbl);
-    kcols   text[];
-    ktypes  text[];
-    keyset  text;
-    match   text;
-    keytext text;
-    uidcol  text;
-    missing text;
-    lockq   text;
-    nk      int;
-BEGIN
-    IF e.relation IS NULL THEN
-        RAISE EXCEPTION 'table % is not branch-enabled', tbl
-              USING ERRCODE = 'object_not_in_prerequisite_state',
-                    HINT = format('Enable it with SELECT lamin.enable(%L);', tbl::text);
-    END IF;
-    IF keys IS NULL THEN
-        RAISE EXCEPTION 'keys must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    SELECT array_agg(quote_ident(a.attname) ORDER BY k.i), array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.i)
-      INTO kcols, ktypes
-      FROM pg_index x, unnest(x.indkey) WITH ORDINALITY k(attnum, i), pg_attribute a
-     WHERE x.indrelid = e.relation AND x.indisprimary AND a.attrelid = e.relation AND a.attnum = k.attnum;
-    nk := array_length(kcols, 1);
-    IF nk = 1 THEN
-        keyset := format('SELECT DISTINCT k::%s AS %s FROM unnest($1::text[]) k', ktypes[1], kcols[1]);
-        keytext := format('t.%s::text', kcols[1]);
-    ELSE
-        IF array_ndims(keys) IS DISTINCT FROM 2 OR array_length(keys, 2) <> nk THEN
-            RAISE EXCEPTION 'keys of table % have % columns', e.relation, nk
-                  USING ERRCODE = 'invalid_parameter_value',
-                        HINT = 'Pass one row per key: ARRAY[[''1'', ''a''], [''2'', ''b'']].';
-        END IF;
-        SELECT 'SELECT DISTINCT ' || string_agg(format('($1::text[])[i][%s]::%s AS %s', j, ktypes[j], kcols[j]), ', ')
-               || ' FROM generate_subscripts($1, 1) i',
-               $q$'(' || $q$ || string_agg(format('t.%s::text', kcols[j]), $q$ || ',' || $q$) || $q$ || ')'$q$
-          INTO keyset, keytext
-          FROM generate_series(1, nk) j;
-    END IF;
-    SELECT string_agg(format('t.%1$s OPERATOR(pg_catalog.=) k.%1$s', c), ' AND ') INTO match FROM unnest(kcols) c;
-    uidcol := CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = e.relation AND attname = 'uid' AND NOT attisdropped)
-                   THEN 't.uid::text' ELSE 'NULL::text' END;
-
-    -- every key must exist: nothing is half-done on bad input
-    EXECUTE format('SELECT string_agg(k::text, '', '') FROM (SELECT k FROM (%s) k WHERE NOT EXISTS '
-                   '(SELECT 1 FROM %s t WHERE %s) LIMIT 5) k', keyset, e.relation, match)
-       INTO missing USING keys;
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'keys of table % do not exist: %', e.relation, missing
-              USING ERRCODE = 'no_data_found', DETAIL = 'No row has them on any branch (at most five are named).';
-    END IF;
-
-    -- lock every row in key order, so that bulk calls on overlapping keys cannot deadlock
-    lockq := format('WITH k AS (%s), locked AS MATERIALIZED ('
-                    'SELECT t.*, t.branch_id AS lamin_from FROM %s t JOIN k ON %s ORDER BY %s FOR UPDATE OF t) ',
-                    keyset, e.relation, match,
-                    (SELECT string_agg('t.' || c, ', ') FROM unnest(kcols) c));
-    IF action = 'archive' THEN
-        EXECUTE lockq || format('SELECT string_agg(%s, '', '') FROM locked t WHERE t.lamin_from = -1', keytext)
-           INTO missing USING keys;
-        IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'rows of table % are in the trash: %', e.relation, missing
-                  USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Restore them first, then archive them.';
-        END IF;
-    END IF;
-    IF action = 'purge' THEN
-        RETURN QUERY EXECUTE lockq || format(
-            'DELETE FROM %s t USING locked l WHERE %s '
-            'RETURNING %L::regclass, %s, %s, ''deleted'', l.lamin_from::integer, NULL::integer, NULL::text',
-            e.relation, replace(match, 'k.', 'l.'), e.relation, keytext, uidcol)
-            USING keys;
-        RETURN;
-    END IF;
-    RETURN QUERY EXECUTE lockq || format(
-        'UPDATE %s t SET branch_id = %s FROM locked l WHERE %s AND l.lamin_from OPERATOR(pg_catalog.<>) %s '
-        'RETURNING %L::regclass, %s, %s, %L, l.lamin_from::integer, t.branch_id::integer, NULL::text',
-        e.relation, target, replace(match, 'k.', 'l.'), target, e.relation, keytext, uidcol,
-        CASE action WHEN 'trash' THEN 'trashed' WHEN 'restore' THEN 'restored' WHEN 'archive' THEN 'archived' ELSE 'moved' END)
-        USING keys;
-END
-$$;
-
+-- Keys: an array of key values, or for a key of several columns a two-dimensional array, one
+-- row per key. They return the rows they moved; rows already where they were asked to go stay.
 CREATE FUNCTION lamin.delete_many(tbl regclass, keys anyarray, permanent boolean DEFAULT NULL)
 RETURNS SETOF lamin.row_change
-LANGUAGE sql VOLATILE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM lamin._move_many(tbl, keys, CASE WHEN permanent THEN 'purge' ELSE 'trash' END, -1) $$;
+AS 'MODULE_PATHNAME', 'lamin_delete_many'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.delete_many(regclass, anyarray, boolean) IS
     'move many rows to trash in one statement (rows already there stay); permanent => true deletes them for good';
 
 CREATE FUNCTION lamin.restore_many(tbl regclass, keys anyarray)
 RETURNS SETOF lamin.row_change
-LANGUAGE sql VOLATILE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM lamin._move_many(tbl, keys, 'restore', 1) $$;
+AS 'MODULE_PATHNAME', 'lamin_restore_many'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.restore_many(regclass, anyarray) IS 'move many rows to main in one statement';
 
 CREATE FUNCTION lamin.archive_many(tbl regclass, keys anyarray)
 RETURNS SETOF lamin.row_change
-LANGUAGE sql VOLATILE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM lamin._move_many(tbl, keys, 'archive', 0) $$;
+AS 'MODULE_PATHNAME', 'lamin_archive_many'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.archive_many(regclass, anyarray) IS 'move many rows to archive in one statement';
 
 CREATE FUNCTION lamin.move_many(tbl regclass, keys anyarray, branch integer)
 RETURNS SETOF lamin.row_change
-LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF branch IS NULL THEN
-        RAISE EXCEPTION 'branch must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM lamin._branch_name(tbl, branch);
-    RETURN QUERY SELECT * FROM lamin._move_many(tbl, keys, 'move', branch);
-END
-$$;
+AS 'MODULE_PATHNAME', 'lamin_move_many'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.move_many(regclass, anyarray, integer) IS 'move many rows to a branch in one statement';
 
--- The name of a branch by id, from the table's catalog; error if there is none.
-CREATE FUNCTION lamin._branch_name(tbl regclass, branch integer)
-RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    cat regclass := coalesce((lamin._registry(tbl)).branch_table, 'lamin.branch'::regclass);
-    n   text;
-BEGIN
-    EXECUTE format('SELECT name FROM %s WHERE id OPERATOR(pg_catalog.=) $1', cat) INTO n USING branch;
-    IF n IS NULL THEN
-        RAISE EXCEPTION 'branch % does not exist', branch
-              USING ERRCODE = 'undefined_object',
-                    HINT = format('The branches are listed by: SELECT id, name FROM %s;', cat);
-    END IF;
-    RETURN n;
-END
-$$;
-
-REVOKE ALL ON FUNCTION lamin._move_many(regclass, anyarray, text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.delete_many(regclass, anyarray, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.restore_many(regclass, anyarray) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.archive_many(regclass, anyarray) FROM PUBLIC;
@@ -337,10 +263,14 @@ BEGIN
     FOR v IN SELECT * FROM (VALUES (mainv, 1),
                                    (lamin._object_name(e.original_name, '_archive'), 0),
                                    (lamin._object_name(e.original_name, '_trash'), -1)) x(name, branch) LOOP
-        EXECUTE format('CREATE VIEW %I.%I WITH (%s) AS SELECT %s FROM %s WHERE branch_id OPERATOR(pg_catalog.=) %s',
+        -- archive and trash run with the owner's rights, past row-level security: they filter
+        -- spaces themselves, for the role that queries them
+        EXECUTE format('CREATE VIEW %I.%I WITH (%s) AS SELECT %s FROM %s WHERE branch_id OPERATOR(pg_catalog.=) %s%s',
                        vnsp, v.name,
                        CASE WHEN v.branch = 1 THEN 'security_invoker = true' ELSE 'security_barrier = true' END,
-                       cols, e.relation, v.branch);
+                       cols, e.relation, v.branch,
+                       CASE WHEN e.spaces AND v.branch <> 1
+                            THEN ' AND space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces()))' ELSE '' END);
         IF v.branch <> -1 THEN
             EXECUTE format('CREATE TRIGGER lamin_delete_to_trash INSTEAD OF DELETE ON %I.%I '
                            'FOR EACH ROW EXECUTE FUNCTION lamin.view_delete_trigger()', vnsp, v.name);
@@ -356,7 +286,7 @@ $$;
 -- lamin.enable / lamin.disable
 --------------------------------------------------------------------------------------------------
 
-CREATE FUNCTION lamin.enable(tbl regclass, views_schema name DEFAULT NULL)
+CREATE FUNCTION lamin.enable(tbl regclass, views_schema name DEFAULT NULL, spaces boolean DEFAULT false)
 RETURNS lamin.enabled_table
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -488,6 +418,12 @@ BEGIN
         e.added_columns := e.added_columns || 'created_on_id'::name;
     END IF;
 
+    IF spaces AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'space_id' AND NOT attisdropped) THEN
+        EXECUTE format('ALTER TABLE %s ADD COLUMN space_id smallint NOT NULL DEFAULT 1 CONSTRAINT %I REFERENCES lamin.space (id)',
+                       tbl, lamin._object_name(c.relname, '_space_id_fkey'));
+        e.added_columns := e.added_columns || 'space_id'::name;
+    END IF;
+
     -- privileges: DELETE and TRUNCATE on the table are the way around the trash
     e.moved_privileges := '{}';
     IF views_schema IS NULL THEN
@@ -518,6 +454,15 @@ BEGIN
     END IF;
     EXECUTE format('CREATE POLICY lamin_branch_main ON %s AS RESTRICTIVE FOR ALL '
                    'USING (branch_id OPERATOR(pg_catalog.=) 1) WITH CHECK (branch_id OPERATOR(pg_catalog.=) 1)', tbl);
+    -- spaces: read the rows of readable spaces, change those of writable ones
+    e.spaces := coalesce(spaces, false);
+    IF e.spaces THEN
+        EXECUTE format('CREATE POLICY lamin_space_read ON %s AS RESTRICTIVE FOR SELECT '
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces())))', tbl);
+        EXECUTE format('CREATE POLICY lamin_space_write ON %s AS RESTRICTIVE FOR ALL '
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces()))) '
+                       'WITH CHECK (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())))', tbl);
+    END IF;
 
     e.relation := tbl;
     e.mode := CASE WHEN views_schema IS NULL THEN 'rename' ELSE 'views' END;
@@ -547,7 +492,7 @@ BEGIN
     RETURN e;
 END
 $$;
-COMMENT ON FUNCTION lamin.enable(regclass, name) IS
+COMMENT ON FUNCTION lamin.enable(regclass, name, boolean) IS
     'branch-enable a table: views hide archive and trash, DELETE moves to trash';
 
 CREATE FUNCTION lamin.disable(tbl regclass, drop_columns boolean DEFAULT false)
@@ -592,6 +537,10 @@ BEGIN
     END LOOP;
     EXECUTE format('DROP TRIGGER lamin_branch_row ON %s', e.relation);
     EXECUTE format('DROP POLICY lamin_branch_main ON %s', e.relation);
+    IF e.spaces THEN
+        EXECUTE format('DROP POLICY lamin_space_read ON %s', e.relation);
+        EXECUTE format('DROP POLICY lamin_space_write ON %s', e.relation);
+    END IF;
     IF e.enabled_rls THEN
         EXECUTE format('DROP POLICY lamin_branch_rows ON %s', e.relation);
         EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', e.relation);

@@ -9,6 +9,8 @@
 
 #include "access/htup_details.h"
 #include "commands/trigger.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -234,6 +236,12 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	{
 		if (is_delete || !only_unlocks(t, desc, oldtup, newtup))
 			lamin_error_locked(t, get_text(oldtup, desc, t->att_uid));
+		if (!has_privs_of_role(GetUserId(), t->owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only the owner of table %s can unlock %s \"%s\"", t->qualname, t->label,
+							get_text(oldtup, desc, t->att_uid) ? get_text(oldtup, desc, t->att_uid) : "?"),
+					 errdetail("A locked record is protected from every other role.")));
 	}
 
 	if (t->has_heads)

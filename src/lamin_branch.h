@@ -34,6 +34,7 @@ typedef enum LaminPlan
 	LP_SET_BRANCH,				/* move a key to a branch */
 	LP_PURGE,					/* delete a key for good */
 	LP_TRASH_FROM,				/* move a key from a given branch to trash */
+	LP_SPACE_WRITABLE,			/* may role $k+1 write the row's space? */
 	LP_NUM_PLANS
 } LaminPlan;
 
@@ -61,6 +62,8 @@ typedef struct LaminTable
 	AttrNumber	att_updated_at;
 	AttrNumber	att_key;
 	bool		has_heads;		/* uid and is_latest: version families */
+	AttrNumber	att_space;
+	bool		spaces;			/* enabled with spaces: moves check the caller's space rights */
 	int			natts;
 	char	  **att_names;	/* column names by attnum - 1 (NULL for dropped) */
 	SPIPlanPtr	plans[LP_NUM_PLANS];
@@ -90,6 +93,18 @@ extern void lamin_lock_family(LaminTable *t, const char *uid);
 extern int	lamin_internal_depth;
 extern char *lamin_last_promoted;
 extern void lamin_error_locked(LaminTable *t, const char *uid);
+extern void lamin_check_space(LaminTable *t, Datum *key, Oid caller);
+
+/* move.c: a branch-enabled table as the registry knows it, and the rights to move its rows */
+typedef struct LaminEnabled
+{
+	Oid			relid;
+	Oid			main_view;
+	Oid			trash_view;
+} LaminEnabled;
+extern LaminEnabled lamin_enabled_table(Oid given);
+extern void lamin_check_view_right(LaminEnabled *e, bool on_trash);
+extern int32 lamin_checked_branch(Oid relid, int32 branch);
 
 /* Helpers */
 extern char *lamin_stem(const char *uid);

@@ -12,8 +12,10 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -107,6 +109,8 @@ move_row(LaminTable *t, Datum *keyvals, MoveAction action, int32 to, bool perman
 	bool		purge = false;
 	const char *verb = NULL;
 
+	Oid			caller = GetUserId();
+
 	memset(res, 0, sizeof(*res));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -179,6 +183,8 @@ move_row(LaminTable *t, Datum *keyvals, MoveAction action, int32 to, bool perman
 
 	if ((verb || purge) && locked)
 		lamin_error_locked(t, uid);
+	if (verb || purge)
+		lamin_check_space(t, values, caller);
 
 	if (lamin_last_promoted)
 		pfree(lamin_last_promoted);
@@ -259,6 +265,73 @@ move_result_datum(FunctionCallInfo fcinfo, Oid relid, Datum id, MoveResult *res)
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
+/*
+ * The branch-enabled table a caller names: the base table, or one of its views. Read from the
+ * registry lamin.enabled_table, with the table's main and trash views.
+ */
+LaminEnabled
+lamin_enabled_table(Oid given)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	LaminEnabled e = {InvalidOid, InvalidOid, InvalidOid};
+	bool		isnull;
+	int			rc;
+
+	values[0] = ObjectIdGetDatum(given);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args("SELECT relation::pg_catalog.oid, main_view::pg_catalog.oid, trash_view::pg_catalog.oid "
+							   "FROM lamin.enabled_table "
+							   "WHERE $1 OPERATOR(pg_catalog.=) ANY (ARRAY[relation::pg_catalog.oid, "
+							   "main_view::pg_catalog.oid, archive_view::pg_catalog.oid, "
+							   "trash_view::pg_catalog.oid])",
+							   1, argtypes, values, NULL, true, 1);
+	lamin_spi_check(rc, "reading lamin.enabled_table");
+	if (SPI_processed > 0)
+	{
+		e.relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		e.main_view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		e.trash_view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	SPI_finish();
+	if (!OidIsValid(e.relid))
+	{
+		char	   *name = get_rel_name(given) ?
+			quote_qualified_identifier(get_namespace_name(get_rel_namespace(given)), get_rel_name(given)) :
+			psprintf("%u", given);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table %s is not branch-enabled", name),
+				 errhint("Enable it with SELECT lamin.enable('%s');", name)));
+	}
+	return e;
+}
+
+/*
+ * Which table a move may touch is a privilege on one of its views, as for a DELETE through
+ * them: moving rows out of main (to trash, archive or a user branch) needs DELETE on the main
+ * view, bringing them back or deleting them for good needs DELETE on the trash view. What kind
+ * of move a role may make at all is EXECUTE on the function. The table's owner may do anything.
+ */
+void
+lamin_check_view_right(LaminEnabled *e, bool on_trash)
+{
+	Oid			view = on_trash ? e->trash_view : e->main_view;
+
+	if (OidIsValid(view) && pg_class_aclcheck(view, GetUserId(), ACL_DELETE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to move rows of %s", get_rel_name(e->relid)),
+				 errdetail("Moving rows %s needs DELETE on view %s.",
+						   on_trash ? "back from the trash, or out of it for good," : "out of main",
+						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)), get_rel_name(view))),
+				 errhint("The owner grants it: GRANT DELETE ON %s TO %s;",
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)), get_rel_name(view)),
+						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+}
+
 static Datum
 artifact_move(FunctionCallInfo fcinfo, MoveAction action)
 {
@@ -278,6 +351,15 @@ artifact_move(FunctionCallInfo fcinfo, MoveAction action)
 		permanent = PG_GETARG_BOOL(1);
 	}
 	t = lamin_table_get(artifact_table_oid());
+	{
+		LaminEnabled e;
+		Oid			nsp = get_namespace_oid("lamin", false);
+
+		e.relid = t->relid;
+		e.main_view = get_relname_relid("artifact", nsp);
+		e.trash_view = get_relname_relid("artifact_trash", nsp);
+		lamin_check_view_right(&e, action == MOVE_RESTORE || (action == MOVE_DELETE && permanent));
+	}
 	key[0] = PG_GETARG_DATUM(0);
 	move_row(t, key, action, 0, permanent_null, permanent, &res, CurrentMemoryContext);
 	return move_result_datum(fcinfo, InvalidOid, PG_GETARG_DATUM(0), &res);
@@ -304,48 +386,9 @@ lamin_artifact_archive(PG_FUNCTION_ARGS)
 	return artifact_move(fcinfo, MOVE_ARCHIVE);
 }
 
-/*
- * The branch-enabled table a caller names: the base table, or one of its views. Read from the
- * registry lamin.enabled_table.
- */
-static Oid
-enabled_base_table(Oid given)
-{
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
-	Oid			relid = InvalidOid;
-	bool		isnull;
-	int			rc;
-
-	values[0] = ObjectIdGetDatum(given);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args("SELECT relation::pg_catalog.oid FROM lamin.enabled_table "
-							   "WHERE $1 OPERATOR(pg_catalog.=) ANY (ARRAY[relation::pg_catalog.oid, "
-							   "main_view::pg_catalog.oid, archive_view::pg_catalog.oid, "
-							   "trash_view::pg_catalog.oid])",
-							   1, argtypes, values, NULL, true, 1);
-	lamin_spi_check(rc, "reading lamin.enabled_table");
-	if (SPI_processed > 0)
-		relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	if (!OidIsValid(relid))
-	{
-		char	   *name = get_rel_name(given) ?
-			quote_qualified_identifier(get_namespace_name(get_rel_namespace(given)), get_rel_name(given)) :
-			psprintf("%u", given);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table %s is not branch-enabled", name),
-				 errhint("Enable it with SELECT lamin.enable('%s');", name)));
-	}
-	return relid;
-}
-
 /* A branch by id, checked against the branch catalog of the table. */
-static int32
-checked_branch(Oid relid, int32 branch)
+int32
+lamin_checked_branch(Oid relid, int32 branch)
 {
 	Oid			argtypes[2] = {OIDOID, INT4OID};
 	Datum		values[2];
@@ -387,6 +430,7 @@ generic_move(FunctionCallInfo fcinfo, MoveAction action)
 {
 	LaminTable *t;
 	MoveResult	res;
+	LaminEnabled e;
 	Oid			relid;
 	bool		permanent_null = true;
 	bool		permanent = false;
@@ -401,19 +445,21 @@ generic_move(FunctionCallInfo fcinfo, MoveAction action)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("key must not be null")));
-	relid = enabled_base_table(PG_GETARG_OID(0));
+	e = lamin_enabled_table(PG_GETARG_OID(0));
+	relid = e.relid;
 	if (action == MOVE_DELETE && PG_NARGS() > 2 && !PG_ARGISNULL(2))
 	{
 		permanent_null = false;
 		permanent = PG_GETARG_BOOL(2);
 	}
+	lamin_check_view_right(&e, action == MOVE_RESTORE || (action == MOVE_DELETE && permanent));
 	if (action == MOVE_TO)
 	{
 		if (PG_ARGISNULL(2))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("branch must not be null")));
-		to = checked_branch(relid, PG_GETARG_INT32(2));
+		to = lamin_checked_branch(relid, PG_GETARG_INT32(2));
 	}
 	t = lamin_table_get(relid);
 	lamin_key_from_datum(t, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1), key);
@@ -514,6 +560,7 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 	Datum		values[INDEX_MAX_KEYS + 1];
 	bool		isnull;
 	LaminSavedUser saved;
+	Oid			caller;
 	int			rc;
 	int			i;
 	bool		moved;
@@ -539,7 +586,9 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	caller = GetUserId();
 	lamin_become_owner(t, &saved);
+	lamin_check_space(t, values, caller);
 
 	/*
 	 * The family before the row, as the move functions do. Whether the row is head may have

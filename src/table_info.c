@@ -20,6 +20,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "rewrite/rowsecurity.h"
 #include "catalog/index.h"
 #include "catalog/pg_operator.h"
 #include "utils/syscache.h"
@@ -212,6 +213,17 @@ table_load(LaminTable *t)
 	t->att_updated_at = typed_column(rel, "updated_at", TIMESTAMPTZOID, "timestamp with time zone", false);
 	t->att_key = column_of(rel, "key");
 	t->has_heads = t->att_uid != InvalidAttrNumber && t->att_is_latest != InvalidAttrNumber;
+	t->att_space = column_of(rel, "space_id");
+	/* spaces are on where lamin.enable(..., spaces => true) put its policy */
+	t->spaces = false;
+	if (root->rd_rsdesc)
+	{
+		ListCell   *lc;
+
+		foreach(lc, root->rd_rsdesc->policies)
+			if (strcmp(((RowSecurityPolicy *) lfirst(lc))->policy_name, "lamin_space_write") == 0)
+				t->spaces = true;
+	}
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
 
@@ -398,6 +410,12 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 		case LP_PURGE:
 			appendStringInfo(&sql, "DELETE FROM %s WHERE ", t->qualname);
 			append_key_match(&sql, t, 1);
+			break;
+		case LP_SPACE_WRITABLE:
+			appendStringInfo(&sql, "SELECT space_id OPERATOR(pg_catalog.=) ANY (lamin.writable_spaces($%d)) "
+							 "FROM %s WHERE ", n + 1, t->qualname);
+			append_key_match(&sql, t, 1);
+			argtypes[n++] = REGROLEOID;
 			break;
 		case LP_TRASH_FROM:
 			appendStringInfo(&sql, "UPDATE %s SET branch_id = -1 WHERE branch_id OPERATOR(pg_catalog.=) $%d AND ",
@@ -595,4 +613,30 @@ lamin_spi_check(int rc, const char *what)
 {
 	if (rc < 0)
 		elog(ERROR, "lamin_branch: %s failed: %s", what, SPI_result_code_string(rc));
+}
+
+/*
+ * With spaces on, a move needs write access to the row's space: the caller's right, checked
+ * before the move runs as the table's owner. Called inside the caller's SPI connection.
+ */
+void
+lamin_check_space(LaminTable *t, Datum *key, Oid caller)
+{
+	Datum		values[INDEX_MAX_KEYS + 1];
+	bool		isnull;
+	int			rc;
+
+	if (!t->spaces)
+		return;
+	memcpy(values, key, sizeof(Datum) * t->nkeys);
+	values[t->nkeys] = ObjectIdGetDatum(caller);
+	rc = SPI_execute_plan(lamin_table_plan(t, LP_SPACE_WRITABLE), values, NULL, false, 1);
+	lamin_spi_check(rc, "checking the space");
+	if (SPI_processed > 0 &&
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to change rows of table %s in this space", t->qualname),
+				 errdetail("Role \"%s\" has no write access to the row's space.", GetUserNameFromId(caller, false)),
+				 errhint("A space admin grants it: INSERT INTO lamin.space_access VALUES (space, role, 'write');")));
 }
