@@ -6,7 +6,7 @@ DATA        = $(wildcard sql/lamin_branch--*.sql)
 DOCS        = README.md
 
 # one feature per file, run in this order
-REGRESS     = install faq objects uid views delete_view versions functions errors leaks
+REGRESS     = install faq objects uid views delete_view versions functions errors leaks generic access spaces attacks
 REGRESS_OPTS = --inputdir=test --load-extension=lamin_branch
 ISOLATION   = delete_delete delete_restore trash_two_heads delete_update
 ISOLATION_OPTS = --inputdir=test --load-extension=lamin_branch

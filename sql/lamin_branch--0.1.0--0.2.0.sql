@@ -59,7 +59,7 @@ SELECT pg_catalog.pg_extension_config_dump('lamin.space_access', '');
 -- Spaces a role may read (or write): space 1 and those granted to it or to a role it belongs to.
 CREATE FUNCTION lamin.readable_spaces(r regrole DEFAULT CURRENT_USER::regrole)
 RETURNS smallint[]
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT array_agg(DISTINCT s) FROM (
@@ -69,7 +69,7 @@ AS $$
 $$;
 CREATE FUNCTION lamin.writable_spaces(r regrole DEFAULT CURRENT_USER::regrole)
 RETURNS smallint[]
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT array_agg(DISTINCT s) FROM (
@@ -79,18 +79,25 @@ AS $$
          WHERE a.access IN ('write', 'admin') AND pg_has_role(r, a.role, 'MEMBER')) x
 $$;
 
+-- Is role r an admin of the space? Reads the access list past its own policies (which call it).
+CREATE FUNCTION lamin._space_admin(space smallint, r name)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT 1 FROM lamin.space_access a
+                    WHERE a.space_id = space AND a.access = 'admin' AND pg_has_role(r, a.role, 'MEMBER'))
+$$;
+
 -- Every role reads the access list; space admins (and the extension's owner) change it.
 ALTER TABLE lamin.space_access ENABLE ROW LEVEL SECURITY;
 CREATE POLICY space_access_read ON lamin.space_access FOR SELECT USING (true);
-CREATE POLICY space_access_admin ON lamin.space_access FOR ALL
-    USING (EXISTS (SELECT 1 FROM lamin.space_access a
-                    WHERE a.space_id OPERATOR(pg_catalog.=) space_access.space_id
-                      AND a.access OPERATOR(pg_catalog.=) 'admin'
-                      AND pg_catalog.pg_has_role(CURRENT_USER, a.role, 'MEMBER')))
-    WITH CHECK (EXISTS (SELECT 1 FROM lamin.space_access a
-                    WHERE a.space_id OPERATOR(pg_catalog.=) space_access.space_id
-                      AND a.access OPERATOR(pg_catalog.=) 'admin'
-                      AND pg_catalog.pg_has_role(CURRENT_USER, a.role, 'MEMBER')));
+CREATE POLICY space_access_insert ON lamin.space_access FOR INSERT
+    WITH CHECK (lamin._space_admin(space_id, CURRENT_USER));
+CREATE POLICY space_access_update ON lamin.space_access FOR UPDATE
+    USING (lamin._space_admin(space_id, CURRENT_USER)) WITH CHECK (lamin._space_admin(space_id, CURRENT_USER));
+CREATE POLICY space_access_delete ON lamin.space_access FOR DELETE
+    USING (lamin._space_admin(space_id, CURRENT_USER));
 GRANT SELECT, INSERT, UPDATE, DELETE ON lamin.space_access TO PUBLIC;
 
 -- Artifacts are the first branch-enabled table.
@@ -270,7 +277,7 @@ BEGIN
                        CASE WHEN v.branch = 1 THEN 'security_invoker = true' ELSE 'security_barrier = true' END,
                        cols, e.relation, v.branch,
                        CASE WHEN e.spaces AND v.branch <> 1
-                            THEN ' AND space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces()))' ELSE '' END);
+                            THEN ' AND space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces())::smallint[])' ELSE '' END);
         IF v.branch <> -1 THEN
             EXECUTE format('CREATE TRIGGER lamin_delete_to_trash INSTEAD OF DELETE ON %I.%I '
                            'FOR EACH ROW EXECUTE FUNCTION lamin.view_delete_trigger()', vnsp, v.name);
@@ -458,10 +465,14 @@ BEGIN
     e.spaces := coalesce(spaces, false);
     IF e.spaces THEN
         EXECUTE format('CREATE POLICY lamin_space_read ON %s AS RESTRICTIVE FOR SELECT '
-                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces())))', tbl);
-        EXECUTE format('CREATE POLICY lamin_space_write ON %s AS RESTRICTIVE FOR ALL '
-                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces()))) '
-                       'WITH CHECK (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())))', tbl);
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces())::smallint[]))', tbl);
+        EXECUTE format('CREATE POLICY lamin_space_write ON %s AS RESTRICTIVE FOR UPDATE '
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[])) '
+                       'WITH CHECK (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[]))', tbl);
+        EXECUTE format('CREATE POLICY lamin_space_insert ON %s AS RESTRICTIVE FOR INSERT '
+                       'WITH CHECK (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[]))', tbl);
+        EXECUTE format('CREATE POLICY lamin_space_delete ON %s AS RESTRICTIVE FOR DELETE '
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[]))', tbl);
     END IF;
 
     e.relation := tbl;
@@ -540,6 +551,8 @@ BEGIN
     IF e.spaces THEN
         EXECUTE format('DROP POLICY lamin_space_read ON %s', e.relation);
         EXECUTE format('DROP POLICY lamin_space_write ON %s', e.relation);
+        EXECUTE format('DROP POLICY lamin_space_insert ON %s', e.relation);
+        EXECUTE format('DROP POLICY lamin_space_delete ON %s', e.relation);
     END IF;
     IF e.enabled_rls THEN
         EXECUTE format('DROP POLICY lamin_branch_rows ON %s', e.relation);

@@ -1,0 +1,74 @@
+-- The access model, as README states it: a read-only role, an application role and a trash
+-- administrator, each with ordinary GRANTs, on an application table enabled by its owner.
+\set SHOW_CONTEXT never
+CREATE ROLE regress_owner NOLOGIN;
+CREATE ROLE regress_reader NOLOGIN;
+CREATE ROLE regress_app NOLOGIN;
+CREATE ROLE regress_trash_admin NOLOGIN;
+CREATE SCHEMA acc AUTHORIZATION regress_owner;
+SET ROLE regress_owner;
+CREATE TABLE acc.item (id int PRIMARY KEY, name text NOT NULL);
+INSERT INTO acc.item SELECT i, 'item ' || i FROM generate_series(1, 6) i;
+SELECT relation, mode FROM lamin.enable('acc.item');
+GRANT USAGE ON SCHEMA acc TO regress_reader, regress_app, regress_trash_admin;
+-- read-only
+GRANT SELECT ON acc.item_all, acc.item TO regress_reader;
+-- application: read, create, change, delete (= move to trash)
+GRANT SELECT, INSERT, UPDATE ON acc.item_all TO regress_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON acc.item TO regress_app;
+-- trash administrator: see archive and trash, restore, purge
+GRANT SELECT, DELETE ON acc.item_trash, acc.item_archive TO regress_trash_admin;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION lamin.restore(regclass, anyelement), lamin.delete(regclass, anyelement, boolean),
+      lamin.restore_many(regclass, anyarray) TO regress_trash_admin;
+GRANT EXECUTE ON FUNCTION lamin.delete(regclass, anyelement, boolean) TO regress_app;
+-- nobody but the owner holds DELETE or TRUNCATE on the base table
+SELECT r.rolname, has_table_privilege(r.oid, 'acc.item_all', 'DELETE') AS delete_all,
+       has_table_privilege(r.oid, 'acc.item_all', 'TRUNCATE') AS truncate_all,
+       has_table_privilege(r.oid, 'acc.item', 'DELETE') AS delete_view,
+       has_table_privilege(r.oid, 'acc.item_trash', 'SELECT') AS see_trash
+  FROM pg_roles r WHERE r.rolname LIKE 'regress\_%' ORDER BY 1;
+
+SET ROLE regress_reader;
+SELECT count(*) FROM acc.item;
+DELETE FROM acc.item WHERE id = 1;
+INSERT INTO acc.item VALUES (7, 'new');
+RESET ROLE;
+
+SET ROLE regress_app;
+INSERT INTO acc.item VALUES (7, 'item 7') RETURNING id;
+UPDATE acc.item SET name = 'item one' WHERE id = 1;
+DELETE FROM acc.item WHERE id IN (1, 2);
+SELECT action FROM lamin.delete('acc.item', 3);
+SELECT id FROM acc.item ORDER BY id;
+-- the app sees no trash, cannot purge, restore or reach the trash through the table
+SELECT id FROM acc.item_all ORDER BY id;
+SELECT * FROM acc.item_trash;
+DELETE FROM acc.item_all WHERE id = 4;
+TRUNCATE acc.item_all;
+SELECT lamin.delete('acc.item', 1, permanent => true);
+SELECT lamin.restore('acc.item', 1);
+UPDATE acc.item_all SET branch_id = 1 WHERE id = 1;
+RESET ROLE;
+
+SET ROLE regress_trash_admin;
+SELECT id, name FROM acc.item_trash ORDER BY id;
+SELECT action FROM lamin.restore('acc.item', 1);
+SELECT key, action FROM lamin.restore_many('acc.item', ARRAY[2]);
+DELETE FROM acc.item_trash WHERE id = 3;
+SELECT id, name FROM acc.item_trash ORDER BY id;
+-- it may not move rows out of main: that is the application's DELETE right
+SELECT lamin.delete('acc.item', 5);
+RESET ROLE;
+
+SET ROLE regress_owner;
+SELECT id, branch_id FROM acc.item_all ORDER BY id;
+RESET ROLE;
+SELECT lamin.disable('acc.item');
+DROP SCHEMA acc CASCADE;
+REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement), lamin.delete(regclass, anyelement, boolean),
+      lamin.restore_many(regclass, anyarray) FROM regress_trash_admin, regress_app;
+DROP ROLE regress_owner;
+DROP ROLE regress_reader;
+DROP ROLE regress_app;
+DROP ROLE regress_trash_admin;
