@@ -178,35 +178,38 @@ COMMENT ON FUNCTION lamin.move(regclass, anyelement, text) IS 'move a row to a b
 
 -- Keys: an array of key values, or for a key of several columns a two-dimensional array, one
 -- row per key. They return the rows they moved; rows already where they were asked to go stay.
-CREATE FUNCTION lamin.delete_many(tbl regclass, keys anyarray, permanent boolean DEFAULT NULL)
+-- locking: 'wait' for rows other transactions hold, fail at once ('nowait', SQLSTATE 55P03),
+-- or leave them where they are ('skip locked').
+CREATE FUNCTION lamin.delete_many(tbl regclass, keys anyarray, permanent boolean DEFAULT NULL,
+                                  locking text DEFAULT 'wait')
 RETURNS SETOF lamin.row_change
 AS 'MODULE_PATHNAME', 'lamin_delete_many'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION lamin.delete_many(regclass, anyarray, boolean) IS
+COMMENT ON FUNCTION lamin.delete_many(regclass, anyarray, boolean, text) IS
     'move many rows to trash in one statement (rows already there stay); permanent => true deletes them for good';
 
-CREATE FUNCTION lamin.restore_many(tbl regclass, keys anyarray)
+CREATE FUNCTION lamin.restore_many(tbl regclass, keys anyarray, locking text DEFAULT 'wait')
 RETURNS SETOF lamin.row_change
 AS 'MODULE_PATHNAME', 'lamin_restore_many'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION lamin.restore_many(regclass, anyarray) IS 'move many rows to main in one statement';
+COMMENT ON FUNCTION lamin.restore_many(regclass, anyarray, text) IS 'move many rows to main in one statement';
 
-CREATE FUNCTION lamin.archive_many(tbl regclass, keys anyarray)
+CREATE FUNCTION lamin.archive_many(tbl regclass, keys anyarray, locking text DEFAULT 'wait')
 RETURNS SETOF lamin.row_change
 AS 'MODULE_PATHNAME', 'lamin_archive_many'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION lamin.archive_many(regclass, anyarray) IS 'move many rows to archive in one statement';
+COMMENT ON FUNCTION lamin.archive_many(regclass, anyarray, text) IS 'move many rows to archive in one statement';
 
-CREATE FUNCTION lamin.move_many(tbl regclass, keys anyarray, branch integer)
+CREATE FUNCTION lamin.move_many(tbl regclass, keys anyarray, branch integer, locking text DEFAULT 'wait')
 RETURNS SETOF lamin.row_change
 AS 'MODULE_PATHNAME', 'lamin_move_many'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION lamin.move_many(regclass, anyarray, integer) IS 'move many rows to a branch in one statement';
+COMMENT ON FUNCTION lamin.move_many(regclass, anyarray, integer, text) IS 'move many rows to a branch in one statement';
 
-REVOKE ALL ON FUNCTION lamin.delete_many(regclass, anyarray, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION lamin.restore_many(regclass, anyarray) FROM PUBLIC;
-REVOKE ALL ON FUNCTION lamin.archive_many(regclass, anyarray) FROM PUBLIC;
-REVOKE ALL ON FUNCTION lamin.move_many(regclass, anyarray, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lamin.delete_many(regclass, anyarray, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lamin.restore_many(regclass, anyarray, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lamin.archive_many(regclass, anyarray, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lamin.move_many(regclass, anyarray, integer, text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION lamin.delete(regclass, anyelement, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement) FROM PUBLIC;

@@ -2,7 +2,8 @@
  * move_many.c: moving many rows by key in one statement: lamin.delete_many, restore_many,
  * archive_many, move_many. The keys become a set joined to the table; every row is locked in key
  * order first (so that bulk calls on overlapping keys wait for each other instead of
- * deadlocking), then one UPDATE or DELETE moves them. Bad input (a missing key, a trashed row to
+ * deadlocking; or, as the caller asks, fail at once on a locked row or skip it), then one UPDATE
+ * or DELETE moves them. Bad input (a missing key, a trashed row to
  * archive, a space the caller may not write) fails the whole call before anything moves.
  */
 #include "postgres.h"
@@ -152,6 +153,8 @@ move_many(FunctionCallInfo fcinfo, ManyAction action)
 	StringInfoData sql;
 	int			rc;
 	uint64		i;
+	char	   *locking;
+	const char *lock_clause;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -162,8 +165,20 @@ move_many(FunctionCallInfo fcinfo, ManyAction action)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("keys must not be null")));
 	e = lamin_enabled_table(PG_GETARG_OID(0));
-	if (action == MANY_TRASH && PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2))
+	if (action == MANY_TRASH && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2))
 		action = MANY_PURGE;
+	/* the last argument: how to treat rows another transaction has locked */
+	locking = PG_ARGISNULL(PG_NARGS() - 1) ? "wait" : text_to_cstring(PG_GETARG_TEXT_PP(PG_NARGS() - 1));
+	if (strcmp(locking, "wait") == 0)
+		lock_clause = "";
+	else if (strcmp(locking, "nowait") == 0)
+		lock_clause = " NOWAIT";
+	else if (strcmp(locking, "skip locked") == 0)
+		lock_clause = " SKIP LOCKED";
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("locking must be 'wait', 'nowait' or 'skip locked', not \"%s\"", locking)));
 	if (action == MANY_MOVE)
 	{
 		if (PG_ARGISNULL(2))
@@ -207,7 +222,7 @@ move_many(FunctionCallInfo fcinfo, ManyAction action)
 					 "FROM %s t JOIN k ON %s ORDER BY ", keyset, t->qualname, join);
 	for (i = 0; i < t->nkeys; i++)
 		appendStringInfo(&sql, "%st.%s", i ? ", " : "", t->key_name[i]);
-	appendStringInfoString(&sql, " FOR UPDATE OF t) ");
+	appendStringInfo(&sql, " FOR UPDATE OF t%s) ", lock_clause);
 
 	if (action == MANY_ARCHIVE)
 	{

@@ -20,7 +20,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON acc.item TO regress_app;
 GRANT SELECT, DELETE ON acc.item_trash, acc.item_archive TO regress_trash_admin;
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION lamin.restore(regclass, anyelement), lamin.delete(regclass, anyelement, boolean),
-      lamin.restore_many(regclass, anyarray) TO regress_trash_admin;
+      lamin.restore_many(regclass, anyarray, text) TO regress_trash_admin;
 GRANT EXECUTE ON FUNCTION lamin.delete(regclass, anyelement, boolean) TO regress_app;
 -- nobody but the owner holds DELETE or TRUNCATE on the base table
 SELECT r.rolname, has_table_privilege(r.oid, 'acc.item_all', 'DELETE') AS delete_all,
@@ -67,7 +67,7 @@ RESET ROLE;
 SELECT lamin.disable('acc.item');
 DROP SCHEMA acc CASCADE;
 REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement), lamin.delete(regclass, anyelement, boolean),
-      lamin.restore_many(regclass, anyarray) FROM regress_trash_admin, regress_app;
+      lamin.restore_many(regclass, anyarray, text) FROM regress_trash_admin, regress_app;
 DROP ROLE regress_owner;
 DROP ROLE regress_reader;
 DROP ROLE regress_app;

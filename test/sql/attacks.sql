@@ -93,7 +93,7 @@ SET search_path = public, pg_temp, pg_catalog;
 SELECT 1 = 1 AS planted_operator_is_live;
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION lamin.artifact_delete(bigint, boolean), lamin.delete(regclass, anyelement, boolean),
-      lamin.delete_many(regclass, anyarray, boolean) TO regress_hostile;
+      lamin.delete_many(regclass, anyarray, boolean, text) TO regress_hostile;
 SET ROLE regress_hostile;
 SET search_path = public, pg_temp, pg_catalog;
 INSERT INTO lamin.artifact (uid, key) VALUES ('atkNEWAAAAAAAAAA0000', 'new');
@@ -134,7 +134,7 @@ DROP FUNCTION public.substr(text, integer, integer), public.lower(text), public.
      public.int8eq_planted(bigint, bigint), public.random_base62(integer), public.leak(text), public.count_all();
 REVOKE ALL ON lamin.artifact_all, lamin.artifact, lamin.artifact_trash, lamin.artifact_archive FROM regress_hostile, regress_admin;
 REVOKE ALL ON FUNCTION lamin.artifact_delete(bigint, boolean), lamin.delete(regclass, anyelement, boolean),
-      lamin.delete_many(regclass, anyarray, boolean) FROM regress_hostile;
+      lamin.delete_many(regclass, anyarray, boolean, text) FROM regress_hostile;
 REVOKE CREATE ON SCHEMA public FROM regress_hostile;
 DROP ROLE regress_hostile;
 DROP ROLE regress_admin;
