@@ -689,3 +689,97 @@ $$;
 CREATE EVENT TRIGGER lamin_branch_drop ON sql_drop
     WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION lamin._on_drop();
+
+--------------------------------------------------------------------------------------------------
+-- Bulk work in batches: each batch commits, so a long job holds locks briefly, can be stopped
+-- (cancel, lock_timeout, statement_timeout) and re-run to finish: a row already moved no longer
+-- matches, so no row moves twice. They run with the caller's rights and call the _many
+-- functions, whose rights apply. CALL them outside a transaction block.
+--------------------------------------------------------------------------------------------------
+
+-- The primary key of a table as an expression of alias t, for array_agg: text, or text[] for a
+-- key of several columns (array_agg then builds the two-dimensional array _many takes).
+CREATE FUNCTION lamin._key_expr(tbl regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN count(*) = 1 THEN min(format('t.%I::pg_catalog.text', a.attname))
+                ELSE 'ARRAY[' || string_agg(format('t.%I::pg_catalog.text', a.attname), ', ' ORDER BY k.i) || ']' END
+      FROM pg_index x, unnest(x.indkey) WITH ORDINALITY k(attnum, i), pg_attribute a
+     WHERE x.indrelid = tbl AND x.indisprimary AND a.attrelid = tbl AND a.attnum = k.attnum
+$$;
+
+CREATE FUNCTION lamin._key_order(tbl regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(format('t.%I', a.attname), ', ' ORDER BY k.i)
+      FROM pg_index x, unnest(x.indkey) WITH ORDINALITY k(attnum, i), pg_attribute a
+     WHERE x.indrelid = tbl AND x.indisprimary AND a.attrelid = tbl AND a.attnum = k.attnum
+$$;
+
+-- action: trash (from every branch but trash), restore or purge (from trash)
+CREATE PROCEDURE lamin._batched(tbl regclass, action text, condition text, batch_size integer,
+                                INOUT moved bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    e      lamin.enabled_table := lamin._registry(tbl);
+    source text;
+    keys   text[];
+    n      bigint;
+BEGIN
+    IF e.relation IS NULL THEN
+        RAISE EXCEPTION 'table % is not branch-enabled', tbl USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1, not %', batch_size USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    source := CASE WHEN action = 'trash'
+                   THEN format('%s t WHERE t.branch_id OPERATOR(pg_catalog.<>) -1', e.relation)
+                   ELSE format('%s t WHERE true', e.trash_view) END;
+    moved := 0;
+    LOOP
+        EXECUTE format('SELECT pg_catalog.array_agg(k) FROM (SELECT %s AS k FROM %s AND (%s) ORDER BY %s LIMIT %s) x',
+                       lamin._key_expr(e.relation), source, coalesce(condition, 'true'),
+                       lamin._key_order(e.relation), batch_size)
+           INTO keys;
+        EXIT WHEN keys IS NULL;
+        IF action = 'trash' THEN
+            SELECT count(*) INTO n FROM lamin.delete_many(e.relation, keys);
+        ELSIF action = 'restore' THEN
+            SELECT count(*) INTO n FROM lamin.restore_many(e.relation, keys);
+        ELSE
+            SELECT count(*) INTO n FROM lamin.delete_many(e.relation, keys, permanent => true);
+        END IF;
+        moved := moved + n;
+        COMMIT;
+        RAISE NOTICE '% rows of %: % so far', CASE action WHEN 'trash' THEN 'trashed' WHEN 'restore' THEN 'restored'
+                                                ELSE 'deleted' END, e.relation, moved;
+        EXIT WHEN n = 0;   -- rows that matched but did not move (changed meanwhile): stop, do not spin
+    END LOOP;
+END
+$$;
+
+CREATE PROCEDURE lamin.trash_batched(tbl regclass, condition text DEFAULT 'true', batch_size integer DEFAULT 10000,
+                                     INOUT moved bigint DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$ BEGIN CALL lamin._batched(tbl, 'trash', condition, batch_size, moved); END $$;
+COMMENT ON PROCEDURE lamin.trash_batched(regclass, text, integer, bigint) IS
+    'move the rows matching a condition to trash, committing every batch_size rows; re-run to finish an interrupted job';
+
+CREATE PROCEDURE lamin.restore_batched(tbl regclass, condition text DEFAULT 'true', batch_size integer DEFAULT 10000,
+                                       INOUT moved bigint DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$ BEGIN CALL lamin._batched(tbl, 'restore', condition, batch_size, moved); END $$;
+COMMENT ON PROCEDURE lamin.restore_batched(regclass, text, integer, bigint) IS
+    'restore the trashed rows matching a condition, committing every batch_size rows';
+
+CREATE PROCEDURE lamin.purge_batched(tbl regclass, condition text DEFAULT 'true', batch_size integer DEFAULT 10000,
+                                     INOUT moved bigint DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$ BEGIN CALL lamin._batched(tbl, 'purge', condition, batch_size, moved); END $$;
+COMMENT ON PROCEDURE lamin.purge_batched(regclass, text, integer, bigint) IS
+    'delete for good the trashed rows matching a condition, committing every batch_size rows';
