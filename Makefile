@@ -6,9 +6,9 @@ DATA        = $(wildcard sql/lamin_branch--*.sql)
 DOCS        = README.md
 
 # one feature per file, run in this order
-REGRESS     = install faq objects uid views delete_view versions functions errors leaks generic access spaces attacks
+REGRESS     = install faq objects uid views delete_view versions functions errors leaks generic access spaces attacks enable_app enable_lamindb
 REGRESS_OPTS = --inputdir=test --load-extension=lamin_branch
-ISOLATION   = delete_delete delete_restore trash_two_heads delete_update
+ISOLATION   = delete_delete delete_restore trash_two_heads delete_update enable_concurrent
 ISOLATION_OPTS = --inputdir=test --load-extension=lamin_branch
 
 PG_CPPFLAGS = -Werror -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers

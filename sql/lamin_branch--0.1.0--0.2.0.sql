@@ -146,9 +146,11 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.move(regclass, anyelement, integer) IS 'move a row to a branch by id';
 
 -- A branch by name, from the branch catalog of the table (lamin.branch, or the table's own).
+-- Reads the catalog with the extension owner's rights: callers need no grant on a table's own
+-- branch catalog to name its branches.
 CREATE FUNCTION lamin._branch_of(tbl regclass, branch text)
 RETURNS integer
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -362,6 +364,14 @@ BEGIN
     END IF;
 
     EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
+    -- a concurrent enable() may have finished while we waited for the lock: look again
+    IF (lamin._registry(tbl)).relation IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is already branch-enabled', (lamin._registry(tbl)).relation
+              USING ERRCODE = 'duplicate_object',
+                    HINT = 'lamin.enable() runs once per table; lamin.disable() undoes it.';
+    END IF;
+    SELECT cl.*, n.nspname INTO c
+      FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = tbl;
 
     IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = tbl AND indisprimary) THEN
         RAISE EXCEPTION 'table % has no primary key', tbl

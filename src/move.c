@@ -13,6 +13,7 @@
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "tcop/utility.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
@@ -111,6 +112,7 @@ move_row(LaminTable *t, Datum *keyvals, MoveAction action, int32 to, bool perman
 
 	Oid			caller = GetUserId();
 
+	PreventCommandDuringRecovery("moving rows between branches");
 	memset(res, 0, sizeof(*res));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -392,7 +394,9 @@ lamin_checked_branch(Oid relid, int32 branch)
 {
 	Oid			argtypes[2] = {OIDOID, INT4OID};
 	Datum		values[2];
-	char	   *sql;
+	char	   *catname = "lamin.branch";
+	LaminTable *t = lamin_table_get(relid);
+	LaminSavedUser saved;
 	int			rc;
 	bool		found;
 
@@ -400,28 +404,30 @@ lamin_checked_branch(Oid relid, int32 branch)
 	values[1] = Int32GetDatum(branch);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* the catalog is read as the table's owner, who references it: callers need no grant on it */
+	lamin_become_owner(t, &saved);
 	rc = SPI_execute_with_args("SELECT branch_table::pg_catalog.oid FROM lamin.enabled_table "
 							   "WHERE relation::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 							   1, argtypes, values, NULL, true, 1);
 	lamin_spi_check(rc, "reading lamin.enabled_table");
-	sql = "SELECT 1 FROM lamin.branch WHERE id OPERATOR(pg_catalog.=) $2 AND $1 IS NOT NULL";
 	if (SPI_processed > 0)
 	{
 		bool		isnull;
 		Oid			cat = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-		sql = psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $2 AND $1 IS NOT NULL",
-					   quote_qualified_identifier(get_namespace_name(get_rel_namespace(cat)), get_rel_name(cat)));
+		catname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(cat)), get_rel_name(cat));
 	}
-	rc = SPI_execute_with_args(sql, 2, argtypes, values, NULL, true, 1);
+	rc = SPI_execute_with_args(psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $2 AND $1 IS NOT NULL", catname),
+							   2, argtypes, values, NULL, true, 1);
 	lamin_spi_check(rc, "reading the branch catalog");
 	found = SPI_processed > 0;
+	lamin_restore_user(&saved);
 	SPI_finish();
 	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("branch %d does not exist", branch),
-				 errhint("The branches are listed by: SELECT id, name FROM lamin.branch;")));
+				 errhint("The branches are listed by: SELECT id, name FROM %s;", catname)));
 	return branch;
 }
 
@@ -575,6 +581,7 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("lamin.view_delete_trigger() must be fired INSTEAD OF DELETE, FOR EACH ROW")));
 
+	PreventCommandDuringRecovery("moving rows between branches");
 	t = lamin_table_get(view_base_table(td->tg_relation));
 	vdesc = RelationGetDescr(td->tg_relation);
 	oldtup = td->tg_trigtuple;

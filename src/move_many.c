@@ -12,6 +12,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -164,6 +165,7 @@ move_many(FunctionCallInfo fcinfo, ManyAction action)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("keys must not be null")));
+	PreventCommandDuringRecovery("moving rows between branches");
 	e = lamin_enabled_table(PG_GETARG_OID(0));
 	if (action == MANY_TRASH && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2))
 		action = MANY_PURGE;

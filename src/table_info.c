@@ -177,6 +177,9 @@ table_load(LaminTable *t)
 	len = strlen(relname);
 	if (len > 4 && strcmp(relname + len - 4, "_all") == 0)
 		relname[len - 4] = '\0';
+	/* a LaminDB instance's tables are lamindb_<record>: messages name the record */
+	if (strncmp(relname, "lamindb_", 8) == 0 && relname[8] != '\0')
+		relname += 8;
 	t->label = relname;
 
 	/* rows are identified by their primary key, of any type and any number of columns */
