@@ -18,6 +18,7 @@ CREATE TABLE lamin.enabled_table (
     archive_view      regclass NOT NULL UNIQUE,
     trash_view        regclass NOT NULL UNIQUE,
     original_name     name NOT NULL,                 -- the table's name before enable()
+    views_schema      name NOT NULL,                 -- where the views are
     branch_table      regclass NOT NULL,             -- where branch names come from
     added_columns     name[] NOT NULL DEFAULT '{}',  -- columns enable() added
     family_index      regclass,                      -- index enable() added for version families
@@ -102,9 +103,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON lamin.space_access TO PUBLIC;
 
 -- Artifacts are the first branch-enabled table.
 INSERT INTO lamin.enabled_table (relation, mode, main_view, archive_view, trash_view, original_name,
-                                 branch_table, family_index, enabled_rls)
+                                 views_schema, branch_table, family_index, enabled_rls)
 VALUES ('lamin.artifact_all', 'extension', 'lamin.artifact', 'lamin.artifact_archive',
-        'lamin.artifact_trash', 'artifact_all', 'lamin.branch', 'lamin.artifact_family_idx', true);
+        'lamin.artifact_trash', 'artifact_all', 'lamin', 'lamin.branch', 'lamin.artifact_family_idx', true);
 
 --------------------------------------------------------------------------------------------------
 -- Generic moves, one key at a time (C)
@@ -346,6 +347,16 @@ BEGIN
         RAISE EXCEPTION '"%" is a partition', tbl
               USING ERRCODE = 'wrong_object_type', HINT = 'Enable its partitioned table.';
     END IF;
+    IF c.relforcerowsecurity THEN
+        RAISE EXCEPTION 'table % forces row-level security on its owner', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'The archive and trash views read the table as its owner; ALTER TABLE ... NO FORCE ROW LEVEL SECURITY first.';
+    END IF;
+    IF c.relhassubclass AND c.relkind = 'r' OR EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = tbl) THEN
+        RAISE EXCEPTION 'table % is part of an inheritance tree', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'Rows of child tables would escape the branch rules; use a partitioned table.';
+    END IF;
     IF c.relpersistence = 't' THEN
         RAISE EXCEPTION '"%" is a temporary table', tbl
               USING ERRCODE = 'feature_not_supported',
@@ -456,15 +467,27 @@ BEGIN
         EXECUTE format('ALTER TABLE %s RENAME TO %I', tbl, base);
     END IF;
 
-    EXECUTE format('CREATE TRIGGER lamin_branch_row BEFORE INSERT OR UPDATE OR DELETE ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION lamin.branch_row_trigger()', tbl);
-
-    -- version families, where rows have uid and is_latest
+    -- version families, where rows have uid and is_latest: an index to find them, the existing
+    -- rows' heads made right once, and a trigger that keeps them right
     IF (SELECT count(*) FROM pg_attribute WHERE attrelid = tbl AND attname IN ('uid', 'is_latest') AND NOT attisdropped) = 2 THEN
         EXECUTE format('CREATE INDEX %I ON %s ((pg_catalog.substr(uid::pg_catalog.text, 1, 16)), branch_id)',
                        lamin._object_name(base, '_lamin_family_idx'), tbl);
         e.family_index := format('%I.%I', c.nspname, lamin._object_name(base, '_lamin_family_idx'))::regclass;
+        EXECUTE format('UPDATE %1$s t SET is_latest = x.lamin_head FROM ('
+                       'SELECT %2$s, row_number() OVER (PARTITION BY substr(uid::text, 1, 16), branch_id ORDER BY %3$s%4$s) = 1 AS lamin_head '
+                       'FROM %1$s t WHERE branch_id OPERATOR(pg_catalog.<>) -1) x '
+                       'WHERE (%2$s) = (%5$s) AND t.is_latest IS DISTINCT FROM x.lamin_head',
+                       tbl, lamin._key_order(tbl),
+                       CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'created_at' AND NOT attisdropped)
+                            THEN 't.created_at DESC NULLS LAST, ' ELSE '' END,
+                       replace(lamin._key_order(tbl), ',', ' DESC,') || ' DESC',
+                       replace(lamin._key_order(tbl), 't.', 'x.'));
+        EXECUTE format('CREATE TRIGGER lamin_branch_heads AFTER INSERT OR UPDATE OF branch_id, uid OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
     END IF;
+
+    EXECUTE format('CREATE TRIGGER lamin_branch_row BEFORE INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION lamin.branch_row_trigger()', tbl);
 
     -- row-level security: the branch rule narrows what policies the table already has
     e.enabled_rls := NOT c.relrowsecurity;
@@ -491,6 +514,7 @@ BEGIN
     e.relation := tbl;
     e.mode := CASE WHEN views_schema IS NULL THEN 'rename' ELSE 'views' END;
     e.original_name := c.relname;
+    e.views_schema := vnsp;
     e.branch_table := cat;
     e.enabled_by := current_user;
     e.enabled_at := statement_timestamp();
@@ -560,6 +584,9 @@ BEGIN
         END IF;
     END LOOP;
     EXECUTE format('DROP TRIGGER lamin_branch_row ON %s', e.relation);
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = e.relation AND tgname = 'lamin_branch_heads') THEN
+        EXECUTE format('DROP TRIGGER lamin_branch_heads ON %s', e.relation);
+    END IF;
     EXECUTE format('DROP POLICY lamin_branch_main ON %s', e.relation);
     IF e.spaces THEN
         EXECUTE format('DROP POLICY lamin_space_read ON %s', e.relation);
@@ -631,8 +658,16 @@ BEGIN
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) x
      WHERE c.oid IN (e.main_view, e.archive_view, e.trash_view) AND x.grantee <> c.relowner;
     FOREACH v IN ARRAY ARRAY[e.main_view, e.archive_view, e.trash_view] LOOP
-        EXECUTE format('DROP VIEW %s', v);
+        IF EXISTS (SELECT 1 FROM pg_class WHERE oid = v) THEN
+            EXECUTE format('DROP VIEW %s', v);
+        END IF;
     END LOOP;
+    IF mainv IS NULL THEN
+        -- the views are gone (dropped by a CASCADE): make them again where enable() put them
+        vnsp := e.views_schema;
+        mainv := e.original_name;
+        RAISE WARNING 'views of % were dropped and are made again; grant them again', e.relation;
+    END IF;
     PERFORM lamin._create_views_named(e, vnsp, mainv);
     FOREACH g IN ARRAY grants LOOP
         EXECUTE g;
@@ -666,7 +701,6 @@ BEGIN
                FROM pg_event_trigger_ddl_commands() d
                JOIN lamin.enabled_table e ON e.relation OPERATOR(pg_catalog.=) d.objid
               WHERE d.classid = 'pg_class'::regclass AND e.mode <> 'extension'
-                AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) e.main_view)
                 AND lamin._columns(e.relation) IS DISTINCT FROM
                     (SELECT lamin._columns(e.main_view))
     LOOP

@@ -94,6 +94,13 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'lamin_branch_row_trigger'
 LANGUAGE C;
 
+-- AFTER ROW on tables with version families: each family's newest version on each branch but
+-- trash is its one head, once a statement has moved all its rows.
+CREATE FUNCTION lamin.branch_heads_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'lamin_branch_heads_trigger'
+LANGUAGE C;
+
 -- INSTEAD OF DELETE on a main or archive view: move the row to trash. The base table is the one
 -- the view selects from.
 CREATE FUNCTION lamin.view_delete_trigger()
@@ -146,6 +153,9 @@ CREATE INDEX artifact_branch_idx ON lamin.artifact_all (branch_id);
 CREATE TRIGGER lamin_branch_row
     BEFORE INSERT OR UPDATE OR DELETE ON lamin.artifact_all
     FOR EACH ROW EXECUTE FUNCTION lamin.branch_row_trigger();
+CREATE TRIGGER lamin_branch_heads
+    AFTER INSERT OR UPDATE OF branch_id, uid OR DELETE ON lamin.artifact_all
+    FOR EACH ROW EXECUTE FUNCTION lamin.branch_heads_trigger();
 
 -- Every role but the owner sees main only, even with a grant on the table; the main view relies
 -- on this (it runs with the invoker's rights), the archive and trash views do not. The branch rule

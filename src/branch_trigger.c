@@ -1,9 +1,13 @@
 /*
- * branch_trigger.c: the BEFORE ROW trigger on every branch-enabled base table. Whatever path
- * changes a row (a view, a lamin function, raw SQL), this trigger
- *   - refuses to change or delete a locked row (is_locked), unless the change only unlocks it;
- *   - keeps one head (is_latest) per version family on every branch but trash, the newest version;
- *   - stamps updated_at.
+ * branch_trigger.c: the triggers on every branch-enabled base table. Whatever path changes a row
+ * (a view, a lamin function, raw SQL):
+ *   - BEFORE ROW: refuses to change or delete a locked row (is_locked) unless the change only
+ *     unlocks it, refuses hand-made changes of is_latest, locks the version families a move
+ *     touches, stamps updated_at;
+ *   - AFTER ROW (tables with uid and is_latest): once the statement has moved all its rows, makes
+ *     each touched family's newest version on each branch but trash its one head. Done after the
+ *     statement, so that a statement moving several versions of one family never has the
+ *     trigger rewrite a row the statement itself is about to move.
  */
 #include "postgres.h"
 
@@ -94,94 +98,100 @@ only_unlocks(LaminTable *t, TupleDesc desc, HeapTuple oldtup, HeapTuple newtup)
 	return true;
 }
 
-/*
- * A head leaves (stem, branch): make the newest other version there the head. Returns whether
- * one was promoted. The successor is locked, so a version that is moving away concurrently is
- * skipped for the next one.
- */
-static bool
-promote_successor(LaminTable *t, const char *stem, int32 branch, Datum *key)
+/* Run a statement that rewrites is_latest, which the BEFORE trigger then lets through. */
+static int
+exec_internal(SPIPlanPtr plan, Datum *values)
 {
-	Datum		values[INDEX_MAX_KEYS + 2];
-	Datum		next_key[INDEX_MAX_KEYS];
-	char	   *next_uid;
 	int			rc;
-	int			i;
-
-	memcpy(values, key, sizeof(Datum) * t->nkeys);
-	values[t->nkeys] = CStringGetTextDatum(stem);
-	values[t->nkeys + 1] = Int32GetDatum(branch);
-	rc = SPI_execute_plan(lamin_table_plan(t, LP_FIND_SUCCESSOR), values, NULL, false, 1);
-	lamin_spi_check(rc, "finding the next version");
-	if (SPI_processed == 0)
-		return false;
-	next_uid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	for (i = 0; i < t->nkeys; i++)
-	{
-		bool		isnull;
-		int16		typlen;
-		bool		typbyval;
-
-		get_typlenbyval(t->key_type[i], &typlen, &typbyval);
-		next_key[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 2, &isnull),
-								typbyval, typlen);
-	}
 
 	lamin_internal_depth++;
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_SET_HEAD), next_key, NULL, false, 0);
+		rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	}
 	PG_FINALLY();
 	{
 		lamin_internal_depth--;
 	}
 	PG_END_TRY();
-	lamin_spi_check(rc, "promoting the next version");
-
-	ereport(NOTICE,
-			(errmsg("new latest %s version is: %s", t->label, next_uid)));
-	if (lamin_last_promoted)
-		pfree(lamin_last_promoted);
-	lamin_last_promoted = MemoryContextStrdup(TopMemoryContext, next_uid);
-	return true;
+	return rc;
 }
 
 /*
- * A version arrives on (stem, branch): it is head if no other version there is newer, and then
- * the former head steps down. Returns whether it is head.
+ * Make the newest version of (stem, branch) its one head. Reports versions promoted other than
+ * the row that moved (the NOTICE LaminDB gives), and returns whether one was.
  */
 static bool
-arrive(LaminTable *t, const char *stem, int32 branch, Datum *key, Datum created_at, bool created_null)
+recompute_heads(LaminTable *t, const char *stem, int32 branch, Datum *key)
 {
-	Datum		values[INDEX_MAX_KEYS + 3];
-	char		nulls[INDEX_MAX_KEYS + 3];
+	Datum		values[INDEX_MAX_KEYS + 2];
 	int			rc;
+	uint64		i;
+	bool		promoted = false;
 
-	memset(nulls, ' ', sizeof(nulls));
 	memcpy(values, key, sizeof(Datum) * t->nkeys);
 	values[t->nkeys] = CStringGetTextDatum(stem);
 	values[t->nkeys + 1] = Int32GetDatum(branch);
-	values[t->nkeys + 2] = created_at;
-	if (created_null)
-		nulls[t->nkeys + 2] = 'n';
-	rc = SPI_execute_plan(lamin_table_plan(t, LP_NEWER_EXISTS), values, nulls, false, 1);
-	lamin_spi_check(rc, "comparing versions");
-	if (SPI_processed > 0)
-		return false;
+	rc = exec_internal(lamin_table_plan(t, LP_RECOMPUTE_HEADS), values);
+	lamin_spi_check(rc, "keeping the version heads");
 
-	lamin_internal_depth++;
-	PG_TRY();
+	for (i = 0; i < SPI_processed; i++)
 	{
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_DEMOTE), values, NULL, false, 0);
+		bool		isnull;
+		bool		now_head = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		bool		is_self = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		char	   *uid;
+
+		if (!now_head || is_self)
+			continue;
+		uid = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		ereport(NOTICE,
+				(errmsg("new latest %s version is: %s", t->label, uid)));
+		if (lamin_last_promoted)
+			pfree(lamin_last_promoted);
+		lamin_last_promoted = MemoryContextStrdup(TopMemoryContext, uid);
+		promoted = true;
 	}
-	PG_FINALLY();
-	{
-		lamin_internal_depth--;
-	}
-	PG_END_TRY();
-	lamin_spi_check(rc, "demoting the former head");
-	return true;
+	return promoted;
+}
+
+static void
+check_trigger_call(FunctionCallInfo fcinfo, const char *name, bool before)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s was not called by the trigger manager", name)));
+	if ((before ? !TRIGGER_FIRED_BEFORE(td->tg_event) : !TRIGGER_FIRED_AFTER(td->tg_event)) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be fired %s, FOR EACH ROW", name, before ? "BEFORE" : "AFTER")));
+	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) && !TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
+		!TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be fired for INSERT, UPDATE or DELETE", name)));
+}
+
+/* Did the row move between families: inserted, deleted, or a new branch or uid stem? */
+static bool
+row_moved(TriggerData *td, LaminTable *t, TupleDesc desc, HeapTuple oldtup, HeapTuple newtup)
+{
+	char	   *old_uid,
+			   *new_uid;
+
+	if (!oldtup || !newtup)
+		return true;
+	if (get_branch(oldtup, desc, t) != get_branch(newtup, desc, t))
+		return true;
+	old_uid = get_text(oldtup, desc, t->att_uid);
+	new_uid = get_text(newtup, desc, t->att_uid);
+	if ((old_uid == NULL) != (new_uid == NULL))
+		return true;
+	return old_uid && strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) != 0;
 }
 
 PG_FUNCTION_INFO_V1(lamin_branch_row_trigger);
@@ -196,27 +206,16 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	bool		is_insert,
 				is_update,
 				is_delete;
-	int			cols[2];
-	Datum		vals[2];
-	bool		nulls[2];
+	int			cols[1];
+	Datum		vals[1];
+	bool		nulls[1];
 	int			ncols = 0;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("lamin.branch_row_trigger() was not called by the trigger manager")));
-	if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("lamin.branch_row_trigger() must be fired BEFORE, FOR EACH ROW")));
+	check_trigger_call(fcinfo, "lamin.branch_row_trigger()", true);
 
 	is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
 	is_update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	is_delete = TRIGGER_FIRED_BY_DELETE(td->tg_event);
-	if (!is_insert && !is_update && !is_delete)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("lamin.branch_row_trigger() must be fired for INSERT, UPDATE or DELETE")));
 
 	t = lamin_table_get(RelationGetRelid(td->tg_relation));
 	desc = RelationGetDescr(td->tg_relation);
@@ -246,22 +245,13 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 
 	if (t->has_heads)
 	{
-		int32		old_branch = oldtup ? get_branch(oldtup, desc, t) : 0;
-		int32		new_branch = newtup ? get_branch(newtup, desc, t) : 0;
 		char	   *old_uid = oldtup ? get_text(oldtup, desc, t->att_uid) : NULL;
 		char	   *new_uid = newtup ? get_text(newtup, desc, t->att_uid) : NULL;
-		bool		old_head = oldtup ? get_bool(oldtup, desc, t->att_is_latest) : false;
-		bool		moved;
-		Datum		key[INDEX_MAX_KEYS];
-		LaminSavedUser saved;
+		bool		moved = row_moved(td, t, desc, oldtup, newtup);
 
-		moved = is_insert || is_delete ||
-			old_branch != new_branch ||
-			(old_uid == NULL) != (new_uid == NULL) ||
-			(old_uid && new_uid && strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) != 0);
-
-		if (is_update && !moved && lamin_internal_depth == 0 && new_branch != LAMIN_BRANCH_TRASH &&
-			get_bool(newtup, desc, t->att_is_latest) != old_head)
+		if (is_update && !moved && lamin_internal_depth == 0 &&
+			get_branch(newtup, desc, t) != LAMIN_BRANCH_TRASH &&
+			get_bool(newtup, desc, t->att_is_latest) != get_bool(oldtup, desc, t->att_is_latest))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("column \"is_latest\" of %s \"%s\" is maintained by lamin_branch",
@@ -269,51 +259,13 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 					 errdetail("The head of a version family is its newest version on each branch."),
 					 errhint("Move, insert or delete versions; the head follows.")));
 
+		/* the families a move touches are locked now; the AFTER trigger rewrites their heads */
 		if (moved)
 		{
-			bool		promoted = false;
-			bool		new_head = false;
-
-			lamin_tuple_key(t, oldtup ? oldtup : newtup, desc, key);
-
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			lamin_become_owner(t, &saved);
-
-			/* leaving: a head hands over to the newest other version */
-			if (oldtup && old_head && old_uid && old_branch != LAMIN_BRANCH_TRASH)
-			{
+			if (old_uid)
 				lamin_lock_family(t, old_uid);
-				promoted = promote_successor(t, lamin_stem(old_uid), old_branch, key);
-			}
-
-			/* arriving: the newest version is head; trash keeps what it had */
-			if (newtup && new_uid)
-			{
-				if (new_branch != LAMIN_BRANCH_TRASH)
-				{
-					bool		cnull;
-					Datum		created = (Datum) 0;
-
-					if (t->att_created_at != InvalidAttrNumber)
-						created = heap_getattr(newtup, t->att_created_at, desc, &cnull);
-					else
-						cnull = true;
-					lamin_tuple_key(t, newtup, desc, key);
-					lamin_lock_family(t, new_uid);
-					new_head = arrive(t, lamin_stem(new_uid), new_branch, key, created, cnull);
-				}
-				else
-					new_head = is_insert ? get_bool(newtup, desc, t->att_is_latest) : (old_head && !promoted);
-
-				cols[ncols] = t->att_is_latest;
-				vals[ncols] = BoolGetDatum(new_head);
-				nulls[ncols] = false;
-				ncols++;
-			}
-
-			lamin_restore_user(&saved);
-			SPI_finish();
+			if (new_uid)
+				lamin_lock_family(t, new_uid);
 		}
 	}
 
@@ -330,4 +282,65 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	if (ncols > 0)
 		newtup = heap_modify_tuple_by_cols(newtup, desc, ncols, cols, vals, nulls);
 	return PointerGetDatum(newtup);
+}
+
+/*
+ * AFTER ROW, on tables with version families: after the statement's rows have all moved, the
+ * families they left and joined get their newest version as head. A head moved to trash keeps
+ * is_latest only if no other version was left to take over (as LaminDB does).
+ */
+PG_FUNCTION_INFO_V1(lamin_branch_heads_trigger);
+Datum
+lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	LaminTable *t;
+	TupleDesc	desc;
+	HeapTuple	oldtup = NULL;
+	HeapTuple	newtup = NULL;
+	Datum		key[INDEX_MAX_KEYS];
+	LaminSavedUser saved;
+	bool		promoted = false;
+
+	check_trigger_call(fcinfo, "lamin.branch_heads_trigger()", false);
+	t = lamin_table_get(RelationGetRelid(td->tg_relation));
+	desc = RelationGetDescr(td->tg_relation);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		newtup = td->tg_trigtuple;
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		oldtup = td->tg_trigtuple;
+		newtup = td->tg_newtuple;
+	}
+	else
+		oldtup = td->tg_trigtuple;
+
+	if (!t->has_heads || !row_moved(td, t, desc, oldtup, newtup))
+		return PointerGetDatum(NULL);
+
+	lamin_tuple_key(t, newtup ? newtup : oldtup, desc, key);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lamin_become_owner(t, &saved);
+
+	if (oldtup && get_branch(oldtup, desc, t) != LAMIN_BRANCH_TRASH && get_text(oldtup, desc, t->att_uid))
+		promoted = recompute_heads(t, lamin_stem(get_text(oldtup, desc, t->att_uid)),
+								   get_branch(oldtup, desc, t), key);
+	if (newtup && get_text(newtup, desc, t->att_uid))
+	{
+		if (get_branch(newtup, desc, t) != LAMIN_BRANCH_TRASH)
+			recompute_heads(t, lamin_stem(get_text(newtup, desc, t->att_uid)),
+							get_branch(newtup, desc, t), key);
+		else if (promoted && get_bool(newtup, desc, t->att_is_latest))
+		{
+			/* a head that went to trash hands over; the last version keeps is_latest */
+			int			rc = exec_internal(lamin_table_plan(t, LP_CLEAR_HEAD), key);
+
+			lamin_spi_check(rc, "clearing the head of a trashed version");
+		}
+	}
+
+	lamin_restore_user(&saved);
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }

@@ -25,10 +25,8 @@
  */
 typedef enum LaminPlan
 {
-	LP_FIND_SUCCESSOR,			/* newest other version on a branch, locked */
-	LP_SET_HEAD,				/* is_latest = true for one key */
-	LP_NEWER_EXISTS,			/* is another version on a branch newer than this one? */
-	LP_DEMOTE,					/* is_latest = false for the family's heads on a branch */
+	LP_RECOMPUTE_HEADS,			/* make a family's newest version on a branch its one head */
+	LP_CLEAR_HEAD,				/* is_latest = false for one key */
 	LP_GET_UID,					/* uid of a key (no lock) */
 	LP_LOCK_ROW,				/* branch, lock and head state of a key, locked */
 	LP_SET_BRANCH,				/* move a key to a branch */

@@ -299,24 +299,6 @@ append_key_order(StringInfo sql, LaminTable *t)
 		appendStringInfo(sql, "%s%s DESC", i ? ", " : "", t->key_name[i]);
 }
 
-/* key > ($first, ...), lexicographically */
-static void
-append_key_greater(StringInfo sql, LaminTable *t, int first)
-{
-	int			i,
-				j;
-
-	appendStringInfoChar(sql, '(');
-	for (i = 0; i < t->nkeys; i++)
-	{
-		appendStringInfo(sql, "%s(", i ? " OR " : "");
-		for (j = 0; j < i; j++)
-			appendStringInfo(sql, "%s %s $%d AND ", t->key_name[j], t->key_eq[j], first + j);
-		appendStringInfo(sql, "%s %s $%d)", t->key_name[i], t->key_gt[i], first + i);
-	}
-	appendStringInfoChar(sql, ')');
-}
-
 SPIPlanPtr
 lamin_table_plan(LaminTable *t, LaminPlan which)
 {
@@ -335,59 +317,38 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 
 	switch (which)
 	{
-		case LP_FIND_SUCCESSOR:
-			/* $k+1 stem, $k+2 branch */
-			appendStringInfoString(&sql, "SELECT uid::pg_catalog.text");
+		case LP_RECOMPUTE_HEADS:
+			/*
+			 * $k+1 stem, $k+2 branch; $1..$k the row that moved. Returns the rows whose is_latest
+			 * changed: uid, the new value, and whether it is the row that moved. Rows are matched by
+			 * key, so that one changed meanwhile is found again (EvalPlanQual) rather than skipped.
+			 */
+			appendStringInfoString(&sql, "WITH fam AS (SELECT ");
 			for (i = 0; i < t->nkeys; i++)
-				appendStringInfo(&sql, ", %s", t->key_name[i]);
-			appendStringInfo(&sql, " FROM %s WHERE " STEM_EXPR " OPERATOR(pg_catalog.=) $%d "
-							 "AND branch_id OPERATOR(pg_catalog.=) $%d AND NOT (",
-							 t->qualname, n + 1, n + 2);
-			append_key_match(&sql, t, 1);
-			appendStringInfoString(&sql, ") ORDER BY ");
+				appendStringInfo(&sql, "%s AS lamin_k%d, ", t->key_name[i], i);
+			appendStringInfoString(&sql, "is_latest AS lamin_was, pg_catalog.row_number() OVER (ORDER BY ");
 			if (t->att_created_at != InvalidAttrNumber)
-				appendStringInfoString(&sql, "created_at DESC, ");
+				appendStringInfoString(&sql, "created_at DESC NULLS LAST, ");
 			append_key_order(&sql, t);
-			appendStringInfoString(&sql, " LIMIT 1 FOR UPDATE");
-			argtypes[n] = TEXTOID;
-			argtypes[n + 1] = INT4OID;
-			n += 2;
-			break;
-		case LP_SET_HEAD:
-			appendStringInfo(&sql, "UPDATE %s SET is_latest = true WHERE ", t->qualname);
-			append_key_match(&sql, t, 1);
-			break;
-		case LP_NEWER_EXISTS:
-			/* $k+1 stem, $k+2 branch, $k+3 created_at of the arriving row */
-			appendStringInfo(&sql, "SELECT 1 FROM %s WHERE " STEM_EXPR " OPERATOR(pg_catalog.=) $%d "
-							 "AND branch_id OPERATOR(pg_catalog.=) $%d AND NOT (",
-							 t->qualname, n + 1, n + 2);
-			append_key_match(&sql, t, 1);
-			appendStringInfoString(&sql, ") AND ");
-			if (t->att_created_at != InvalidAttrNumber)
-			{
-				appendStringInfo(&sql, "(created_at OPERATOR(pg_catalog.>) $%d OR (created_at OPERATOR(pg_catalog.=) $%d AND ",
-								 n + 3, n + 3);
-				append_key_greater(&sql, t, 1);
-				appendStringInfoString(&sql, "))");
-			}
-			else
-				append_key_greater(&sql, t, 1);
-			appendStringInfoString(&sql, " LIMIT 1");
-			argtypes[n] = TEXTOID;
-			argtypes[n + 1] = INT4OID;
-			argtypes[n + 2] = TIMESTAMPTZOID;
-			n += 3;
-			break;
-		case LP_DEMOTE:
-			appendStringInfo(&sql, "UPDATE %s SET is_latest = false WHERE " STEM_EXPR " OPERATOR(pg_catalog.=) $%d "
-							 "AND branch_id OPERATOR(pg_catalog.=) $%d AND is_latest AND NOT (",
-							 t->qualname, n + 1, n + 2);
-			append_key_match(&sql, t, 1);
+			appendStringInfo(&sql, ") OPERATOR(pg_catalog.=) 1 AS lamin_head FROM %s "
+							 "WHERE " STEM_EXPR " OPERATOR(pg_catalog.=) $%d "
+							 "AND branch_id OPERATOR(pg_catalog.=) $%d) "
+							 "UPDATE %s t SET is_latest = fam.lamin_head FROM fam WHERE ",
+							 t->qualname, n + 1, n + 2, t->qualname);
+			for (i = 0; i < t->nkeys; i++)
+				appendStringInfo(&sql, "t.%s %s fam.lamin_k%d AND ", t->key_name[i], t->key_eq[i], i);
+			appendStringInfoString(&sql, "fam.lamin_was IS DISTINCT FROM fam.lamin_head "
+								   "RETURNING t.uid::pg_catalog.text, t.is_latest, (");
+			for (i = 0; i < t->nkeys; i++)
+				appendStringInfo(&sql, "%st.%s %s $%d", i ? " AND " : "", t->key_name[i], t->key_eq[i], i + 1);
 			appendStringInfoChar(&sql, ')');
 			argtypes[n] = TEXTOID;
 			argtypes[n + 1] = INT4OID;
 			n += 2;
+			break;
+		case LP_CLEAR_HEAD:
+			appendStringInfo(&sql, "UPDATE %s SET is_latest = false WHERE is_latest AND ", t->qualname);
+			append_key_match(&sql, t, 1);
 			break;
 		case LP_GET_UID:
 			appendStringInfo(&sql, "SELECT %s::pg_catalog.text FROM %s WHERE ",

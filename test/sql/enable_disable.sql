@@ -8,7 +8,7 @@ CREATE FUNCTION pg_temp.shape(nsp name) RETURNS SETOF text LANGUAGE sql AS $$
     SELECT format('%s %s rls=%s force=%s', c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity)
       FROM pg_class c WHERE c.relnamespace = nsp::regnamespace
     UNION ALL
-    SELECT format('  grant %s.%s %s to %s by %s%s', c.relname, x.privilege_type, '',
+    SELECT format('  grant %s.%s to %s by %s%s', c.relname, x.privilege_type,
                   CASE WHEN x.grantee = 0 THEN 'public' ELSE x.grantee::regrole::text END,
                   x.grantor::regrole, CASE WHEN x.is_grantable THEN ' with grant option' ELSE '' END)
       FROM pg_class c, aclexplode(c.relacl) x

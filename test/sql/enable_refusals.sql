@@ -6,13 +6,13 @@ CREATE TABLE refuse.t (id integer PRIMARY KEY, name text NOT NULL DEFAULT '');
 GRANT SELECT, DELETE, TRUNCATE ON refuse.t TO PUBLIC;
 INSERT INTO refuse.t VALUES (1, 'one'), (2, 'two');
 -- what enable() changes, read from the catalogs: relations of the schema, their columns,
--- constraints, indexes, triggers, RLS and policies, privileges, and the registry
+-- constraints, indexes, triggers, RLS and policies, privileges (but the owner's), and the registry
 CREATE FUNCTION pg_temp.shape(nsp name) RETURNS SETOF text LANGUAGE sql AS $$
     SELECT format('%s %s rls=%s acl=%s', c.relname, c.relkind, c.relrowsecurity,
-                  (SELECT string_agg(g, ' ' ORDER BY g)
-                     FROM (SELECT CASE WHEN x.grantee = c.relowner THEN 'owner' WHEN x.grantee = 0 THEN 'public'
-                                       ELSE x.grantee::regrole::text END || ':' || x.privilege_type AS g
-                             FROM aclexplode(c.relacl) x) x))
+                  (SELECT string_agg(g || ':' || p, ' ' ORDER BY g)
+                     FROM (SELECT CASE WHEN x.grantee = 0 THEN 'public' ELSE x.grantee::regrole::text END AS g,
+                                  string_agg(x.privilege_type, ',' ORDER BY x.privilege_type) AS p
+                             FROM aclexplode(c.relacl) x WHERE x.grantee <> c.relowner GROUP BY 1) x))
       FROM pg_class c WHERE c.relnamespace = nsp::regnamespace
     UNION ALL
     SELECT format('  column %s.%s %s%s%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
