@@ -32,6 +32,21 @@ for t in "$REPO"/test/clients/*.sh; do
     fi
 done
 
+echo "== TAP tests (crash and replica)"
+for t in "$WORK"/test/tap/*.pl; do
+    [ -e "$t" ] || continue
+    name=$(basename "$t" .pl)
+    if (cd "$WORK" && as_pg env PATH="$PGBIN:$PATH" PERL5LIB=/usr/lib/postgresql/15/lib/pgxs/src/test/perl \
+            PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+            prove -v "test/tap/$name.pl") > "$WORK/tap_$name.out" 2>&1; then
+        echo "test tap/$name ... ok" | tee -a "$log"
+    else
+        echo "test tap/$name ... FAILED" | tee -a "$log"
+        cat "$WORK/tap_$name.out"
+        tail -50 "$WORK"/tmp_check/log/regress_log_"$name" 2>/dev/null || true
+    fi
+done
+
 passed=$(grep -cE '\.\.\. ok' "$log")
 failed=$(grep -cE '\.\.\. (FAILED|failed)' "$log")
 for d in "$WORK"/regression.diffs "$WORK"/output_iso/regression.diffs; do
