@@ -384,7 +384,8 @@ BEGIN
     SELECT cl.*, n.nspname INTO c
       FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = tbl;
 
-    IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = tbl AND indisprimary) THEN
+    PERFORM FROM pg_index WHERE indrelid = tbl AND indisprimary;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'table % has no primary key', tbl
               USING ERRCODE = 'invalid_table_definition',
                     HINT = 'lamin_branch identifies rows by their primary key; add one.';
@@ -401,7 +402,8 @@ BEGIN
                         HINT = 'enable() renames the table to it; rename that relation, or pass views_schema.';
         END IF;
     ELSE
-        IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = views_schema) THEN
+        PERFORM FROM pg_namespace WHERE nspname = views_schema;
+        IF NOT FOUND THEN
             RAISE EXCEPTION 'schema "%" does not exist', views_schema USING ERRCODE = 'invalid_schema_name';
         END IF;
         base := c.relname;
@@ -442,7 +444,8 @@ BEGIN
          WHERE conrelid = tbl AND contype = 'f' AND conkey = ARRAY[attnum_b];
         cat := coalesce(cat, 'lamin.branch'::regclass);
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'created_on_id' AND NOT attisdropped) THEN
+    PERFORM FROM pg_attribute WHERE attrelid = tbl AND attname = 'created_on_id' AND NOT attisdropped;
+    IF NOT FOUND THEN
         EXECUTE format('ALTER TABLE %s ADD COLUMN created_on_id %s NOT NULL DEFAULT 1 CONSTRAINT %I REFERENCES %s (id)',
                        tbl, CASE WHEN cat = 'lamin.branch'::regclass THEN 'lamin.branch_id' ELSE 'integer' END,
                        lamin._object_name(c.relname, '_created_on_id_fkey'), cat);
