@@ -44,9 +44,16 @@ fi
 
 # 2. lock_timeout: a row held by another transaction stops the run with lock_not_available
 next=$(q "SELECT min(id) FROM job_all WHERE branch_id = 1")
-psql_ -c "BEGIN" -c "SELECT 1 FROM job_all WHERE id = $next FOR UPDATE" -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null &
+psql_ -c "BEGIN" -c "SELECT 1 FROM job_all WHERE id = $next FOR UPDATE" -c "SELECT pg_sleep(5)" -c "COMMIT" >/dev/null &
 holder=$!
-sleep 1
+wait_for() {   # wait_for PATTERN: until a statement like it runs in another session
+    for _ in $(seq 1 100); do
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '$1' AND pid <> pg_backend_pid()")" != 0 ] && return 0
+        sleep 0.1
+    done
+    echo "FAIL: '$1' never started"; exit 1
+}
+wait_for 'SELECT pg_sleep(5)%'
 set +e
 out=$(psql_ -c "SET lock_timeout = '500ms'" -c "SET client_min_messages = warning" \
             -c "CALL lamin.trash_batched('job', 'id <= 150000', 5000)" 2>&1)
@@ -64,7 +71,8 @@ fi
 psql_ -c "SET client_min_messages = warning" -c "CALL lamin.trash_batched('job', 'id > 150000', 2000)" \
     > "$WORK/cancel.out" 2>&1 &
 runner=$!
-sleep 1.5
+wait_for 'CALL lamin.trash_batched%'
+sleep 1
 q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CALL lamin.trash_batched%' AND pid <> pg_backend_pid()" >/dev/null
 set +e; wait $runner; rc=$?; set -e
 done3=$(q "SELECT count(*) FROM job_all WHERE branch_id = -1 AND id > 150000")
