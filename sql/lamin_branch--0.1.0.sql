@@ -11,8 +11,13 @@ DECLARE
                          AND d.refobjid = 'lamin'::pg_catalog.regnamespace AND d.deptype = 'n'
                          AND d.classid OPERATOR(pg_catalog.<>) 'pg_catalog.pg_extension'::pg_catalog.regclass);
 BEGIN
-    IF owner OPERATOR(pg_catalog.<>) CURRENT_USER OR things OPERATOR(pg_catalog.>) 0 THEN
-        RAISE EXCEPTION 'schema "lamin" already holds % objects and is owned by %', things, owner
+    IF owner OPERATOR(pg_catalog.<>) CURRENT_USER THEN
+        RAISE EXCEPTION 'schema "lamin" already exists and belongs to role %', owner
+              USING ERRCODE = 'duplicate_schema',
+                    HINT = 'lamin_branch installs into a schema of its own; drop or rename that schema first.';
+    END IF;
+    IF things OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'schema "lamin" already holds % objects', things
               USING ERRCODE = 'duplicate_schema',
                     HINT = 'lamin_branch installs into a schema of its own; drop or rename that schema first.';
     END IF;
