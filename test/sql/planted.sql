@@ -20,5 +20,11 @@ CREATE EXTENSION lamin_branch;
 SELECT count(*) FROM pg_extension WHERE extname = 'lamin_branch';
 DROP SCHEMA lamin;
 DROP ROLE regress_planter;
+-- a schema of our own that already holds something is refused as well
+CREATE SCHEMA lamin;
+CREATE TABLE lamin.branch (id int);
+CREATE EXTENSION lamin_branch;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DROP TABLE lamin.branch;
 CREATE EXTENSION lamin_branch;
 SELECT extversion FROM pg_extension WHERE extname = 'lamin_branch';
