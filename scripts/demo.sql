@@ -52,3 +52,13 @@ UNION ALL SELECT 'trash', count(*) FROM lamin.artifact_trash;
 \echo
 \echo '== Branches'
 SELECT id, uid, name, description FROM lamin.branch ORDER BY id;
+\echo
+\echo '== Any existing table gets the same rules with lamin.enable(); its SQL keeps working.'
+CREATE TABLE public.task (id int PRIMARY KEY, title text NOT NULL);
+INSERT INTO task VALUES (1, 'write the report'), (2, 'review the data');
+SELECT relation, mode, main_view, trash_view FROM lamin.enable('task');
+DELETE FROM task WHERE id = 1;
+SELECT * FROM task;
+SELECT id, title, branch_id FROM task_trash;
+SELECT relation, key, action FROM lamin.restore('task', 1);
+SELECT * FROM task ORDER BY id;
