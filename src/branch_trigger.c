@@ -19,7 +19,9 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "access/xact.h"
 
 #include "lamin_branch.h"
 
@@ -98,7 +100,12 @@ only_unlocks(LaminTable *t, TupleDesc desc, HeapTuple oldtup, HeapTuple newtup)
 	return true;
 }
 
-/* Run a statement that rewrites is_latest, which the BEFORE trigger then lets through. */
+/*
+ * Run a statement that rewrites is_latest, which the BEFORE trigger then lets through. Under
+ * REPEATABLE READ or SERIALIZABLE it reads the family as it is now (a version committed since
+ * the transaction began counts), and changing a row the transaction cannot see raises a
+ * serialization failure: the crosscheck Postgres's own foreign-key triggers use.
+ */
 static int
 exec_internal(SPIPlanPtr plan, Datum *values)
 {
@@ -107,7 +114,11 @@ exec_internal(SPIPlanPtr plan, Datum *values)
 	lamin_internal_depth++;
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (IsolationUsesXactSnapshot())
+			rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), GetTransactionSnapshot(),
+									  false, true, 0);
+		else
+			rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	}
 	PG_FINALLY();
 	{

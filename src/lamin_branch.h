@@ -16,6 +16,9 @@
 #define LAMIN_BRANCH_ARCHIVE	0
 #define LAMIN_BRANCH_MAIN		1
 
+/* Version families share this many lock slots per table (see lamin_lock_family). */
+#define LAMIN_FAMILY_SLOTS		256
+
 /* Length of a uid's stem: the part all versions of a record share. */
 #define LAMIN_UID_STEM_LEN		16
 
@@ -86,6 +89,8 @@ extern void lamin_restore_user(LaminSavedUser *saved);
 
 /* Serialise head changes of one version family (table, uid stem) until transaction end. */
 extern void lamin_lock_family(LaminTable *t, const char *uid);
+extern int	lamin_family_slot(const char *uid);
+extern void lamin_lock_family_slots(LaminTable *t, const bool *wanted);
 
 /* branch_trigger.c: set while the extension itself rewrites is_latest */
 extern int	lamin_internal_depth;

@@ -156,6 +156,7 @@ move_many(FunctionCallInfo fcinfo, ManyAction action)
 	uint64		i;
 	char	   *locking;
 	const char *lock_clause;
+	bool		wanted[LAMIN_FAMILY_SLOTS];
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -207,16 +208,26 @@ move_many(FunctionCallInfo fcinfo, ManyAction action)
 		elog(ERROR, "SPI_connect failed");
 	lamin_become_owner(t, &saved);
 
-	/* every key must exist: nothing is half-done on bad input */
-	bad = check_query(psprintf("SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT * FROM (%s) k "
-							   "WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s) LIMIT 5) k",
-							   keytext, keyset, t->qualname, join),
-					  values, types, 2);
-	if (bad)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("keys of table %s do not exist: %s", t->qualname, bad),
-				 errdetail("No row has them on any branch (at most five are named).")));
+	/*
+	 * The families first, in slot order, then the rows in key order: the order single-row moves
+	 * take (family, then row), so a bulk call and a single move cannot deadlock on each other.
+	 */
+	if (t->has_heads)
+	{
+		rc = SPI_execute_with_args(psprintf("SELECT DISTINCT t.uid::pg_catalog.text FROM (%s) k JOIN %s t ON %s",
+											keyset, t->qualname, join),
+								   2, types, values, NULL, true, 0);
+		lamin_spi_check(rc, "finding the families");
+		memset(wanted, 0, sizeof(wanted));
+		for (i = 0; i < SPI_processed; i++)
+		{
+			char	   *uid = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+			if (uid)
+				wanted[lamin_family_slot(uid)] = true;
+		}
+		lamin_lock_family_slots(t, wanted);
+	}
 
 	/* lock every row in key order: bulk calls on overlapping keys wait, they do not deadlock */
 	initStringInfo(&sql);
@@ -225,6 +236,27 @@ move_many(FunctionCallInfo fcinfo, ManyAction action)
 	for (i = 0; i < t->nkeys; i++)
 		appendStringInfo(&sql, "%st.%s", i ? ", " : "", t->key_name[i]);
 	appendStringInfo(&sql, " FOR UPDATE OF t%s) ", lock_clause);
+
+	/*
+	 * Every key must exist: nothing is half-done on bad input. Checked once the rows are locked,
+	 * so that a row deleted while we waited for it counts as missing. Rows skipped because
+	 * another transaction holds them are not missing.
+	 */
+	if (strcmp(lock_clause, " SKIP LOCKED") == 0)
+		bad = check_query(psprintf("SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT * FROM (%s) k "
+								   "WHERE NOT EXISTS (SELECT 1 FROM %s t WHERE %s) LIMIT 5) k",
+								   keytext, keyset, t->qualname, join),
+						  values, types, 2);
+	else
+		bad = check_query(psprintf("%s SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT * FROM k "
+								   "WHERE NOT EXISTS (SELECT 1 FROM locked t WHERE %s) LIMIT 5) k",
+								   sql.data, keytext, join),
+						  values, types, 2);
+	if (bad)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("keys of table %s do not exist: %s", t->qualname, bad),
+				 errdetail("No row has them on any branch (at most five are named).")));
 
 	if (action == MANY_ARCHIVE)
 	{

@@ -552,18 +552,39 @@ lamin_restore_user(LaminSavedUser *saved)
  * two unrelated families occasionally waiting for each other.
  */
 #define LAMIN_LOCK_SPACE 0x4c42
-#define LAMIN_FAMILY_SLOTS 256
+
+int
+lamin_family_slot(const char *uid)
+{
+	int			len = strnlen(uid, LAMIN_UID_STEM_LEN);
+
+	return hash_bytes((const unsigned char *) uid, len) % LAMIN_FAMILY_SLOTS;
+}
 
 void
 lamin_lock_family(LaminTable *t, const char *uid)
 {
 	LOCKTAG		tag;
-	uint32		h;
-	int			len = strnlen(uid, LAMIN_UID_STEM_LEN);
 
-	h = hash_bytes((const unsigned char *) uid, len) % LAMIN_FAMILY_SLOTS;
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->query_relid, h, LAMIN_LOCK_SPACE);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->query_relid, lamin_family_slot(uid), LAMIN_LOCK_SPACE);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* Lock the family slots marked in wanted[LAMIN_FAMILY_SLOTS], in ascending order. */
+void
+lamin_lock_family_slots(LaminTable *t, const bool *wanted)
+{
+	int			i;
+
+	for (i = 0; i < LAMIN_FAMILY_SLOTS; i++)
+	{
+		LOCKTAG		tag;
+
+		if (!wanted[i])
+			continue;
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->query_relid, i, LAMIN_LOCK_SPACE);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	}
 }
 
 char *
