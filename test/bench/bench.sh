@@ -18,13 +18,14 @@
 # read and pairs: median over rounds of pgbench -T runs that mix both scripts at random per
 # transaction (a side's figure is clients / its average latency), so both sides meet the same
 # machine; BENCH_METHOD=separate runs each side on its own instead (ABBA order, tps of each run).
-# bulk: median over rounds, sides alternating. The base-table trigger (lamin_branch_row) fires
-# on both sides of pairs and bulk: the ratios are the cost of the view, the functions and the
-# INSTEAD OF trigger on top of it.
+# bulk: median over rounds, sides alternating. The base table's own triggers (lamin_branch_row,
+# lamin_branch_heads) fire on both sides of pairs and bulk: the ratios are the cost of the view,
+# the functions and the INSTEAD OF trigger on top of them. About 8 minutes on 2 cores.
 #
-#   --quick     N = 10^5 only, shorter runs (about a minute and a half)
+#   --quick     N = 10^5 only, shorter runs (about a minute)
 #   --out FILE  also write the results as a Markdown table to FILE
-# Environment: BENCH_SECONDS (pgbench -T of one run), BENCH_ROUNDS (rounds of each case),
+# Environment: BENCH_SECONDS (pgbench -T of one run), BENCH_ROUNDS (rounds of each case; by
+# default 3 with --quick, else 5 for read and pairs and 7 for bulk),
 # BENCH_CLIENTS (pgbench clients for read; pairs always use 1 so that no two clients move the
 # same row), BENCH_PROTOCOL (pgbench -M: prepared, the default, or simple), BENCH_METHOD.
 set -euo pipefail
@@ -47,9 +48,9 @@ done
 [ -z "$OUT" ] || OUT=$(realpath -m "$OUT")
 
 if [ "$QUICK" -eq 1 ]; then
-    SIZES="100000"; SECONDS_RUN=${BENCH_SECONDS:-3}; ROUNDS=${BENCH_ROUNDS:-3}
+    SIZES="100000"; SECONDS_RUN=${BENCH_SECONDS:-3}; ROUNDS=${BENCH_ROUNDS:-3}; BULK_ROUNDS=${BENCH_ROUNDS:-3}
 else
-    SIZES="100000 1000000"; SECONDS_RUN=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-5}
+    SIZES="100000 1000000"; SECONDS_RUN=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-5}; BULK_ROUNDS=${BENCH_ROUNDS:-7}
 fi
 CLIENTS=${BENCH_CLIENTS:-1}
 PROTOCOL=${BENCH_PROTOCOL:-prepared}
@@ -93,7 +94,13 @@ DB=postgres q -c "CREATE DATABASE bench"
 q -c "ALTER DATABASE bench SET client_min_messages = warning" \
   -c "CREATE EXTENSION lamin_branch" \
   -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" >/dev/null
-echo "   PostgreSQL $(q -c 'SHOW server_version'), lamin_branch $(q -c "SELECT extversion FROM pg_extension WHERE extname = 'lamin_branch'"), shared_buffers $sb, pgbench -M $PROTOCOL, $ROUNDS rounds of ${SECONDS_RUN}s"
+# what was measured: the extension as built from this tree (commit, and whether it had changes)
+BUILD="lamin_branch $(q -c "SELECT extversion FROM pg_extension WHERE extname = 'lamin_branch'")"
+if commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); then
+    git -C "$REPO" diff --quiet HEAD -- src sql 2>/dev/null || commit="$commit with uncommitted changes"
+    BUILD="$BUILD (commit $commit)"
+fi
+echo "   PostgreSQL $(q -c 'SHOW server_version'), $BUILD, shared_buffers $sb, pgbench -M $PROTOCOL, $ROUNDS rounds of ${SECONDS_RUN}s"
 
 # load N: ids 1..N, even ids in trash, odd ids on main; distinct uids (and so version families)
 load() {
@@ -101,7 +108,17 @@ load() {
     q <<SQL
 SET client_min_messages = warning;
 TRUNCATE lamin.artifact_all;
-ALTER TABLE lamin.artifact_all DISABLE TRIGGER lamin_branch_row;
+-- the extension's row triggers (lamin_branch_row, and any other it has) are off for the load:
+-- every family has one version, so is_latest = true is already right
+CREATE TEMP TABLE off AS SELECT tgname FROM pg_trigger
+ WHERE tgrelid = 'lamin.artifact_all'::regclass AND NOT tgisinternal AND tgenabled <> 'D';
+DO \$\$
+DECLARE tg name;
+BEGIN
+    FOR tg IN SELECT tgname FROM off LOOP
+        EXECUTE format('ALTER TABLE lamin.artifact_all DISABLE TRIGGER %I', tg);
+    END LOOP;
+END \$\$;
 INSERT INTO lamin.artifact_all (uid, id, key, description, suffix, kind, otype, size, hash,
         n_files, n_observations, version, is_latest, is_locked, created_at, branch_id, space_id,
         storage_id, run_id, schema_id, created_by_id, created_on_id, updated_at)
@@ -119,7 +136,13 @@ SELECT substr(md5('uid' || i), 1, 16) || '0000',
        1, 1, i % 100, NULL, 1, 1,
        timestamptz '2024-01-01' + i * interval '1 second'
 FROM generate_series(1, $n) AS i;
-ALTER TABLE lamin.artifact_all ENABLE TRIGGER lamin_branch_row;
+DO \$\$
+DECLARE tg name;
+BEGIN
+    FOR tg IN SELECT tgname FROM off LOOP
+        EXECUTE format('ALTER TABLE lamin.artifact_all ENABLE TRIGGER %I', tg);
+    END LOOP;
+END \$\$;
 SELECT setval('lamin.artifact_all_id_seq', $n);
 VACUUM (ANALYZE) lamin.artifact_all;
 CHECKPOINT;
@@ -218,28 +241,39 @@ SQL
     record pairs "$n" "$MED_RAW" "$MED_LAMIN" "b / a" ">=" 0.8 "pairs/s"
 }
 
-# bulk_ms SQL: "MS ROWS" of one statement in a transaction that is rolled back; ROWS counts the
-# rows of lamin.artifact_all the transaction updated (whichever path did it)
+# The backend's CPU time in ns (Linux schedstat), shown next to the elapsed time of each bulk run:
+# when both move together, the spread comes from the machine's speed, not from waiting; 0 where it
+# cannot be read.
+if q -c "SELECT pg_read_file('/proc/self/schedstat')" >/dev/null 2>&1; then
+    CPU_NS="split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint"
+else
+    CPU_NS="0"
+fi
+
+# bulk_ms SQL: "MS CPU_MS ROWS" of one statement in a transaction that is rolled back: elapsed
+# time, the backend's CPU time, and the rows of lamin.artifact_all the transaction updated
+# (whichever path did it)
 bulk_ms() {
     local out
     out=$(q <<SQL
 BEGIN;
-SELECT clock_timestamp() AS t0 \gset
+SELECT clock_timestamp() AS t0, $CPU_NS AS c0 \gset
 $1;
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 1) AS ms,
+       round(($CPU_NS - :c0) / 1e6, 1) AS cpu,
        pg_stat_get_xact_tuples_updated('lamin.artifact_all'::regclass) AS n \gset
-\echo result :ms :n
+\echo result :ms :cpu :n
 ROLLBACK;
 SQL
     ) || { echo "$out" >&2; return 1; }
-    echo "$out" | awk '$1 == "result" {print $2, $3}'
+    echo "$out" | awk '$1 == "result" {print $2, $3, $4}'
 }
 
 bench_bulk() {
-    local n=$1 raw=() view=() r side res ms moved rows x
+    local n=$1 raw=() view=() r side res ms cpu moved rows x
     rows=$(( n / 2 < BULK_ROWS ? n / 2 : BULK_ROWS ))
     x=$((2 * rows))          # ids 1..x hold `rows` main rows (the odd ones)
-    for r in $(seq "$ROUNDS"); do
+    for r in $(seq "$BULK_ROUNDS"); do
         for side in $( [ $((r % 2)) -eq 1 ] && echo raw view || echo view raw); do
             vacuum
             if [ "$side" = raw ]; then
@@ -247,8 +281,8 @@ bench_bulk() {
             else
                 res=$(bulk_ms "DELETE FROM lamin.artifact WHERE id <= $x")
             fi
-            read -r ms moved <<<"$res"
-            echo "   bulk   N=$n round $r $side: $ms ms ($moved rows updated)"
+            read -r ms cpu moved <<<"$res"
+            printf '   %-12s N=%s round %s %-4s: %s ms, backend CPU %s ms, %s rows updated\n' bulk "$n" "$r" "$side" "$ms" "$cpu" "$moved"
             if [ "$moved" != "$rows" ]; then
                 echo "bulk $side updated $moved rows, expected $rows" >&2; return 1
             fi
@@ -275,7 +309,7 @@ done
 
 # the table, on the terminal and as Markdown
 echo
-echo "== results ($(( $(date +%s) - STARTED ))s in all; read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, ${BENCH_METHOD:-mixed}; bulk: median of $ROUNDS)"
+echo "== results ($(( $(date +%s) - STARTED ))s in all; read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, ${BENCH_METHOD:-mixed}; bulk: median of $BULK_ROUNDS)"
 printf '%-12s %8s %10s %10s %-16s %6s %-7s %s\n' case N raw lamin unit ratio goal result
 md="| case | N | raw | lamin | unit | ratio | goal | result |"$'\n'"|---|---:|---:|---:|---|---:|---|---|"
 for line in "${RESULTS[@]}"; do
@@ -287,13 +321,13 @@ if [ -n "$OUT" ]; then
     {
         echo "# lamin_branch benchmark"
         echo
-        echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, PostgreSQL $(q -c 'SHOW server_version'), shared_buffers $sb, synchronous_commit off, pgbench -M $PROTOCOL."
+        echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $BUILD, $(nproc) cores, PostgreSQL $(q -c 'SHOW server_version'), shared_buffers $sb, synchronous_commit off, autovacuum off (VACUUM and CHECKPOINT before each pairs and bulk run), pgbench -M $PROTOCOL, $CLIENTS client(s) for read, 1 for pairs."
         if [ "${BENCH_METHOD:-mixed}" = separate ]; then
             echo "read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s per side, sides alternated (ABBA);"
         else
             echo "read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, each mixing both sides at random per transaction (a side's figure: clients / its mean latency);"
         fi
-        echo "bulk: median of $ROUNDS runs per side, each rolled back. Ratios: read raw/view, pairs lamin/raw, bulk view/raw."
+        echo "bulk: median elapsed time of $BULK_ROUNDS runs per side, sides alternated (ABBA), each rolled back after VACUUM and CHECKPOINT. Ratios: read raw/view, pairs lamin/raw, bulk view/raw."
         echo "read plans every statement (custom plans); read-generic runs the same statements on one generic plan each (execution only)."
         echo
         echo "$md"
