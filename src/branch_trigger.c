@@ -129,38 +129,75 @@ exec_internal(SPIPlanPtr plan, Datum *values)
 }
 
 /*
- * Make the newest version of (stem, branch) its one head. Reports versions promoted other than
- * the row that moved (the NOTICE LaminDB gives), and returns whether one was.
+ * Make the newest version of (stem, branch) its one head. Reads first and writes only the
+ * versions whose flag is wrong, which after most moves is none. Reports versions promoted other
+ * than the row that moved (the NOTICE LaminDB gives), and returns whether one was.
  */
 static bool
 recompute_heads(LaminTable *t, const char *stem, int32 branch, Datum *key)
 {
-	Datum		values[INDEX_MAX_KEYS + 2];
+	Datum		args[2];
 	int			rc;
-	uint64		i;
+	uint64		i,
+				n;
 	bool		promoted = false;
+	char	   *self = lamin_key_text(t, key);
+	Datum	  **keys;
+	char	  **uids;
+	bool	   *heads;
 
-	memcpy(values, key, sizeof(Datum) * t->nkeys);
-	values[t->nkeys] = CStringGetTextDatum(stem);
-	values[t->nkeys + 1] = Int32GetDatum(branch);
-	rc = exec_internal(lamin_table_plan(t, LP_RECOMPUTE_HEADS), values);
-	lamin_spi_check(rc, "keeping the version heads");
+	args[0] = CStringGetTextDatum(stem);
+	args[1] = Int32GetDatum(branch);
+	/*
+	 * As the family is now, this command's changes included (not read-only: SPI then advances
+	 * the command counter), also under REPEATABLE READ: a version committed since counts.
+	 */
+	if (IsolationUsesXactSnapshot())
+		rc = SPI_execute_snapshot(lamin_table_plan(t, LP_WRONG_HEADS), args, NULL, GetLatestSnapshot(),
+								  InvalidSnapshot, false, false, 0);
+	else
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_WRONG_HEADS), args, NULL, false, 0);
+	lamin_spi_check(rc, "reading the version heads");
+	n = SPI_processed;
+	if (n == 0)
+		return false;
 
-	for (i = 0; i < SPI_processed; i++)
+	/* copy out: the writes below replace SPI_tuptable */
+	keys = palloc(sizeof(Datum *) * n);
+	uids = palloc(sizeof(char *) * n);
+	heads = palloc(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
 	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		bool		now_head = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		bool		is_self = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
-		char	   *uid;
+		int			k;
 
-		if (!now_head || is_self)
+		keys[i] = palloc(sizeof(Datum) * (t->nkeys + 1));
+		for (k = 0; k < t->nkeys; k++)
+		{
+			int16		typlen;
+			bool		typbyval;
+
+			get_typlenbyval(t->key_type[k], &typlen, &typbyval);
+			keys[i][k] = datumCopy(SPI_getbinval(row, desc, k + 1, &isnull), typbyval, typlen);
+		}
+		uids[i] = SPI_getvalue(row, desc, t->nkeys + 1);
+		heads[i] = DatumGetBool(SPI_getbinval(row, desc, t->nkeys + 2, &isnull));
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		keys[i][t->nkeys] = BoolGetDatum(heads[i]);
+		rc = exec_internal(lamin_table_plan(t, LP_SET_LATEST), keys[i]);
+		lamin_spi_check(rc, "keeping the version heads");
+		if (!heads[i] || strcmp(lamin_key_text(t, keys[i]), self) == 0)
 			continue;
-		uid = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		ereport(NOTICE,
-				(errmsg("new latest %s version is: %s", t->label, uid)));
+				(errmsg("new latest %s version is: %s", t->label, uids[i])));
 		if (lamin_last_promoted)
 			pfree(lamin_last_promoted);
-		lamin_last_promoted = MemoryContextStrdup(TopMemoryContext, uid);
+		lamin_last_promoted = MemoryContextStrdup(TopMemoryContext, uids[i]);
 		promoted = true;
 	}
 	return promoted;

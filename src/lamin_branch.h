@@ -28,7 +28,8 @@
  */
 typedef enum LaminPlan
 {
-	LP_RECOMPUTE_HEADS,			/* make a family's newest version on a branch its one head */
+	LP_WRONG_HEADS,				/* versions of a family on a branch whose is_latest is wrong */
+	LP_SET_LATEST,				/* is_latest = $k+1 for one key */
 	LP_CLEAR_HEAD,				/* is_latest = false for one key */
 	LP_GET_UID,					/* uid of a key (no lock) */
 	LP_LOCK_ROW,				/* branch, lock and head state of a key, locked */

@@ -317,34 +317,34 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 
 	switch (which)
 	{
-		case LP_RECOMPUTE_HEADS:
+		case LP_WRONG_HEADS:
 			/*
-			 * $k+1 stem, $k+2 branch; $1..$k the row that moved. Returns the rows whose is_latest
-			 * changed: uid, the new value, and whether it is the row that moved. Rows are matched by
-			 * key, so that one changed meanwhile is found again (EvalPlanQual) rather than skipped.
+			 * $k+1 stem, $k+2 branch. The versions of a family on a branch whose is_latest is
+			 * wrong: key columns, uid, the value it should have. Usually none, and then nothing
+			 * is written.
 			 */
-			appendStringInfoString(&sql, "WITH fam AS (SELECT ");
+			appendStringInfoString(&sql, "SELECT ");
 			for (i = 0; i < t->nkeys; i++)
-				appendStringInfo(&sql, "%s AS lamin_k%d, ", t->key_name[i], i);
-			appendStringInfoString(&sql, "is_latest AS lamin_was, pg_catalog.row_number() OVER (ORDER BY ");
+				appendStringInfo(&sql, "%s, ", t->key_name[i]);
+			appendStringInfoString(&sql, "uid::pg_catalog.text, lamin_head FROM (SELECT *, "
+								   "pg_catalog.row_number() OVER (ORDER BY ");
 			if (t->att_created_at != InvalidAttrNumber)
 				appendStringInfoString(&sql, "created_at DESC NULLS LAST, ");
 			append_key_order(&sql, t);
 			appendStringInfo(&sql, ") OPERATOR(pg_catalog.=) 1 AS lamin_head FROM %s "
-							 "WHERE " STEM_EXPR " OPERATOR(pg_catalog.=) $%d "
-							 "AND branch_id OPERATOR(pg_catalog.=) $%d) "
-							 "UPDATE %s t SET is_latest = fam.lamin_head FROM fam WHERE ",
-							 t->qualname, n + 1, n + 2, t->qualname);
-			for (i = 0; i < t->nkeys; i++)
-				appendStringInfo(&sql, "t.%s %s fam.lamin_k%d AND ", t->key_name[i], t->key_eq[i], i);
-			appendStringInfoString(&sql, "fam.lamin_was IS DISTINCT FROM fam.lamin_head "
-								   "RETURNING t.uid::pg_catalog.text, t.is_latest, (");
-			for (i = 0; i < t->nkeys; i++)
-				appendStringInfo(&sql, "%st.%s %s $%d", i ? " AND " : "", t->key_name[i], t->key_eq[i], i + 1);
-			appendStringInfoChar(&sql, ')');
-			argtypes[n] = TEXTOID;
-			argtypes[n + 1] = INT4OID;
-			n += 2;
+							 "WHERE " STEM_EXPR " OPERATOR(pg_catalog.=) $1 "
+							 "AND branch_id OPERATOR(pg_catalog.=) $2) f "
+							 "WHERE is_latest IS DISTINCT FROM lamin_head",
+							 t->qualname);
+			argtypes[0] = TEXTOID;
+			argtypes[1] = INT4OID;
+			n = 2;
+			break;
+		case LP_SET_LATEST:
+			/* $1..$k key, $k+1 the value */
+			appendStringInfo(&sql, "UPDATE %s SET is_latest = $%d WHERE ", t->qualname, n + 1);
+			append_key_match(&sql, t, 1);
+			argtypes[n++] = BOOLOID;
 			break;
 		case LP_CLEAR_HEAD:
 			appendStringInfo(&sql, "UPDATE %s SET is_latest = false WHERE is_latest AND ", t->qualname);
