@@ -8,8 +8,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 need=()
-for pkg in postgresql-15 postgresql-server-dev-15 postgresql-contrib make gcc libipc-run-perl \
-           python3 python3-psycopg2; do
+for pkg in postgresql-15 postgresql-server-dev-15 postgresql-contrib make gcc libipc-run-perl; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
