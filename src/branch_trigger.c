@@ -226,17 +226,11 @@ check_trigger_call(FunctionCallInfo fcinfo, const char *name, bool before)
 
 /* Did the row move between families: inserted, deleted, or a new branch or uid stem? */
 static bool
-row_moved(TriggerData *td, LaminTable *t, TupleDesc desc, HeapTuple oldtup, HeapTuple newtup)
+row_moved(HeapTuple oldtup, HeapTuple newtup, int32 old_branch, int32 new_branch,
+		  const char *old_uid, const char *new_uid)
 {
-	char	   *old_uid,
-			   *new_uid;
-
-	if (!oldtup || !newtup)
+	if (!oldtup || !newtup || old_branch != new_branch)
 		return true;
-	if (get_branch(oldtup, desc, t) != get_branch(newtup, desc, t))
-		return true;
-	old_uid = get_text(oldtup, desc, t->att_uid);
-	new_uid = get_text(newtup, desc, t->att_uid);
 	if ((old_uid == NULL) != (new_uid == NULL))
 		return true;
 	return old_uid && strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) != 0;
@@ -295,7 +289,9 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	{
 		char	   *old_uid = oldtup ? get_text(oldtup, desc, t->att_uid) : NULL;
 		char	   *new_uid = newtup ? get_text(newtup, desc, t->att_uid) : NULL;
-		bool		moved = row_moved(td, t, desc, oldtup, newtup);
+		bool		moved = row_moved(oldtup, newtup,
+									  oldtup ? get_branch(oldtup, desc, t) : 0,
+									  newtup ? get_branch(newtup, desc, t) : 0, old_uid, new_uid);
 
 		if (is_update && !moved && lamin_internal_depth == 0 &&
 			get_branch(newtup, desc, t) != LAMIN_BRANCH_TRASH &&
@@ -349,6 +345,10 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 	Datum		key[INDEX_MAX_KEYS];
 	LaminSavedUser saved;
 	bool		promoted = false;
+	int32		old_branch,
+				new_branch;
+	char	   *old_uid,
+			   *new_uid;
 
 	check_trigger_call(fcinfo, "lamin.branch_heads_trigger()", false);
 	t = lamin_table_get(RelationGetRelid(td->tg_relation));
@@ -363,7 +363,13 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 	else
 		oldtup = td->tg_trigtuple;
 
-	if (!t->has_heads || !row_moved(td, t, desc, oldtup, newtup))
+	if (!t->has_heads)
+		return PointerGetDatum(NULL);
+	old_branch = oldtup ? get_branch(oldtup, desc, t) : 0;
+	new_branch = newtup ? get_branch(newtup, desc, t) : 0;
+	old_uid = oldtup ? get_text(oldtup, desc, t->att_uid) : NULL;
+	new_uid = newtup ? get_text(newtup, desc, t->att_uid) : NULL;
+	if (!row_moved(oldtup, newtup, old_branch, new_branch, old_uid, new_uid))
 		return PointerGetDatum(NULL);
 
 	lamin_tuple_key(t, newtup ? newtup : oldtup, desc, key);
@@ -371,14 +377,12 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	lamin_become_owner(t, &saved);
 
-	if (oldtup && get_branch(oldtup, desc, t) != LAMIN_BRANCH_TRASH && get_text(oldtup, desc, t->att_uid))
-		promoted = recompute_heads(t, lamin_stem(get_text(oldtup, desc, t->att_uid)),
-								   get_branch(oldtup, desc, t), key);
-	if (newtup && get_text(newtup, desc, t->att_uid))
+	if (old_uid && old_branch != LAMIN_BRANCH_TRASH)
+		promoted = recompute_heads(t, lamin_stem(old_uid), old_branch, key);
+	if (new_uid)
 	{
-		if (get_branch(newtup, desc, t) != LAMIN_BRANCH_TRASH)
-			recompute_heads(t, lamin_stem(get_text(newtup, desc, t->att_uid)),
-							get_branch(newtup, desc, t), key);
+		if (new_branch != LAMIN_BRANCH_TRASH)
+			recompute_heads(t, lamin_stem(new_uid), new_branch, key);
 		else if (promoted && get_bool(newtup, desc, t->att_is_latest))
 		{
 			/* a head that went to trash hands over; the last version keeps is_latest */
