@@ -17,12 +17,13 @@ make_workdir() {
     echo "$dir"
 }
 
-# start_server DIR PORT: initdb and start a private server listening on a socket in DIR only.
+# start_server DIR PORT: initdb and start a private server listening on a socket in DIR only,
+# with lamin_branch preloaded as README recommends (its planner hook reads branch views as tables).
 start_server() {
     local dir=$1 port=$2
     as_pg initdb -D "$dir/data" -A trust -U postgres >/dev/null
     as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w \
-        -o "-p $port -k $dir -c listen_addresses=''" start >/dev/null
+        -o "-p $port -k $dir -c listen_addresses='' -c shared_preload_libraries=lamin_branch" start >/dev/null
 }
 
 stop_server() {

@@ -285,6 +285,32 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 					 errdetail("A locked record is protected from every other role.")));
 	}
 
+	/*
+	 * A role other than the owner (the views run with the owner's rights, so this is the one
+	 * place that sees every path): moving a row between branches with UPDATE, or inserting it
+	 * outside main, needs the right the move functions need; with spaces, it writes only rows
+	 * of spaces it may write.
+	 */
+	if (lamin_internal_depth == 0 && !has_privs_of_role(GetUserId(), t->owner))
+	{
+		int32		old_branch = oldtup ? get_branch(oldtup, desc, t) : LAMIN_BRANCH_MAIN;
+		int32		new_branch = newtup ? get_branch(newtup, desc, t) : old_branch;
+
+		if (old_branch != new_branch)
+		{
+			LaminEnabled e = lamin_enabled_table(t->query_relid);
+
+			lamin_check_view_right(&e, new_branch == LAMIN_BRANCH_MAIN || old_branch == LAMIN_BRANCH_TRASH);
+		}
+		if (t->spaces)
+		{
+			if (oldtup)
+				lamin_check_space_value(t, oldtup, desc, GetUserId());
+			if (newtup)
+				lamin_check_space_value(t, newtup, desc, GetUserId());
+		}
+	}
+
 	if (t->has_heads)
 	{
 		char	   *old_uid = oldtup ? get_text(oldtup, desc, t->att_uid) : NULL;

@@ -19,6 +19,7 @@ _PG_init(void)
 	/* settings under lamin_branch.* are ours, even before any is defined */
 	MarkGUCPrefixReserved("lamin_branch");
 	lamin_table_cache_init();
+	lamin_planner_init();
 }
 
 static const char base62_alphabet[] =

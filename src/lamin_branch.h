@@ -73,6 +73,7 @@ typedef struct LaminTable
 
 /* table_info.c */
 extern void lamin_table_cache_init(void);
+extern void lamin_planner_init(void);
 extern LaminTable *lamin_table_get(Oid relid);
 extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which);
 extern void lamin_tuple_key(LaminTable *t, HeapTuple tup, TupleDesc desc, Datum *key);
@@ -98,6 +99,7 @@ extern int	lamin_internal_depth;
 extern char *lamin_last_promoted;
 extern void lamin_error_locked(LaminTable *t, const char *uid);
 extern void lamin_check_space(LaminTable *t, Datum *key, Oid caller);
+extern void lamin_check_space_value(LaminTable *t, HeapTuple tup, TupleDesc desc, Oid caller);
 
 /* move.c: a branch-enabled table as the registry knows it, and the rights to move its rows */
 typedef struct LaminEnabled

@@ -601,6 +601,68 @@ lamin_spi_check(int rc, const char *what)
 }
 
 /*
+ * With spaces on, a role that is not the table's owner writes only rows of spaces it may write:
+ * checked by the row trigger on every path (views, the table, COPY), for the space a row had and
+ * the space it gets. The views run with their owner's rights, so row-level security cannot be
+ * what checks it. Opens its own SPI connection.
+ */
+void
+lamin_check_space_value(LaminTable *t, HeapTuple tup, TupleDesc desc, Oid caller)
+{
+	static SPIPlanPtr plan = NULL;
+	Form_pg_attribute att = TupleDescAttr(desc, t->att_space - 1);
+	Datum		values[2];
+	bool		isnull;
+	int64		space;
+	bool		ok;
+	int			rc;
+
+	values[0] = heap_getattr(tup, t->att_space, desc, &isnull);
+	if (isnull)
+		return;					/* the column's own constraints decide */
+	switch (att->atttypid)
+	{
+		case INT2OID:
+			space = DatumGetInt16(values[0]);
+			break;
+		case INT4OID:
+			space = DatumGetInt32(values[0]);
+			break;
+		case INT8OID:
+			space = DatumGetInt64(values[0]);
+			break;
+		default:
+			elog(ERROR, "column \"space_id\" of table %s is not an integer", t->qualname);
+	}
+	values[0] = Int64GetDatum(space);
+	values[1] = ObjectIdGetDatum(caller);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+	{
+		Oid			argtypes[2] = {INT8OID, REGROLEOID};
+		SPIPlanPtr	p = SPI_prepare("SELECT $1 OPERATOR(pg_catalog.=) "
+									"ANY (lamin.writable_spaces($2)::pg_catalog.int8[])", 2, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the space check: %s", SPI_result_code_string(SPI_result));
+		plan = p;
+	}
+	rc = SPI_execute_plan(plan, values, NULL, true, 1);
+	lamin_spi_check(rc, "checking the space");
+	ok = SPI_processed > 0 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
+	SPI_finish();
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to write rows of table %s in space %lld", t->qualname, (long long) space),
+				 errdetail("Role \"%s\" has no write access to space %lld.", GetUserNameFromId(caller, false), (long long) space),
+				 errhint("A space admin grants it: INSERT INTO lamin.space_access VALUES (space, role, 'write');")));
+}
+
+/*
  * With spaces on, a move needs write access to the row's space: the caller's right, checked
  * before the move runs as the table's owner. Called inside the caller's SPI connection.
  */

@@ -5,26 +5,28 @@ CREATE ROLE regress_owner NOLOGIN;
 CREATE ROLE regress_reader NOLOGIN;
 CREATE ROLE regress_app NOLOGIN;
 CREATE ROLE regress_trash_admin NOLOGIN;
+CREATE ROLE regress_editor NOLOGIN;
 CREATE SCHEMA acc AUTHORIZATION regress_owner;
 SET ROLE regress_owner;
 CREATE TABLE acc.item (id int PRIMARY KEY, name text NOT NULL);
 INSERT INTO acc.item SELECT i, 'item ' || i FROM generate_series(1, 6) i;
 SELECT relation, mode FROM lamin.enable('acc.item');
-GRANT USAGE ON SCHEMA acc TO regress_reader, regress_app, regress_trash_admin;
+GRANT USAGE ON SCHEMA acc TO regress_reader, regress_app, regress_trash_admin, regress_editor;
 -- read-only
-GRANT SELECT ON acc.item_all, acc.item TO regress_reader;
+GRANT SELECT ON acc.item TO regress_reader;
 -- application: read, create, change, delete (= move to trash)
-GRANT SELECT, INSERT, UPDATE ON acc.item_all TO regress_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON acc.item TO regress_app;
+-- an editor changes rows but may not move them out of main
+GRANT SELECT, UPDATE ON acc.item TO regress_editor;
 -- trash administrator: see archive and trash, restore, purge
 GRANT SELECT, DELETE ON acc.item_trash, acc.item_archive TO regress_trash_admin;
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION lamin.restore(regclass, anyelement), lamin.delete(regclass, anyelement, boolean),
       lamin.restore_many(regclass, anyarray, text) TO regress_trash_admin;
 GRANT EXECUTE ON FUNCTION lamin.delete(regclass, anyelement, boolean) TO regress_app;
--- nobody but the owner holds DELETE or TRUNCATE on the base table
-SELECT r.rolname, has_table_privilege(r.oid, 'acc.item_all', 'DELETE') AS delete_all,
-       has_table_privilege(r.oid, 'acc.item_all', 'TRUNCATE') AS truncate_all,
+-- nobody but the owner holds any privilege on the base table: the roles have views
+SELECT r.rolname,
+       has_table_privilege(r.oid, 'acc.item_all', 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') AS any_on_table,
        has_table_privilege(r.oid, 'acc.item', 'DELETE') AS delete_view,
        has_table_privilege(r.oid, 'acc.item_trash', 'SELECT') AS see_trash
   FROM pg_roles r WHERE r.rolname LIKE 'regress\_%' ORDER BY 1;
@@ -49,6 +51,18 @@ TRUNCATE acc.item_all;
 SELECT lamin.delete('acc.item', 1, permanent => true);
 SELECT lamin.restore('acc.item', 1);
 UPDATE acc.item_all SET branch_id = 1 WHERE id = 1;
+-- its DELETE right also lets an ORM archive by setting branch_id (LaminDB has no archive method)
+UPDATE acc.item SET branch_id = 0 WHERE id = 6;
+SELECT id FROM acc.item ORDER BY id;
+RESET ROLE;
+
+-- an editor without DELETE on the view changes rows but cannot move them out of main
+SET ROLE regress_editor;
+UPDATE acc.item SET name = 'item five' WHERE id = 5 RETURNING id, name;
+UPDATE acc.item SET branch_id = 0 WHERE id = 5;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+UPDATE acc.item SET branch_id = -1 WHERE id = 5;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 SET ROLE regress_trash_admin;
@@ -72,3 +86,4 @@ DROP ROLE regress_owner;
 DROP ROLE regress_reader;
 DROP ROLE regress_app;
 DROP ROLE regress_trash_admin;
+DROP ROLE regress_editor;

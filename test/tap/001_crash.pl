@@ -10,7 +10,7 @@ use Test::More;
 my $rows = $ENV{LAMIN_CRASH_ROWS} // 1000000;
 my $node = PostgreSQL::Test::Cluster->new('crash');
 $node->init;
-$node->append_conf('postgresql.conf', "log_statement = none\nshared_buffers = 256MB\n");
+$node->append_conf('postgresql.conf', "log_statement = none\nshared_buffers = 256MB\nshared_preload_libraries = 'lamin_branch'\n");
 $node->start;
 $node->safe_psql('postgres', qq{
     CREATE EXTENSION amcheck;

@@ -8,6 +8,7 @@ use Test::More;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', "shared_preload_libraries = 'lamin_branch'\n");
 $primary->start;
 $primary->safe_psql('postgres', q{
     CREATE EXTENSION lamin_branch;
