@@ -7,7 +7,6 @@ INSERT INTO lamin.artifact_all (id, uid, key, description, branch_id, size) OVER
     (2, 'planARCHAAAAAAAA0000', 'b-archive', 'secret-archive', 0, 20),
     (3, 'planTRSHAAAAAAAA0000', 'c-trash', 'secret-trash', -1, 30),
     (4, 'planMAINBBBBBBBB0000', 'd-main', 'visible too', 1, 40);
-ANALYZE lamin.artifact_all;
 SET enable_seqscan = off;
 
 -- the view's plan is the plan of the hand-written predicate (Postgres reaches the same plan
