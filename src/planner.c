@@ -124,7 +124,12 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 		(brte->relkind != RELKIND_RELATION && brte->relkind != RELKIND_PARTITIONED_TABLE))
 		return 0;
 
-	/* the other entries are the view's own, kept for permission checks only */
+	/*
+	 * The other entries are the view's own (its OLD and NEW entries), kept for permission checks
+	 * only; there must be some, or this is a subquery written by hand, not a view.
+	 */
+	if (list_length(sq->rtable) < 2)
+		return 0;
 	foreach(lc, sq->rtable)
 	{
 		RangeTblEntry *other = lfirst_node(RangeTblEntry, lc);
@@ -221,7 +226,8 @@ flatten_query_level(Query *q)
 {
 	int			n = list_length(q->rtable);
 
-	if (q->commandType == CMD_MERGE || q->commandType == CMD_UTILITY)
+	/* the planner wants set-operation leaves and MERGE sources as they are */
+	if (q->commandType == CMD_MERGE || q->commandType == CMD_UTILITY || q->setOperations != NULL)
 		return;
 	for (Index rti = 1; rti <= (Index) n; rti++)
 	{

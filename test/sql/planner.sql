@@ -31,6 +31,11 @@ SELECT key FROM lamin.artifact_all x
  WHERE EXISTS (SELECT 1 FROM lamin.artifact a WHERE a.id = x.id) ORDER BY 1;
 WITH m AS (SELECT * FROM lamin.artifact) SELECT count(*), sum(size) FROM m;
 SELECT key FROM lamin.artifact UNION ALL SELECT key FROM lamin.artifact_archive ORDER BY 1;
+SELECT u.uid, u.key, u.branch_id FROM (SELECT * FROM lamin.artifact UNION ALL SELECT * FROM lamin.artifact_trash) u ORDER BY 1;
+SELECT count(*) FROM (SELECT * FROM lamin.artifact_all WHERE branch_id = 1
+                      UNION ALL SELECT * FROM lamin.artifact_all WHERE branch_id = 0) u;
+SELECT count(*) FROM (SELECT * FROM lamin.artifact_all WHERE branch_id = 1) hand_written;
+
 SELECT x.key, l.n FROM lamin.artifact_all x,
        LATERAL (SELECT count(*) AS n FROM lamin.artifact a WHERE a.size >= x.size) l ORDER BY 1;
 SELECT key FROM lamin.artifact WHERE id IN (SELECT id FROM lamin.artifact_archive) ORDER BY 1;
@@ -88,6 +93,9 @@ SELECT * FROM plan_copy ORDER BY id;
 UPDATE plan_copy c SET key = a.key || '!' FROM lamin.artifact_all x, lamin.artifact a
  WHERE a.id = c.id AND x.id = a.id;
 SELECT * FROM plan_copy ORDER BY id;
+SELECT setval('lamin.artifact_all_id_seq', 100) IS NOT NULL AS reset;
+INSERT INTO lamin.artifact (key, description) SELECT key || '-copy', description FROM lamin.artifact WHERE id = 1;
+SELECT key FROM lamin.artifact ORDER BY 1;
 
 DROP VIEW public.plan_big;
 DROP VIEW public.plan_plain_v;
