@@ -16,10 +16,10 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	/* settings under lamin_branch.* are ours, even before any is defined */
+	lamin_planner_init();		/* defines lamin_branch.flatten_views */
+	/* no other setting under lamin_branch.* can exist (reserved after ours are defined) */
 	MarkGUCPrefixReserved("lamin_branch");
 	lamin_table_cache_init();
-	lamin_planner_init();
 }
 
 static const char base62_alphabet[] =

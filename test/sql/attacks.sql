@@ -1,5 +1,7 @@
 -- A hostile role with the ordinary application grants tries every path to hidden rows, to
--- foreign code running with the extension's rights, and to more rights than it was given.
+-- foreign code running with the extension's rights, and to more rights than it was given. It is
+-- also granted the base table, which application roles never need: row-level security still
+-- shows it main only there.
 \set SHOW_CONTEXT never
 INSERT INTO lamin.artifact_all (id, uid, key, description, branch_id) OVERRIDING SYSTEM VALUE VALUES
     (1, 'atkMAINAAAAAAAAA0000', 'main-row', 'visible', 1),

@@ -2,6 +2,7 @@
 -- planner reads the view as its table, the view's condition a security qual of the table. With
 -- lamin_branch.flatten_views = off Postgres plans the view itself: same rows, same protection.
 SHOW lamin_branch.flatten_views;
+SELECT last_value AS seq_last, is_called AS seq_called FROM lamin.artifact_all_id_seq \gset
 INSERT INTO lamin.artifact_all (id, uid, key, description, branch_id, size) OVERRIDING SYSTEM VALUE VALUES
     (1, 'planMAINAAAAAAAA0000', 'a-main', 'visible', 1, 10),
     (2, 'planARCHAAAAAAAA0000', 'b-archive', 'secret-archive', 0, 20),
@@ -106,3 +107,4 @@ REVOKE USAGE ON SCHEMA lamin FROM regress_plan_reader, regress_plan_nobody;
 DROP ROLE regress_plan_reader;
 DROP ROLE regress_plan_nobody;
 TRUNCATE lamin.artifact_all;
+SELECT setval('lamin.artifact_all_id_seq', :seq_last, :'seq_called'::boolean) IS NOT NULL AS restored;

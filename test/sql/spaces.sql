@@ -11,7 +11,6 @@ CREATE ROLE regress_lab_reader NOLOGIN;
 CREATE ROLE regress_lab_writer NOLOGIN;
 CREATE ROLE regress_lab_admin NOLOGIN;
 GRANT USAGE ON SCHEMA sp TO regress_lab_reader, regress_lab_writer, regress_lab_admin;
-GRANT SELECT, INSERT, UPDATE ON sp.doc_all TO regress_lab_reader, regress_lab_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON sp.doc TO regress_lab_reader, regress_lab_writer;
 GRANT SELECT ON sp.doc_trash TO regress_lab_reader, regress_lab_writer;
 GRANT EXECUTE ON FUNCTION lamin.delete(regclass, anyelement, boolean) TO regress_lab_reader;
