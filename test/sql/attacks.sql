@@ -71,6 +71,11 @@ SET lamin_branch.show_trash = on;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET session_replication_role = replica;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- the one setting there is only changes how the views are planned, not what they show
+SET lamin_branch.flatten_views = off;
+SELECT key FROM lamin.artifact WHERE public.leak(description);
+SELECT key FROM lamin.artifact_trash;
+RESET lamin_branch.flatten_views;
 RESET ROLE;
 
 -- 4. search_path: functions, operators and tables with the names and signatures the extension
