@@ -1,0 +1,78 @@
+-- The planner hook changes plans, never results: each query below returns the same rows with
+-- lamin_branch.flatten_views on (the views read as their tables) and off (Postgres's own view
+-- planning), over rows on every branch, NULLs included.
+INSERT INTO lamin.artifact_all (id, uid, key, description, kind, size, branch_id, created_at) OVERRIDING SYSTEM VALUE
+SELECT i, 'shp' || lpad(i::text, 13, 'A') || '0000', 'k' || (i % 7), CASE WHEN i % 5 = 0 THEN NULL ELSE 'd' || i END,
+       CASE WHEN i % 3 = 0 THEN 'dataset' ELSE NULL END, i * 10, (i % 3) - 1, timestamptz '2024-01-01' + i * interval '1 day'
+  FROM generate_series(1, 60) i;
+CREATE SCHEMA shp;
+CREATE TABLE shp.part (id int, grp int, note text, PRIMARY KEY (id, grp)) PARTITION BY LIST (grp);
+CREATE TABLE shp.part_a PARTITION OF shp.part FOR VALUES IN (1);
+CREATE TABLE shp.part_b PARTITION OF shp.part FOR VALUES IN (2);
+INSERT INTO shp.part SELECT i, 1 + i % 2, 'n' || i FROM generate_series(1, 20) i;
+SELECT relation FROM lamin.enable('shp.part');
+DELETE FROM shp.part WHERE id % 4 = 0;
+
+-- rows of q with the hook on and off; 'same' and the row count, or both results when they differ
+CREATE FUNCTION pg_temp.same(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r_on text;
+    r_off text;
+    n bigint;
+BEGIN
+    PERFORM set_config('lamin_branch.flatten_views', 'on', true);
+    EXECUTE format('SELECT count(*), coalesce(string_agg(x::text, %L ORDER BY x::text), %L) FROM (%s) x', '|', '', q)
+       INTO n, r_on;
+    PERFORM set_config('lamin_branch.flatten_views', 'off', true);
+    EXECUTE format('SELECT coalesce(string_agg(x::text, %L ORDER BY x::text), %L) FROM (%s) x', '|', '', q)
+       INTO r_off;
+    PERFORM set_config('lamin_branch.flatten_views', 'on', true);
+    RETURN CASE WHEN r_on = r_off THEN 'same, ' || n || ' rows' ELSE 'DIFFERENT: ' || r_on || ' / ' || r_off END;
+END
+$$;
+
+SELECT q, pg_temp.same(q) FROM (VALUES
+  ('SELECT id, key FROM lamin.artifact'),
+  ('SELECT id FROM lamin.artifact_archive'),
+  ('SELECT id, description FROM lamin.artifact_trash WHERE description IS NULL'),
+  ('SELECT * FROM lamin.artifact WHERE id BETWEEN 10 AND 40'),
+  ('SELECT kind, count(*), sum(size) FROM lamin.artifact GROUP BY kind'),
+  ('SELECT kind, key, count(*) FROM lamin.artifact GROUP BY GROUPING SETS ((kind), (key), ())'),
+  ('SELECT id, rank() OVER (PARTITION BY key ORDER BY size DESC) FROM lamin.artifact'),
+  ('SELECT DISTINCT ON (key) key, id FROM lamin.artifact ORDER BY key, id'),
+  ('SELECT a.id, t.id FROM lamin.artifact a JOIN lamin.artifact_trash t ON t.key = a.key'),
+  ('SELECT a.id, t.id FROM lamin.artifact a LEFT JOIN lamin.artifact_trash t ON t.id = a.id + 1'),
+  ('SELECT a.id, t.id FROM lamin.artifact a RIGHT JOIN lamin.artifact_trash t ON t.id = a.id + 1'),
+  ('SELECT a.id, t.id FROM lamin.artifact a FULL JOIN lamin.artifact_archive t ON t.id = a.id + 1'),
+  ('SELECT id FROM lamin.artifact a NATURAL JOIN lamin.artifact b'),
+  ('SELECT uid, a.id, b.id FROM lamin.artifact a JOIN lamin.artifact b USING (uid)'),
+  ('SELECT x.id FROM lamin.artifact_all x WHERE EXISTS (SELECT 1 FROM lamin.artifact a WHERE a.id = x.id + 1)'),
+  ('SELECT x.id FROM lamin.artifact_all x WHERE x.id NOT IN (SELECT id FROM lamin.artifact_trash)'),
+  ('SELECT id, (SELECT count(*) FROM lamin.artifact b WHERE b.size < a.size) FROM lamin.artifact a'),
+  ('SELECT id, (SELECT max(t.id) FROM lamin.artifact_trash t WHERE t.id < a.id AND t.key = a.key) FROM lamin.artifact a'),
+  ('SELECT x.id, l.n FROM lamin.artifact_all x, LATERAL (SELECT count(*) AS n FROM lamin.artifact a WHERE a.size >= x.size) l'),
+  ('SELECT a.id, t.id FROM lamin.artifact a, LATERAL (SELECT id FROM lamin.artifact_trash t WHERE t.id > a.id ORDER BY id LIMIT 1) t'),
+  ('WITH m AS (SELECT * FROM lamin.artifact) SELECT key, count(*) FROM m GROUP BY key'),
+  ('WITH m AS MATERIALIZED (SELECT * FROM lamin.artifact) SELECT a.id FROM m a JOIN m b ON b.id = a.id + 3'),
+  ('WITH RECURSIVE r(id) AS (SELECT min(id) FROM lamin.artifact UNION ALL SELECT a.id FROM lamin.artifact a JOIN r ON a.id = r.id + 3) SELECT id FROM r'),
+  ('SELECT id FROM lamin.artifact UNION SELECT id FROM lamin.artifact_archive'),
+  ('SELECT key FROM lamin.artifact INTERSECT SELECT key FROM lamin.artifact_trash'),
+  ('SELECT key FROM lamin.artifact EXCEPT ALL SELECT key FROM lamin.artifact_archive'),
+  ('SELECT id FROM (SELECT * FROM lamin.artifact_all WHERE branch_id = 1 UNION ALL SELECT * FROM lamin.artifact_all WHERE branch_id = 0) u'),
+  ('SELECT id FROM (SELECT * FROM lamin.artifact ORDER BY size DESC LIMIT 5 OFFSET 2) s'),
+  ('SELECT v.x, a.id FROM (VALUES (1), (4), (7)) v(x) LEFT JOIN lamin.artifact a ON a.id = v.x'),
+  ('SELECT a.id, g FROM lamin.artifact a, generate_series(1, a.id % 3) g'),
+  ('SELECT id FROM lamin.artifact WHERE id = ANY (ARRAY(SELECT id + 2 FROM lamin.artifact_trash))'),
+  ('SELECT count(*) FROM lamin.artifact HAVING count(*) > (SELECT count(*) / 2 FROM lamin.artifact_trash)'),
+  ('SELECT a FROM lamin.artifact a WHERE id < 10'),
+  ('SELECT row_to_json(t) FROM lamin.artifact_trash t WHERE id < 10'),
+  ('SELECT a.id, t FROM lamin.artifact a LEFT JOIN lamin.artifact_trash t ON t.id = a.id + 1'),
+  ('SELECT id, grp, note FROM shp.part'),
+  ('SELECT id, grp FROM shp.part_trash'),
+  ('SELECT p.id, a.id FROM shp.part p JOIN lamin.artifact a ON a.id = p.id'),
+  ('SELECT grp, count(*) FROM shp.part WHERE note LIKE ''n1%'' GROUP BY grp')
+) v(q);
+
+SELECT lamin.disable('shp.part');
+DROP SCHEMA shp CASCADE;
+TRUNCATE lamin.artifact_all;
