@@ -41,7 +41,10 @@
 static planner_hook_type prev_planner_hook = NULL;
 static bool flatten_views = true;
 
-/* Does any Var at this query level (or below) refer to the whole row of range entry varno? */
+/*
+ * Does any Var at this query level (or below) refer to the whole row of range entry varno (or to
+ * a system column, which a view does not have)?
+ */
 typedef struct WholeRowContext
 {
 	Index		varno;
@@ -74,11 +77,17 @@ whole_row_walker(Node *node, WholeRowContext *ctx)
 	return expression_tree_walker(node, whole_row_walker, (void *) ctx);
 }
 
-/* Is the relation a branch-enabled table (it carries the extension's row trigger)? */
+/*
+ * Is the relation a branch-enabled table (it carries the extension's row trigger)? If so, may a
+ * whole-row reference to a view showing its first ncols columns read the table's row instead?
+ * Only if those are all its columns (none dropped) and the table has no children: then the row
+ * the scan returns has the view's layout, and the reference keeps the view's row type.
+ */
 static bool
-is_branch_table(Oid relid)
+is_branch_table(Oid relid, int ncols, bool *same_row)
 {
 	Relation	rel = table_open(relid, NoLock);	/* locked by the rewriter or plan cache */
+	TupleDesc	desc = RelationGetDescr(rel);
 	bool		found = false;
 
 	if (rel->trigdesc != NULL)
@@ -86,6 +95,10 @@ is_branch_table(Oid relid)
 		for (int i = 0; i < rel->trigdesc->numtriggers && !found; i++)
 			found = strcmp(rel->trigdesc->triggers[i].tgname, "lamin_branch_row") == 0;
 	}
+	*same_row = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relhassubclass &&
+		desc->natts == ncols;
+	for (int i = 0; i < desc->natts && *same_row; i++)
+		*same_row = !TupleDescAttr(desc, i)->attisdropped;
 	table_close(rel, NoLock);
 	return found;
 }
@@ -104,6 +117,8 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 	AttrNumber	attno = 0;
 	Index		i = 0;
 	WholeRowContext ctx;
+	bool		whole_row;
+	bool		same_row;
 
 	if (sq == NULL || rte->securityQuals != NIL || rte->tablesample != NULL)
 		return 0;
@@ -152,18 +167,22 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 			return 0;
 	}
 
-	/* the query uses the view's columns, not its whole row, and does not lock its rows */
+	/* the query does not lock the view's rows */
 	foreach(lc, q->rowMarks)
 	{
 		if (lfirst_node(RowMarkClause, lc)->rti == rti)
 			return 0;
 	}
+
+	/*
+	 * A whole-row reference to the view (as in the "wholerow" column Postgres adds for an
+	 * INSTEAD OF trigger) may read the table's row only where that row is the view's row.
+	 */
 	ctx.varno = rti;
 	ctx.sublevels_up = 0;
-	if (query_tree_walker(q, whole_row_walker, (void *) &ctx, 0))
-		return 0;
-
-	if (!is_branch_table(brte->relid))
+	whole_row = query_tree_walker(q, whole_row_walker, (void *) &ctx, 0);
+	if (!is_branch_table(brte->relid, list_length(sq->targetList), &same_row) ||
+		(whole_row && !same_row))
 		return 0;
 	return ref->rtindex;
 }
