@@ -20,8 +20,10 @@
  *
  * Only views whose shape makes this exact are changed: one plain table carrying the
  * lamin_branch_row trigger, the table's columns as they are, in table order, a WHERE clause and
- * nothing else, referenced by column (not as a whole row) and not locked FOR UPDATE. Anything
- * else is left to Postgres. Without this module loaded (see README: shared_preload_libraries)
+ * nothing else, not locked FOR UPDATE, and used as a whole row only where the table's row is the
+ * view's row (no dropped columns, no child tables). Where columns were dropped, the query's
+ * references to view column k are rewritten to the table's column number. Anything else is left
+ * to Postgres. Without this module loaded (see README: shared_preload_libraries)
  * or with lamin_branch.flatten_views = off, queries return the same rows, with the same
  * protection, through Postgres's own view planning.
  */
@@ -155,7 +157,10 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 			return 0;
 	}
 
-	/* column k of the view is column k of the table */
+	/*
+	 * Each column of the view is a column of the table, in table order: column k of the view is
+	 * column k of the table, or a later one where columns were dropped.
+	 */
 	foreach(lc, sq->targetList)
 	{
 		TargetEntry *tle = lfirst_node(TargetEntry, lc);
@@ -163,7 +168,8 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 
 		attno++;
 		if (tle->resjunk || tle->resno != attno || !IsA(var, Var) ||
-			var->varno != ref->rtindex || var->varlevelsup != 0 || var->varattno != attno)
+			var->varno != ref->rtindex || var->varlevelsup != 0 || var->varattno < attno ||
+			(attno > 1 && var->varattno <= ((Var *) ((TargetEntry *) list_nth(sq->targetList, attno - 2))->expr)->varattno))
 			return 0;
 	}
 
@@ -187,17 +193,83 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 	return ref->rtindex;
 }
 
-/* Turn range entry rti of q, a flattenable view reading table entry b of its query, into the table. */
-static void
-flatten_view(Query *q, Index rti, RangeTblEntry *rte, Index b)
+/* Column numbers of a view's columns in its table: Vars of one range entry at one query level. */
+typedef struct RemapContext
 {
+	Index		varno;
+	int			sublevels_up;
+	AttrNumber *map;			/* view column k is table column map[k - 1] */
+} RemapContext;
+
+static Node *
+remap_mutator(Node *node, RemapContext *ctx)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) copyObject(node);
+
+		if (var->varno == ctx->varno && (int) var->varlevelsup == ctx->sublevels_up &&
+			var->varattno > 0)
+		{
+			if (var->varnosyn == var->varno && var->varattnosyn == var->varattno)
+				var->varattnosyn = ctx->map[var->varattno - 1];
+			var->varattno = ctx->map[var->varattno - 1];
+		}
+		return (Node *) var;
+	}
+	if (IsA(node, Query))
+	{
+		Query	   *result;
+
+		ctx->sublevels_up++;
+		result = query_tree_mutator((Query *) node, remap_mutator, (void *) ctx, 0);
+		ctx->sublevels_up--;
+		return (Node *) result;
+	}
+	return expression_tree_mutator(node, remap_mutator, (void *) ctx);
+}
+
+/*
+ * Turn range entry rti of q, a flattenable view reading table entry b of its query, into the
+ * table. Where the view's columns are not the table's first ones (a column was dropped), the Vars
+ * of q that name them are rewritten first, which copies q's range table.
+ */
+static void
+flatten_view(Query *q, Index rti, Index b)
+{
+	RangeTblEntry *rte = rt_fetch(rti, q->rtable);
 	Query	   *sq = rte->subquery;
-	RangeTblEntry *brte = rt_fetch(b, sq->rtable);
+	RangeTblEntry *brte;
 	List	   *quals = NIL;
 	ListCell   *lc;
 	Index		i = 0;
+	AttrNumber *map = palloc(sizeof(AttrNumber) * (list_length(sq->targetList) + 1));
+	bool		identity = true;
+
+	foreach(lc, sq->targetList)
+	{
+		map[i] = ((Var *) lfirst_node(TargetEntry, lc)->expr)->varattno;
+		identity &= map[i] == (AttrNumber) (i + 1);
+		i++;
+	}
+	if (!identity)
+	{
+		RemapContext ctx;
+
+		ctx.varno = rti;
+		ctx.sublevels_up = 0;
+		ctx.map = map;
+		(void) query_tree_mutator(q, remap_mutator, (void *) &ctx, QTW_DONT_COPY_QUERY);
+		rte = rt_fetch(rti, q->rtable);
+		sq = rte->subquery;
+	}
+	pfree(map);
+	brte = rt_fetch(b, sq->rtable);
 
 	/* the view's permission entries move up, outside the join tree */
+	i = 0;
 	foreach(lc, sq->rtable)
 	{
 		if (++i != b)
@@ -257,7 +329,7 @@ flatten_query_level(Query *q)
 			continue;
 		b = view_table_index(q, rti, rte);
 		if (b != 0)
-			flatten_view(q, rti, rte, b);
+			flatten_view(q, rti, b);
 	}
 }
 

@@ -58,8 +58,8 @@ SELECT key FROM lamin.artifact WHERE 1 / (CASE WHEN description LIKE 'secret%' T
 EXPLAIN (COSTS OFF) SELECT a FROM lamin.artifact a WHERE id = 1;
 SELECT (a).key, pg_typeof(a) FROM lamin.artifact a ORDER BY 1;
 EXPLAIN (COSTS OFF) DELETE FROM lamin.artifact WHERE id = 1;
--- left to Postgres: rows locked FOR UPDATE, and the views of a table with a dropped column
--- (view column k is no longer table column k, and the table's row is not the view's)
+-- left to Postgres: rows locked FOR UPDATE, and a whole-row reference where the table's row is
+-- not the view's (the table has a dropped column); its columns are read from the table
 EXPLAIN (COSTS OFF) SELECT key FROM lamin.artifact WHERE id = 1 FOR UPDATE;
 SELECT key FROM lamin.artifact WHERE id = 1 FOR UPDATE;
 CREATE TABLE public.plan_dropped (id int PRIMARY KEY, gone int, v text);

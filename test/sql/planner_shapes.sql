@@ -12,6 +12,12 @@ CREATE TABLE shp.part_b PARTITION OF shp.part FOR VALUES IN (2);
 INSERT INTO shp.part SELECT i, 1 + i % 2, 'n' || i FROM generate_series(1, 20) i;
 SELECT relation FROM lamin.enable('shp.part');
 DELETE FROM shp.part WHERE id % 4 = 0;
+-- a table with dropped columns: view column k is not table column k
+CREATE TABLE shp.gap (a int, id int PRIMARY KEY, b int, name text, c int, n int);
+ALTER TABLE shp.gap DROP COLUMN a, DROP COLUMN b, DROP COLUMN c;
+INSERT INTO shp.gap SELECT i, 'g' || i, i % 4 FROM generate_series(1, 30) i;
+SELECT relation FROM lamin.enable('shp.gap');
+DELETE FROM shp.gap WHERE id % 3 = 0;
 
 -- rows of q with the hook on and off; 'same' and the row count, or both results when they differ
 CREATE FUNCTION pg_temp.same(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -70,9 +76,23 @@ SELECT q, pg_temp.same(q) FROM (VALUES
   ('SELECT id, grp, note FROM shp.part'),
   ('SELECT id, grp FROM shp.part_trash'),
   ('SELECT p.id, a.id FROM shp.part p JOIN lamin.artifact a ON a.id = p.id'),
-  ('SELECT grp, count(*) FROM shp.part WHERE note LIKE ''n1%'' GROUP BY grp')
+  ('SELECT grp, count(*) FROM shp.part WHERE note LIKE ''n1%'' GROUP BY grp'),
+  ('SELECT * FROM shp.gap'),
+  ('SELECT name, n FROM shp.gap WHERE n > 1 ORDER BY name'),
+  ('SELECT g FROM shp.gap g'),
+  ('SELECT id, name FROM shp.gap_trash'),
+  ('SELECT g.name, t.name FROM shp.gap g LEFT JOIN shp.gap_trash t ON t.id = g.id + 1'),
+  ('SELECT id, g.name, t.name FROM shp.gap g JOIN shp.gap_trash t USING (id, n)'),
+  ('SELECT g.id, (SELECT count(*) FROM shp.gap h WHERE h.n = g.n AND h.id < g.id) FROM shp.gap g'),
+  ('SELECT g.id, l.name FROM shp.gap g, LATERAL (SELECT name FROM shp.gap_trash t WHERE t.n = g.n ORDER BY t.id LIMIT 1) l'),
+  ('SELECT n, string_agg(name, '','' ORDER BY name) FROM shp.gap GROUP BY ROLLUP (n)'),
+  ('SELECT name FROM shp.gap WHERE EXISTS (SELECT 1 FROM shp.gap_trash t WHERE t.n = gap.n AND t.id > gap.id)'),
+  ('WITH x AS (SELECT * FROM shp.gap) SELECT count(*), max(name) FROM x')
 ) v(q);
 
+-- the view over the table with dropped columns reads the table, naming the right columns
+EXPLAIN (VERBOSE, COSTS OFF) SELECT name, n FROM shp.gap WHERE n > 1;
 SELECT lamin.disable('shp.part');
+SELECT lamin.disable('shp.gap');
 DROP SCHEMA shp CASCADE;
 TRUNCATE lamin.artifact_all;
