@@ -9,7 +9,10 @@
 \echo Use "ALTER EXTENSION lamin_branch UPDATE TO '0.3.0'" to load this file. \quit
 
 -- Create the three views of a table in schema vnsp (none may exist), with delete triggers and owner.
-CREATE OR REPLACE FUNCTION lamin._create_views_named(e lamin.enabled_table, vnsp name, mainv name)
+-- Replaced by DROP and CREATE: an update script must not adopt an object that someone else put
+-- in its place.
+DROP FUNCTION lamin._create_views_named(lamin.enabled_table, name, name);
+CREATE FUNCTION lamin._create_views_named(e lamin.enabled_table, vnsp name, mainv name)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -49,7 +52,8 @@ $$;
 -- lamin.enable: in rename mode the table's privileges move to its main view
 --------------------------------------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION lamin.enable(tbl regclass, views_schema name DEFAULT NULL, spaces boolean DEFAULT false)
+DROP FUNCTION lamin.enable(regclass, name, boolean);
+CREATE FUNCTION lamin.enable(tbl regclass, views_schema name DEFAULT NULL, spaces boolean DEFAULT false)
 RETURNS lamin.enabled_table
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -299,6 +303,8 @@ BEGIN
     RETURN e;
 END
 $$;
+COMMENT ON FUNCTION lamin.enable(regclass, name, boolean) IS
+    'branch-enable a table: views hide archive and trash, DELETE moves to trash';
 
 --------------------------------------------------------------------------------------------------
 -- Existing views
