@@ -304,9 +304,16 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 		}
 		if (t->spaces)
 		{
+			bool		old_null,
+						new_null;
+			Datum		old_space = oldtup ? heap_getattr(oldtup, t->att_space, desc, &old_null) : (Datum) 0;
+			Datum		new_space = newtup ? heap_getattr(newtup, t->att_space, desc, &new_null) : (Datum) 0;
+
 			if (oldtup)
 				lamin_check_space_value(t, oldtup, desc, GetUserId());
-			if (newtup)
+			/* an UPDATE that keeps the row's space needs one check, not two */
+			if (newtup && !(oldtup && !old_null && !new_null &&
+							datumIsEqual(old_space, new_space, true, sizeof(Datum))))
 				lamin_check_space_value(t, newtup, desc, GetUserId());
 		}
 	}

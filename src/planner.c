@@ -117,6 +117,7 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 	RangeTblEntry *brte;
 	ListCell   *lc;
 	AttrNumber	attno = 0;
+	AttrNumber	prev_att = 0;	/* table column of the previous view column */
 	Index		i = 0;
 	WholeRowContext ctx;
 	bool		whole_row;
@@ -168,9 +169,9 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 
 		attno++;
 		if (tle->resjunk || tle->resno != attno || !IsA(var, Var) ||
-			var->varno != ref->rtindex || var->varlevelsup != 0 || var->varattno < attno ||
-			(attno > 1 && var->varattno <= ((Var *) ((TargetEntry *) list_nth(sq->targetList, attno - 2))->expr)->varattno))
+			var->varno != ref->rtindex || var->varlevelsup != 0 || var->varattno <= prev_att)
 			return 0;
+		prev_att = var->varattno;
 	}
 
 	/* the query does not lock the view's rows */
