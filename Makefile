@@ -1,21 +1,31 @@
 # lamin_branch: PGXS build. `make && make install`, then `make installcheck`.
 EXTENSION   = lamin_branch
+EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" lamin_branch.control)
 MODULE_big  = lamin_branch
 OBJS        = src/lamin_branch.o src/table_info.o src/branch_trigger.o src/move.o src/move_many.o src/planner.o
 DATA        = $(wildcard sql/lamin_branch--*.sql)
 DOCS        = README.md
 
-# one feature per file, run in this order
+PG_CONFIG ?= pg_config
+PG_MAJOR   := $(shell $(PG_CONFIG) --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+
+# one feature per file, run in this order; what only a newer server has, in a file of its own
 REGRESS     = install faq objects uid views planner planner_shapes delete_view versions functions errors leaks enable_refusals enable_names enable_keys enable_disable generic access spaces attacks enable_app enable_lamindb drop_extension planted
+ifeq ($(shell test $(PG_MAJOR) -ge 17 && echo y),y)
+REGRESS    += merge_pg17
+endif
+ifeq ($(shell test $(PG_MAJOR) -ge 18 && echo y),y)
+REGRESS    += planner_pg18
+endif
 REGRESS_OPTS = --inputdir=test --load-extension=lamin_branch --temp-config=test/preload.conf
 ISOLATION   = delete_delete delete_restore trash_two_heads delete_update enable_concurrent move_orders restore_unique bulk_overlap serializable heads_snapshot bulk_missing bulk_families
 ISOLATION_OPTS = --inputdir=test --load-extension=lamin_branch --temp-config=test/preload.conf
 
-PG_CPPFLAGS = -Werror -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+PG_CPPFLAGS = -Werror -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers \
+              -DLAMIN_BRANCH_VERSION='"$(EXTVERSION)"'
 
-PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every C file includes the shared header
-$(OBJS): src/lamin_branch.h
+# every C file includes the shared headers; the version is compiled in
+$(OBJS): src/lamin_branch.h src/compat.h lamin_branch.control

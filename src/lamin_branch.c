@@ -7,9 +7,10 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "compat.h"
 #include "lamin_branch.h"
 
-PG_MODULE_MAGIC;
+LAMIN_MODULE_MAGIC("lamin_branch", LAMIN_BRANCH_VERSION);
 
 void		_PG_init(void);
 

@@ -29,42 +29,43 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relation.h"
 #include "access/table.h"
+#include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
+#include "parser/parse_relation.h"
+#include "parser/parse_type.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "compat.h"
 #include "lamin_branch.h"
 
 static planner_hook_type prev_planner_hook = NULL;
 static bool flatten_views = true;
 
 /*
- * Does any Var at this query level (or below) refer to the whole row of range entry varno (or to
- * a system column, which a view does not have)?
+ * Does the query name range entry varno (at this query level, or in a sub-query below it) in a
+ * WHERE CURRENT OF? Postgres does not implement that for a view; the hook leaves such a view to
+ * Postgres, so that the statement fails the same way with the hook on and off.
  */
-typedef struct WholeRowContext
+typedef struct CurrentOfContext
 {
 	Index		varno;
 	int			sublevels_up;
-} WholeRowContext;
+} CurrentOfContext;
 
 static bool
-whole_row_walker(Node *node, WholeRowContext *ctx)
+current_of_walker(Node *node, CurrentOfContext *ctx)
 {
 	if (node == NULL)
 		return false;
-	if (IsA(node, Var))
-	{
-		Var		   *var = (Var *) node;
-
-		return var->varno == ctx->varno && (int) var->varlevelsup == ctx->sublevels_up &&
-			var->varattno <= 0;
-	}
 	if (IsA(node, CurrentOfExpr))
 		return ((CurrentOfExpr *) node)->cvarno == ctx->varno && ctx->sublevels_up == 0;
 	if (IsA(node, Query))
@@ -72,24 +73,18 @@ whole_row_walker(Node *node, WholeRowContext *ctx)
 		bool		found;
 
 		ctx->sublevels_up++;
-		found = query_tree_walker((Query *) node, whole_row_walker, (void *) ctx, 0);
+		found = query_tree_walker((Query *) node, current_of_walker, (void *) ctx, 0);
 		ctx->sublevels_up--;
 		return found;
 	}
-	return expression_tree_walker(node, whole_row_walker, (void *) ctx);
+	return expression_tree_walker(node, current_of_walker, (void *) ctx);
 }
 
-/*
- * Is the relation a branch-enabled table (it carries the extension's row trigger)? If so, may a
- * whole-row reference to a view showing its first ncols columns read the table's row instead?
- * Only if those are all its columns (none dropped) and the table has no children: then the row
- * the scan returns has the view's layout, and the reference keeps the view's row type.
- */
+/* Is the relation a branch-enabled table: does it carry the extension's row trigger? */
 static bool
-is_branch_table(Oid relid, int ncols, bool *same_row)
+is_branch_table(Oid relid)
 {
 	Relation	rel = table_open(relid, NoLock);	/* locked by the rewriter or plan cache */
-	TupleDesc	desc = RelationGetDescr(rel);
 	bool		found = false;
 
 	if (rel->trigdesc != NULL)
@@ -97,12 +92,39 @@ is_branch_table(Oid relid, int ncols, bool *same_row)
 		for (int i = 0; i < rel->trigdesc->numtriggers && !found; i++)
 			found = strcmp(rel->trigdesc->triggers[i].tgname, "lamin_branch_row") == 0;
 	}
-	*same_row = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relhassubclass &&
-		desc->natts == ncols;
-	for (int i = 0; i < desc->natts && *same_row; i++)
-		*same_row = !TupleDescAttr(desc, i)->attisdropped;
 	table_close(rel, NoLock);
 	return found;
+}
+
+/*
+ * Is this sub-query entry a view the rewriter expanded (rather than a sub-query written in the
+ * query)? From PostgreSQL 16 the entry keeps the view's relid; before, the view's query holds
+ * its OLD and NEW entries, which are views outside the view's FROM clause.
+ */
+static bool
+is_expanded_view(RangeTblEntry *rte, Index table_rti)
+{
+	Query	   *sq = rte->subquery;
+	ListCell   *lc;
+	Index		i = 0;
+
+#ifdef LAMIN_HAS_PERMINFO
+	if (!OidIsValid(rte->relid) || list_length(sq->rtable) != 1)
+		return false;
+#else
+	if (list_length(sq->rtable) < 2)
+		return false;
+#endif
+	foreach(lc, sq->rtable)
+	{
+		RangeTblEntry *other = lfirst_node(RangeTblEntry, lc);
+
+		i++;
+		if (i != table_rti &&
+			(other->rtekind != RTE_RELATION || other->relkind != RELKIND_VIEW || other->inFromCl))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -118,10 +140,7 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 	ListCell   *lc;
 	AttrNumber	attno = 0;
 	AttrNumber	prev_att = 0;	/* table column of the previous view column */
-	Index		i = 0;
-	WholeRowContext ctx;
-	bool		whole_row;
-	bool		same_row;
+	CurrentOfContext ctx;
 
 	if (sq == NULL || rte->securityQuals != NIL || rte->tablesample != NULL)
 		return 0;
@@ -141,22 +160,8 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 	if (brte->rtekind != RTE_RELATION || brte->tablesample != NULL ||
 		(brte->relkind != RELKIND_RELATION && brte->relkind != RELKIND_PARTITIONED_TABLE))
 		return 0;
-
-	/*
-	 * The other entries are the view's own (its OLD and NEW entries), kept for permission checks
-	 * only; there must be some, or this is a subquery written by hand, not a view.
-	 */
-	if (list_length(sq->rtable) < 2)
+	if (!is_expanded_view(rte, ref->rtindex))
 		return 0;
-	foreach(lc, sq->rtable)
-	{
-		RangeTblEntry *other = lfirst_node(RangeTblEntry, lc);
-
-		i++;
-		if (i != (Index) ref->rtindex &&
-			(other->rtekind != RTE_RELATION || other->relkind != RELKIND_VIEW || other->inFromCl))
-			return 0;
-	}
 
 	/*
 	 * Each column of the view is a column of the table, in table order: column k of the view is
@@ -181,26 +186,91 @@ view_table_index(Query *q, Index rti, RangeTblEntry *rte)
 			return 0;
 	}
 
-	/*
-	 * A whole-row reference to the view (as in the "wholerow" column Postgres adds for an
-	 * INSTEAD OF trigger) may read the table's row only where that row is the view's row.
-	 */
+	/* WHERE CURRENT OF a view is an error Postgres raises itself */
 	ctx.varno = rti;
 	ctx.sublevels_up = 0;
-	whole_row = query_tree_walker(q, whole_row_walker, (void *) &ctx, 0);
-	if (!is_branch_table(brte->relid, list_length(sq->targetList), &same_row) ||
-		(whole_row && !same_row))
+	if (query_tree_walker(q, current_of_walker, (void *) &ctx, 0))
+		return 0;
+
+	if (!is_branch_table(brte->relid))
 		return 0;
 	return ref->rtindex;
 }
 
-/* Column numbers of a view's columns in its table: Vars of one range entry at one query level. */
+/*
+ * References to a view's columns become references to its table's columns: column k of the view
+ * is column map[k - 1] of the table. A whole-row reference becomes the view's row built from
+ * those columns (NULL where the row is the null side of an outer join: the key is never NULL in a
+ * row that exists), so it never depends on the table's row type, which can gain columns between
+ * planning and execution, nor on dropped columns or child tables.
+ */
 typedef struct RemapContext
 {
 	Index		varno;
 	int			sublevels_up;
-	AttrNumber *map;			/* view column k is table column map[k - 1] */
+	AttrNumber *map;
+	int			ncols;
+	AttrNumber	key_att;		/* a primary key column of the table: NOT NULL */
+	Oid			key_type;
+	int32		key_typmod;
+	Oid			key_collation;
 } RemapContext;
+
+static Node *
+view_row(Var *var, RemapContext *ctx)
+{
+	Oid			view = typeidTypeRelid(var->vartype);
+	Relation	rel;
+	TupleDesc	desc;
+	RowExpr    *row = makeNode(RowExpr);
+	NullTest   *isnull = makeNode(NullTest);
+	CaseExpr   *cexpr = makeNode(CaseExpr);
+	CaseWhen   *when = makeNode(CaseWhen);
+	int			k = 0;
+
+	if (!OidIsValid(view))
+		elog(ERROR, "whole-row reference of type %u is not a view's row", var->vartype);
+	rel = relation_open(view, NoLock);	/* locked: the view is in the range table */
+	desc = RelationGetDescr(rel);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+		{
+			row->args = lappend(row->args, makeNullConst(INT4OID, -1, InvalidOid));
+			row->colnames = lappend(row->colnames, makeString(pstrdup("")));
+			continue;
+		}
+		if (k >= ctx->ncols)
+			elog(ERROR, "view \"%s\" has more columns than its query", RelationGetRelationName(rel));
+		row->args = lappend(row->args,
+							makeVar(var->varno, ctx->map[k], att->atttypid, att->atttypmod,
+									att->attcollation, var->varlevelsup));
+		row->colnames = lappend(row->colnames, makeString(pstrdup(NameStr(att->attname))));
+		k++;
+	}
+	relation_close(rel, NoLock);
+	row->row_typeid = var->vartype;
+	row->row_format = COERCE_IMPLICIT_CAST;
+	row->location = -1;
+
+	isnull->arg = (Expr *) makeVar(var->varno, ctx->key_att, ctx->key_type, ctx->key_typmod,
+								   ctx->key_collation, var->varlevelsup);
+	isnull->nulltesttype = IS_NULL;
+	isnull->argisrow = false;
+	isnull->location = -1;
+	when->expr = (Expr *) isnull;
+	when->result = (Expr *) makeNullConst(var->vartype, -1, InvalidOid);
+	when->location = -1;
+	cexpr->casetype = var->vartype;
+	cexpr->casecollid = InvalidOid;
+	cexpr->arg = NULL;
+	cexpr->args = list_make1(when);
+	cexpr->defresult = (Expr *) row;
+	cexpr->location = -1;
+	return (Node *) cexpr;
+}
 
 static Node *
 remap_mutator(Node *node, RemapContext *ctx)
@@ -209,10 +279,14 @@ remap_mutator(Node *node, RemapContext *ctx)
 		return NULL;
 	if (IsA(node, Var))
 	{
-		Var		   *var = (Var *) copyObject(node);
+		Var		   *var = (Var *) node;
 
-		if (var->varno == ctx->varno && (int) var->varlevelsup == ctx->sublevels_up &&
-			var->varattno > 0)
+		if (var->varno != ctx->varno || (int) var->varlevelsup != ctx->sublevels_up)
+			return (Node *) copyObject(var);
+		if (var->varattno == InvalidAttrNumber)
+			return view_row(var, ctx);
+		var = (Var *) copyObject(node);
+		if (var->varattno > 0)
 		{
 			if (var->varnosyn == var->varno && var->varattnosyn == var->varattno)
 				var->varattnosyn = ctx->map[var->varattno - 1];
@@ -233,9 +307,93 @@ remap_mutator(Node *node, RemapContext *ctx)
 }
 
 /*
+ * The table's column names as a query's alias for it would give them: the table's own, an empty
+ * string for a dropped column, and where the query named the view's columns (FROM v AS x(a, b)),
+ * those names on the table columns they stand for.
+ */
+static Alias *
+table_alias(const char *aliasname, List *given, List *table_colnames, AttrNumber *map, int ncols,
+			bool eref)
+{
+	List	   *colnames = NIL;
+	int			naliases = list_length(given);
+	int			last = naliases > 0 ? map[Min(naliases, ncols) - 1] : 0;
+	int			k = 0;
+	int			p = 0;
+	ListCell   *lc;
+
+	foreach(lc, table_colnames)
+	{
+		const char *name = strVal(lfirst(lc));
+
+		p++;
+		if (!eref && p > last)
+			break;
+		if (k < ncols && map[k] == p)
+		{
+			if (k < naliases)
+				name = strVal(list_nth(given, k));
+			k++;
+		}
+		colnames = lappend(colnames, makeString(pstrdup(name)));
+	}
+	return makeAlias(aliasname, colnames);
+}
+
+/*
+ * Does the query refer to the whole row of range entry varno? Then the references are rewritten
+ * even where the view's columns are the table's first ones.
+ */
+static bool
+whole_row_walker(Node *node, CurrentOfContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		return var->varno == ctx->varno && (int) var->varlevelsup == ctx->sublevels_up &&
+			var->varattno == InvalidAttrNumber;
+	}
+	if (IsA(node, Query))
+	{
+		bool		found;
+
+		ctx->sublevels_up++;
+		found = query_tree_walker((Query *) node, whole_row_walker, (void *) ctx, 0);
+		ctx->sublevels_up--;
+		return found;
+	}
+	return expression_tree_walker(node, whole_row_walker, (void *) ctx);
+}
+
+/* A primary key column of the table, which no existing row has NULL. */
+static void
+table_key_column(Oid relid, RemapContext *ctx)
+{
+	Relation	rel = table_open(relid, NoLock);
+	Relation	idx;
+	Form_pg_attribute att;
+
+	list_free(RelationGetIndexList(rel));
+	if (!OidIsValid(rel->rd_pkindex))
+		elog(ERROR, "branch-enabled table \"%s\" has no primary key", RelationGetRelationName(rel));
+	idx = index_open(rel->rd_pkindex, AccessShareLock);
+	ctx->key_att = idx->rd_index->indkey.values[0];
+	index_close(idx, AccessShareLock);
+	att = TupleDescAttr(RelationGetDescr(rel), ctx->key_att - 1);
+	ctx->key_type = att->atttypid;
+	ctx->key_typmod = att->atttypmod;
+	ctx->key_collation = att->attcollation;
+	table_close(rel, NoLock);
+}
+
+/*
  * Turn range entry rti of q, a flattenable view reading table entry b of its query, into the
- * table. Where the view's columns are not the table's first ones (a column was dropped), the Vars
- * of q that name them are rewritten first, which copies q's range table.
+ * table. The query's references to the view's columns and rows are rewritten first (which
+ * copies q's range table), then the entry becomes the table with the view's condition as its
+ * security qual, and the view's permission entry stays in the range table, outside the join tree.
  */
 static void
 flatten_view(Query *q, Index rti, Index b)
@@ -246,7 +404,13 @@ flatten_view(Query *q, Index rti, Index b)
 	List	   *quals = NIL;
 	ListCell   *lc;
 	Index		i = 0;
-	AttrNumber *map = palloc(sizeof(AttrNumber) * (list_length(sq->targetList) + 1));
+	int			ncols = list_length(sq->targetList);
+	AttrNumber *map = palloc(sizeof(AttrNumber) * (ncols + 1));
+	RemapContext ctx;
+	Alias	   *user_alias = rte->alias;
+	const char *refname = rte->eref->aliasname;
+
+	CurrentOfContext wctx;
 	bool		identity = true;
 
 	foreach(lc, sq->targetList)
@@ -255,27 +419,69 @@ flatten_view(Query *q, Index rti, Index b)
 		identity &= map[i] == (AttrNumber) (i + 1);
 		i++;
 	}
-	if (!identity)
-	{
-		RemapContext ctx;
+	brte = rt_fetch(b, sq->rtable);
 
+	wctx.varno = rti;
+	wctx.sublevels_up = 0;
+	if (!identity || query_tree_walker(q, whole_row_walker, (void *) &wctx, 0))
+	{
+		memset(&ctx, 0, sizeof(ctx));
 		ctx.varno = rti;
 		ctx.sublevels_up = 0;
 		ctx.map = map;
+		ctx.ncols = ncols;
+		table_key_column(brte->relid, &ctx);
 		(void) query_tree_mutator(q, remap_mutator, (void *) &ctx, QTW_DONT_COPY_QUERY);
 		rte = rt_fetch(rti, q->rtable);
 		sq = rte->subquery;
+		brte = rt_fetch(b, sq->rtable);
 	}
-	pfree(map);
-	brte = rt_fetch(b, sq->rtable);
 
-	/* the view's permission entries move up, outside the join tree */
+#ifdef LAMIN_HAS_PERMINFO
+	{
+		/*
+		 * The view's permission entry (the caller's right on the view) stays with an entry for the
+		 * view outside the join tree; the table gets its own entry, from the view's query (the view
+		 * owner's right on the table, or the caller's for a security_invoker view).
+		 */
+		RangeTblEntry *vrte = makeNode(RangeTblEntry);
+		RTEPermissionInfo *tperm;
+
+		vrte->rtekind = RTE_RELATION;
+		vrte->relid = rte->relid;
+		vrte->relkind = RELKIND_VIEW;
+		vrte->rellockmode = rte->rellockmode;
+		vrte->perminfoindex = rte->perminfoindex;
+		vrte->inh = false;
+		vrte->inFromCl = false;
+		vrte->alias = NULL;
+		vrte->eref = makeAlias(get_rel_name(rte->relid), NIL);
+		q->rtable = lappend(q->rtable, vrte);
+
+		if (brte->perminfoindex != 0)
+		{
+			tperm = copyObject(getRTEPermissionInfo(sq->rteperminfos, brte));
+			q->rteperminfos = lappend(q->rteperminfos, tperm);
+			rte->perminfoindex = list_length(q->rteperminfos);
+		}
+		else
+			rte->perminfoindex = 0;
+	}
+#else
+	/* the view's permission entries (its OLD and NEW entries) move up, outside the join tree */
 	i = 0;
 	foreach(lc, sq->rtable)
 	{
 		if (++i != b)
 			q->rtable = lappend(q->rtable, lfirst(lc));
 	}
+	rte->requiredPerms = brte->requiredPerms;
+	rte->checkAsUser = brte->checkAsUser;
+	rte->selectedCols = brte->selectedCols;
+	rte->insertedCols = NULL;
+	rte->updatedCols = NULL;
+	rte->extraUpdatedCols = NULL;
+#endif
 
 	/* the table's own security quals (row-level security) first, then the view's condition */
 	foreach(lc, brte->securityQuals)
@@ -300,14 +506,14 @@ flatten_view(Query *q, Index rti, Index b)
 	rte->security_barrier = false;
 	rte->lateral = false;
 	rte->inh = brte->inh;
-	rte->requiredPerms = brte->requiredPerms;
-	rte->checkAsUser = brte->checkAsUser;
-	rte->selectedCols = brte->selectedCols;
-	rte->insertedCols = NULL;
-	rte->updatedCols = NULL;
-	rte->extraUpdatedCols = NULL;
 	rte->securityQuals = quals;
-	rte->eref = makeAlias(rte->eref->aliasname, brte->eref->colnames);
+	/* the names a query gave the view's columns now stand on the table's columns */
+	if (user_alias)
+		rte->alias = table_alias(user_alias->aliasname, user_alias->colnames, brte->eref->colnames,
+								 map, ncols, false);
+	rte->eref = table_alias(refname, user_alias ? user_alias->colnames : NIL, brte->eref->colnames,
+							map, ncols, true);
+	pfree(map);
 
 	q->hasSubLinks |= sq->hasSubLinks;
 	q->hasRowSecurity |= sq->hasRowSecurity;

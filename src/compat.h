@@ -1,0 +1,31 @@
+/*
+ * compat.h: the differences between the PostgreSQL major versions lamin_branch builds on (15 to
+ * 18), in one place. Every other file is written against one API and includes this header.
+ */
+#ifndef LAMIN_COMPAT_H
+#define LAMIN_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 150000
+#error "lamin_branch needs PostgreSQL 15 or later"
+#endif
+
+/*
+ * PostgreSQL 16 moved permission checks out of RangeTblEntry into a list of RTEPermissionInfo
+ * per query (Query.rteperminfos, RangeTblEntry.perminfoindex), and a view expanded by the
+ * rewriter keeps its relid and perminfoindex on its RTE_SUBQUERY entry instead of leaving OLD
+ * and NEW entries in the view's query.
+ */
+#if PG_VERSION_NUM >= 160000
+#define LAMIN_HAS_PERMINFO 1
+#endif
+
+/* PostgreSQL 18 lets a module name itself and its version in its magic block. */
+#if PG_VERSION_NUM >= 180000
+#define LAMIN_MODULE_MAGIC(modname, modversion) PG_MODULE_MAGIC_EXT(.name = (modname), .version = (modversion))
+#else
+#define LAMIN_MODULE_MAGIC(modname, modversion) PG_MODULE_MAGIC
+#endif
+
+#endif							/* LAMIN_COMPAT_H */
