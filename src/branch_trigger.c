@@ -302,6 +302,12 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 
 			lamin_check_view_right(&e, new_branch == LAMIN_BRANCH_MAIN || old_branch == LAMIN_BRANCH_TRASH);
 		}
+		else if (is_update && old_branch != LAMIN_BRANCH_MAIN)
+		{
+			LaminEnabled e = lamin_enabled_table(t->query_relid);
+
+			lamin_check_update_right(&e, old_branch);
+		}
 		if (t->spaces)
 		{
 			bool		old_null,

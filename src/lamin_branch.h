@@ -107,9 +107,11 @@ typedef struct LaminEnabled
 	Oid			relid;
 	Oid			main_view;
 	Oid			trash_view;
+	Oid			archive_view;
 } LaminEnabled;
 extern LaminEnabled lamin_enabled_table(Oid given);
 extern void lamin_check_view_right(LaminEnabled *e, bool on_trash);
+extern void lamin_check_update_right(LaminEnabled *e, int32 branch);
 extern int32 lamin_checked_branch(Oid relid, int32 branch);
 
 /* Helpers */

@@ -276,14 +276,15 @@ lamin_enabled_table(Oid given)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
-	LaminEnabled e = {InvalidOid, InvalidOid, InvalidOid};
+	LaminEnabled e = {InvalidOid, InvalidOid, InvalidOid, InvalidOid};
 	bool		isnull;
 	int			rc;
 
 	values[0] = ObjectIdGetDatum(given);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args("SELECT relation::pg_catalog.oid, main_view::pg_catalog.oid, trash_view::pg_catalog.oid "
+	rc = SPI_execute_with_args("SELECT relation::pg_catalog.oid, main_view::pg_catalog.oid, trash_view::pg_catalog.oid, "
+							   "archive_view::pg_catalog.oid "
 							   "FROM lamin.enabled_table "
 							   "WHERE $1 OPERATOR(pg_catalog.=) ANY (ARRAY[relation::pg_catalog.oid, "
 							   "main_view::pg_catalog.oid, archive_view::pg_catalog.oid, "
@@ -295,6 +296,7 @@ lamin_enabled_table(Oid given)
 		e.relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		e.main_view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		e.trash_view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		e.archive_view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
 	}
 	SPI_finish();
 	if (!OidIsValid(e.relid))
@@ -334,6 +336,32 @@ lamin_check_view_right(LaminEnabled *e, bool on_trash)
 						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
 }
 
+/*
+ * Changing a row in place on a branch other than main is a right on that branch's view: UPDATE
+ * on the trash view for a trashed row, on the archive view for an archived one, on the main view
+ * for a row of a user branch. No view shows a role rows beyond its grants, but an upsert through
+ * the main view meets the row that holds its key whatever its branch, and from PostgreSQL 18 on
+ * Postgres no longer refuses to update a conflicting row the view does not show.
+ */
+void
+lamin_check_update_right(LaminEnabled *e, int32 branch)
+{
+	Oid			view = branch == LAMIN_BRANCH_TRASH ? e->trash_view :
+		branch == LAMIN_BRANCH_ARCHIVE ? e->archive_view : e->main_view;
+	char	   *vname;
+
+	if (!OidIsValid(view) || pg_class_aclcheck(view, GetUserId(), ACL_UPDATE) == ACLCHECK_OK)
+		return;
+	vname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)), get_rel_name(view));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to change rows of %s in the %s", get_rel_name(e->relid),
+					branch == LAMIN_BRANCH_TRASH ? "trash" : branch == LAMIN_BRANCH_ARCHIVE ? "archive" : "branch"),
+			 errdetail("Changing a row on branch %d in place needs UPDATE on view %s.", branch, vname),
+			 errhint("Restore the row first, or have the owner grant it: GRANT UPDATE ON %s TO %s;",
+					 vname, quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+}
+
 static Datum
 artifact_move(FunctionCallInfo fcinfo, MoveAction action)
 {
@@ -359,6 +387,7 @@ artifact_move(FunctionCallInfo fcinfo, MoveAction action)
 
 		e.relid = t->relid;
 		e.main_view = get_relname_relid("artifact", nsp);
+		e.archive_view = get_relname_relid("artifact_archive", nsp);
 		e.trash_view = get_relname_relid("artifact_trash", nsp);
 		lamin_check_view_right(&e, action == MOVE_RESTORE || (action == MOVE_DELETE && permanent));
 	}
