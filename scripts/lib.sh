@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Helpers shared by demo.sh, test.sh and the benchmark: run as the postgres OS user when we are
-# root (Postgres refuses to run as root), and start a throw-away server.
-PGBIN=/usr/lib/postgresql/15/bin
+# Helpers shared by demo.sh, test.sh and the benchmark: which PostgreSQL to use, running as the
+# postgres OS user when we are root (Postgres refuses to run as root), and a throw-away server.
+#
+# PG_MAJOR picks the major version (default: the newest server installed here, else 15). On this
+# machine that is the server of the system itself; scripts/pgroots.sh makes Debian roots that
+# hold other major versions and runs these same scripts inside them.
+if [ -z "${PG_MAJOR:-}" ]; then
+    PG_MAJOR=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
+    PG_MAJOR=${PG_MAJOR:-15}
+fi
+export PG_MAJOR
+PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
+PGXS_TEST=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test
 export PATH=$PGBIN:$PATH
 
 as_pg() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lamin_branch benchmark: what the branch model costs next to the hand-written SQL it replaces.
 #
-#   bash test/bench/bench.sh [--quick] [--out FILE]
+#   bash test/bench/bench.sh [--pg N] [--quick] [--out FILE]
 #
 # On its own on a fresh Debian 12 machine: installs and builds (scripts/setup.sh), starts a
 # throw-away server, loads N artifacts (half of them trashed) for N = 10^5 and 10^6, and measures
@@ -24,6 +24,8 @@
 # lamin_branch_heads) fire on both sides of pairs and bulk: the ratios are the cost of the view,
 # the functions and the INSTEAD OF trigger on top of them. About 8 minutes on 2 cores.
 #
+#   --pg N      PostgreSQL major version: 15 (this system's, the default), 17 or 18 (run inside
+#               the Debian root scripts/pgroots.sh makes for it)
 #   --quick     N = 10^5 only, shorter runs (about a minute)
 #   --out FILE  also write the results as a Markdown table to FILE
 # Environment: BENCH_SECONDS (pgbench -T of one run), BENCH_ROUNDS (rounds of each case; by
@@ -37,8 +39,12 @@ usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0
 
 QUICK=0
 OUT=""
+PGV=${PG_MAJOR:-15}
+ARGS=("$@")
 while [ $# -gt 0 ]; do
     case $1 in
+        --pg) [ $# -ge 2 ] || { echo "--pg needs a version" >&2; exit 2; }; PGV=$2; shift ;;
+        --pg=*) PGV=${1#--pg=} ;;
         --quick) QUICK=1 ;;
         --out) [ $# -ge 2 ] || { echo "--out needs a file" >&2; exit 2; }; OUT=$2; shift ;;
         --out=*) OUT=${1#--out=} ;;
@@ -48,6 +54,25 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -z "$OUT" ] || OUT=$(realpath -m "$OUT")
+
+# another major version: the same script inside its Debian root, the table copied out
+if [ "$PGV" != 15 ] && [ -z "${LAMIN_IN_ROOT:-}" ]; then
+    . "$REPO/scripts/pgroots.sh"
+    ensure_pg_root "$PGV" || exit 1
+    copy_into_root "$PGV" /src/lamin_branch
+    inner=()
+    for a in "${ARGS[@]}"; do inner+=("$a"); done
+    for i in "${!inner[@]}"; do [[ ${inner[$i]} == --out* ]] && unset "inner[$i]"; done
+    commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || true)
+    git -C "$REPO" diff --quiet HEAD -- src sql 2>/dev/null || commit="$commit with uncommitted changes"
+    chroot "$(pg_root "$PGV")" env -i BENCH_COMMIT="$commit" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+        PG_MAJOR="$PGV" LAMIN_IN_ROOT=1 BENCH_SECONDS="${BENCH_SECONDS:-}" BENCH_ROUNDS="${BENCH_ROUNDS:-}" \
+        bash /src/lamin_branch/test/bench/bench.sh "${inner[@]}" --out /tmp/bench.md
+    status=$?
+    [ -z "$OUT" ] || cp "$(pg_root "$PGV")/tmp/bench.md" "$OUT"
+    exit $status
+fi
+export PG_MAJOR=$PGV
 
 if [ "$QUICK" -eq 1 ]; then
     SIZES="100000"; SECONDS_RUN=${BENCH_SECONDS:-3}; ROUNDS=${BENCH_ROUNDS:-3}; BULK_ROUNDS=${BENCH_ROUNDS:-3}
@@ -98,7 +123,9 @@ q -c "ALTER DATABASE bench SET client_min_messages = warning" \
   -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" >/dev/null
 # what was measured: the extension as built from this tree (commit, and whether it had changes)
 BUILD="lamin_branch $(q -c "SELECT extversion FROM pg_extension WHERE extname = 'lamin_branch'")"
-if commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); then
+if [ -n "${BENCH_COMMIT:-}" ]; then
+    BUILD="$BUILD (commit $BENCH_COMMIT)"
+elif commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); then
     git -C "$REPO" diff --quiet HEAD -- src sql 2>/dev/null || commit="$commit with uncommitted changes"
     BUILD="$BUILD (commit $commit)"
 fi

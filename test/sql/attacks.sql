@@ -25,14 +25,14 @@ SELECT key FROM lamin.artifact WHERE 1 / (CASE WHEN description LIKE 'secret%' T
 SELECT key FROM lamin.artifact_all WHERE description::int > 0;
 SELECT key FROM lamin.artifact_all WHERE (SELECT 1 / (a2.branch_id + 1) FROM lamin.artifact_all a2 WHERE a2.branch_id = -1 LIMIT 1) IS NULL;
 -- EXPLAIN ANALYZE shows no hidden value (row counts of a filter are Postgres's own limit of RLS)
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT key FROM lamin.artifact WHERE public.leak(description);
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) SELECT key FROM lamin.artifact WHERE public.leak(description);
 SELECT key FROM lamin.artifact_trash;
 SELECT key FROM lamin.artifact_archive;
 RESET ROLE;
 SET ROLE regress_admin;
 SELECT key FROM lamin.artifact_trash WHERE public.leak(description);
 SELECT key FROM lamin.artifact_archive WHERE 1 / (CASE WHEN branch_id = 1 THEN 0 ELSE 1 END) = 1;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT key FROM lamin.artifact_trash WHERE public.leak(description);
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) SELECT key FROM lamin.artifact_trash WHERE public.leak(description);
 RESET ROLE;
 
 -- 2. plan caches: the same prepared statement, SQL function, CTE and sublink under two roles

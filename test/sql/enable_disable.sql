@@ -22,7 +22,7 @@ CREATE FUNCTION pg_temp.shape(nsp name) RETURNS SETOF text LANGUAGE sql AS $$
      WHERE c.relnamespace = nsp::regnamespace AND c.relkind <> 'i'
     UNION ALL
     SELECT format('  constraint %s.%s %s', c.relname, k.conname, pg_get_constraintdef(k.oid))
-      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid WHERE c.relnamespace = nsp::regnamespace
+      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid WHERE c.relnamespace = nsp::regnamespace AND k.contype <> 'n'
     UNION ALL
     SELECT format('  trigger %s.%s', c.relname, pg_get_triggerdef(g.oid))
       FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
@@ -113,7 +113,7 @@ SELECT pg_describe_object(classid, objid, objsubid) AS depends_on_lamin
                     UNION ALL SELECT oid FROM pg_proc WHERE pronamespace = 'lamin'::regnamespace)
    AND (classid, objid) IN (SELECT 'pg_class'::regclass, oid FROM pg_class WHERE relnamespace = 'dis'::regnamespace
                             UNION ALL SELECT 'pg_constraint'::regclass, oid FROM pg_constraint
-                             WHERE conrelid = 'dis.items'::regclass
+                             WHERE conrelid = 'dis.items'::regclass AND contype <> 'n'
                             UNION ALL SELECT 'pg_trigger'::regclass, oid FROM pg_trigger
                              WHERE tgrelid = 'dis.items'::regclass);
 UPDATE dis.items SET branch_id = 1 WHERE id = 5;
@@ -146,7 +146,7 @@ SELECT id, branch_id FROM dis.own_archive;
 SELECT lamin.disable('dis.own', drop_columns => true);
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
  WHERE attrelid = 'dis.own'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
-SELECT conname FROM pg_constraint WHERE conrelid = 'dis.own'::regclass ORDER BY 1;
+SELECT conname FROM pg_constraint WHERE conrelid = 'dis.own'::regclass AND contype <> 'n' ORDER BY 1;
 SELECT id, branch_id FROM dis.own ORDER BY id;
 
 -- ALTER TABLE ADD COLUMN: the event trigger re-creates the three views with the new column,

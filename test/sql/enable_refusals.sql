@@ -12,7 +12,9 @@ CREATE FUNCTION pg_temp.shape(nsp name) RETURNS SETOF text LANGUAGE sql AS $$
                   (SELECT string_agg(g || ':' || p, ' ' ORDER BY g)
                      FROM (SELECT CASE WHEN x.grantee = 0 THEN 'public' ELSE x.grantee::regrole::text END AS g,
                                   string_agg(x.privilege_type, ',' ORDER BY x.privilege_type) AS p
-                             FROM aclexplode(c.relacl) x WHERE x.grantee <> c.relowner GROUP BY 1) x))
+                             FROM aclexplode(c.relacl) x
+                            -- MAINTAIN (PostgreSQL 17) stays on the table
+                            WHERE x.grantee <> c.relowner AND x.privilege_type <> 'MAINTAIN' GROUP BY 1) x))
       FROM pg_class c WHERE c.relnamespace = nsp::regnamespace
     UNION ALL
     SELECT format('  column %s.%s %s%s%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
@@ -23,7 +25,7 @@ CREATE FUNCTION pg_temp.shape(nsp name) RETURNS SETOF text LANGUAGE sql AS $$
      WHERE c.relnamespace = nsp::regnamespace AND c.relkind <> 'i'
     UNION ALL
     SELECT format('  constraint %s.%s %s', c.relname, k.conname, pg_get_constraintdef(k.oid))
-      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid WHERE c.relnamespace = nsp::regnamespace
+      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid WHERE c.relnamespace = nsp::regnamespace AND k.contype <> 'n'
     UNION ALL
     SELECT format('  trigger %s.%s%s', c.relname, g.tgname, CASE WHEN g.tgisinternal THEN ' (internal)' ELSE '' END)
       FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid WHERE c.relnamespace = nsp::regnamespace

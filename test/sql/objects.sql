@@ -18,8 +18,9 @@ SELECT attnum, attname, format_type(atttypid, atttypmod), attnotnull
   FROM pg_attribute
  WHERE attrelid = 'lamin.artifact_all'::regclass AND attnum > 0 AND NOT attisdropped
  ORDER BY attnum;
+-- (NOT NULL constraints, catalogued from PostgreSQL 18 on, are the columns' NOT NULL above)
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
- WHERE conrelid = 'lamin.artifact_all'::regclass ORDER BY conname;
+ WHERE conrelid = 'lamin.artifact_all'::regclass AND contype <> 'n' ORDER BY conname;
 SELECT indexrelid::regclass, pg_get_indexdef(indexrelid) FROM pg_index
  WHERE indrelid = 'lamin.artifact_all'::regclass ORDER BY 1;
 DELETE FROM lamin.branch WHERE id > 1;
