@@ -1,6 +1,8 @@
 -- PostgreSQL 18 and later: what 18 added to the queries the planner hook rewrites. The hook
 -- changes plans, never results: each query returns the same rows with lamin_branch.flatten_views
 -- on and off.
+-- the module names itself and its version (PG_MODULE_MAGIC_EXT)
+SELECT module_name, version FROM pg_get_loaded_modules() WHERE module_name = 'lamin_branch';
 CREATE SCHEMA p18;
 -- a virtual generated column (18): computed when read, through the view as on the table
 CREATE TABLE p18.item (id int PRIMARY KEY, price int NOT NULL, qty int NOT NULL,
