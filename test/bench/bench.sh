@@ -60,9 +60,12 @@ if [ "$PGV" != 15 ] && [ -z "${LAMIN_IN_ROOT:-}" ]; then
     . "$REPO/scripts/pgroots.sh"
     ensure_pg_root "$PGV" || exit 1
     copy_into_root "$PGV" /src/lamin_branch
-    inner=()
-    for a in "${ARGS[@]}"; do inner+=("$a"); done
-    for i in "${!inner[@]}"; do [[ ${inner[$i]} == --out* ]] && unset "inner[$i]"; done
+    # the same arguments but --pg and --out: the table is written inside the root, then copied
+    inner=(); skip=0
+    for a in "${ARGS[@]}"; do
+        if [ "$skip" -eq 1 ]; then skip=0; continue; fi
+        case $a in --out|--pg) skip=1 ;; --out=*|--pg=*) ;; *) inner+=("$a") ;; esac
+    done
     commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || true)
     git -C "$REPO" diff --quiet HEAD -- src sql 2>/dev/null || commit="$commit with uncommitted changes"
     chroot "$(pg_root "$PGV")" env -i BENCH_COMMIT="$commit" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
