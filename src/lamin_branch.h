@@ -43,9 +43,8 @@ typedef enum LaminPlan
 /* What lamin_branch knows of one branch-enabled table. */
 typedef struct LaminTable
 {
-	Oid			relid;			/* hash key */
-	bool		valid;			/* false once the relcache says the table changed */
-	MemoryContext mcxt;			/* everything below lives here */
+	Oid			relid;
+	MemoryContext mcxt;			/* this struct and everything it points to live here */
 	Oid			owner;
 	char	   *qualname;		/* quoted "schema"."table" */
 	char	   *label;			/* table name without _all, for messages */

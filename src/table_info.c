@@ -32,27 +32,91 @@
 
 #include "lamin_branch.h"
 
-static HTAB *table_cache = NULL;
+/*
+ * The cache: table OID -> the current LaminTable. A LaminTable is never freed while a statement
+ * may still use it: a relcache invalidation (DDL, GRANT, ANALYZE, a sinval queue reset) only
+ * marks the entry stale; the next lamin_table_get() builds a new LaminTable and retires the old
+ * one, which is freed with its plans when the transaction ends. A caller keeps a consistent
+ * LaminTable for as long as it runs, as ri_triggers.c keeps its constraint entries.
+ */
+typedef struct LaminTableEntry
+{
+	Oid			relid;			/* hash key */
+	bool		valid;			/* false once the relcache says the table changed */
+	LaminTable *table;			/* NULL until first built */
+} LaminTableEntry;
 
-/* Relcache invalidation: forget what we knew; plans are dropped on next use. */
+static HTAB *table_cache = NULL;
+static List *retired = NIL;		/* LaminTables and plans to free at transaction end */
+
+/* Relcache invalidation: mark stale, free nothing. */
 static void
 table_cache_invalidate(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
-	LaminTable *t;
+	LaminTableEntry *e;
 
 	if (table_cache == NULL)
 		return;
 	if (OidIsValid(relid))
 	{
-		t = hash_search(table_cache, &relid, HASH_FIND, NULL);
-		if (t)
-			t->valid = false;
+		e = hash_search(table_cache, &relid, HASH_FIND, NULL);
+		if (e)
+			e->valid = false;
 		return;
 	}
 	hash_seq_init(&status, table_cache);
-	while ((t = hash_seq_search(&status)) != NULL)
-		t->valid = false;
+	while ((e = hash_seq_search(&status)) != NULL)
+		e->valid = false;
+}
+
+/* A table version or a plan a running statement may still use: freed at transaction end. */
+typedef struct Retired
+{
+	LaminTable *table;
+	SPIPlanPtr	plan;
+} Retired;
+
+static void
+retire(LaminTable *t, SPIPlanPtr plan)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	Retired    *r = palloc(sizeof(Retired));
+
+	r->table = t;
+	r->plan = plan;
+	retired = lappend(retired, r);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+free_retired(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (retired == NIL ||
+		(event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		 event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT &&
+		 event != XACT_EVENT_PREPARE))
+		return;
+	foreach(lc, retired)
+	{
+		Retired    *r = (Retired *) lfirst(lc);
+
+		if (r->plan)
+			SPI_freeplan(r->plan);
+		if (r->table)
+		{
+			int			i;
+
+			for (i = 0; i < LP_NUM_PLANS; i++)
+				if (r->table->plans[i])
+					SPI_freeplan(r->table->plans[i]);
+			MemoryContextDelete(r->table->mcxt);
+		}
+	}
+	list_free_deep(retired);
+	retired = NIL;
 }
 
 void
@@ -62,25 +126,10 @@ lamin_table_cache_init(void)
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(LaminTable);
+	ctl.entrysize = sizeof(LaminTableEntry);
 	table_cache = hash_create("lamin_branch tables", 32, &ctl, HASH_ELEM | HASH_BLOBS);
 	CacheRegisterRelcacheCallback(table_cache_invalidate, (Datum) 0);
-}
-
-static void
-table_forget(LaminTable *t)
-{
-	int			i;
-
-	for (i = 0; i < LP_NUM_PLANS; i++)
-	{
-		if (t->plans[i])
-			SPI_freeplan(t->plans[i]);
-		t->plans[i] = NULL;
-	}
-	if (t->mcxt)
-		MemoryContextDelete(t->mcxt);
-	t->mcxt = NULL;
+	RegisterXactCallback(free_retired, NULL);
 }
 
 static AttrNumber
@@ -160,8 +209,6 @@ table_load(LaminTable *t)
 	int			i;
 
 	rel = table_open(t->relid, AccessShareLock);
-	t->mcxt = AllocSetContextCreate(CacheMemoryContext, "lamin_branch table",
-									ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(t->mcxt);
 
 	/* a partition's family and statements span the whole partition tree */
@@ -241,40 +288,66 @@ table_load(LaminTable *t)
 	if (root != rel)
 		table_close(root, AccessShareLock);
 	table_close(rel, AccessShareLock);
-	memset(t->plans, 0, sizeof(t->plans));
-	t->valid = true;
+}
+
+/* A new LaminTable for a table, in a memory context of its own. */
+static LaminTable *
+table_build(Oid relid)
+{
+	MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext, "lamin_branch table",
+											  ALLOCSET_SMALL_SIZES);
+	LaminTable *t = MemoryContextAllocZero(cxt, sizeof(LaminTable));
+
+	t->relid = relid;
+	t->mcxt = cxt;
+	PG_TRY();
+	{
+		table_load(t);
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return t;
 }
 
 LaminTable *
 lamin_table_get(Oid relid)
 {
-	LaminTable *t;
+	LaminTableEntry *e;
 	bool		found;
 
-	t = hash_search(table_cache, &relid, HASH_ENTER, &found);
+	e = hash_search(table_cache, &relid, HASH_ENTER, &found);
 	if (!found)
 	{
-		t->mcxt = NULL;
-		memset(t->plans, 0, sizeof(t->plans));
-		t->valid = false;
+		e->table = NULL;
+		e->valid = false;
 	}
-	if (!t->valid)
+	/* an invalidation that arrives while the table is read makes us read it again */
+	while (!e->valid)
 	{
-		table_forget(t);
+		LaminTable *t;
+
+		e->valid = true;
 		PG_TRY();
 		{
-			table_load(t);
+			t = table_build(relid);
 		}
 		PG_CATCH();
 		{
-			table_forget(t);
-			hash_search(table_cache, &relid, HASH_REMOVE, NULL);
+			e->valid = false;
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
+		if (e->table)
+			retire(e->table, NULL);
+		e->table = t;
 	}
-	return t;
+	return e->table;
 }
+
 
 /* The family of a row: its uid stem, compared as the family index stores it. */
 #define STEM_EXPR "pg_catalog.substr(uid::pg_catalog.text, 1, 16)"
@@ -308,8 +381,14 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 	int			i;
 	SPIPlanPtr	plan;
 
+	/* a plan Postgres invalidated is replaced; the old one may be running: retired, not freed */
 	if (t->plans[which])
-		return t->plans[which];
+	{
+		if (SPI_plan_is_valid(t->plans[which]))
+			return t->plans[which];
+		retire(NULL, t->plans[which]);
+		t->plans[which] = NULL;
+	}
 
 	for (i = 0; i < t->nkeys; i++)
 		argtypes[i] = t->key_type[i];
