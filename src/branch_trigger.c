@@ -300,7 +300,7 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 		{
 			LaminEnabled e = lamin_enabled_table(t->query_relid);
 
-			lamin_check_view_right(&e, new_branch == LAMIN_BRANCH_MAIN || old_branch == LAMIN_BRANCH_TRASH);
+			lamin_check_move_right(&e, old_branch, new_branch, false, GetUserId());
 		}
 		else if (is_update && old_branch != LAMIN_BRANCH_MAIN)
 		{

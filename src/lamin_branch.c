@@ -5,7 +5,9 @@
 
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "catalog/pg_type.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "compat.h"
 #include "lamin_branch.h"
@@ -21,6 +23,7 @@ _PG_init(void)
 	/* no other setting under lamin_branch.* can exist (reserved after ours are defined) */
 	MarkGUCPrefixReserved("lamin_branch");
 	lamin_table_cache_init();
+	lamin_registry_init();
 }
 
 static const char base62_alphabet[] =
@@ -100,4 +103,33 @@ lamin_find_branch(PG_FUNCTION_ARGS)
 				 errmsg("branch \"%s\" does not exist", text_to_cstring(name)),
 				 errhint("The branches are listed by: SELECT id, name FROM lamin.branch;")));
 	PG_RETURN_INT32(id);
+}
+
+/*
+ * Does a branch exist in the table's branch catalog? Read as the table's owner, who references
+ * the catalog: callers need no grant on it.
+ */
+bool
+lamin_branch_exists(const LaminEnabled *e, int32 branch)
+{
+	LaminTable *t = lamin_table_get(e->relid);
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+	LaminSavedUser saved;
+	bool		found;
+	int			rc;
+
+	values[0] = Int32GetDatum(branch);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lamin_become_owner(t, &saved);
+	rc = SPI_execute_with_args(psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $1",
+										quote_qualified_identifier(get_namespace_name(get_rel_namespace(e->branch_table)),
+																   get_rel_name(e->branch_table))),
+							   1, argtypes, values, NULL, true, 1);
+	lamin_spi_check(rc, "reading the branch catalog");
+	found = SPI_processed > 0;
+	lamin_restore_user(&saved);
+	SPI_finish();
+	return found;
 }

@@ -31,14 +31,25 @@ typedef enum LaminPlan
 	LP_WRONG_HEADS,				/* versions of a family on a branch whose is_latest is wrong */
 	LP_SET_LATEST,				/* is_latest = $k+1 for one key */
 	LP_CLEAR_HEAD,				/* is_latest = false for one key */
-	LP_GET_UID,					/* uid of a key (no lock) */
-	LP_LOCK_ROW,				/* branch, lock and head state of a key, locked */
-	LP_SET_BRANCH,				/* move a key to a branch */
-	LP_PURGE,					/* delete a key for good */
-	LP_TRASH_FROM,				/* move a key from a given branch to trash */
-	LP_SPACE_WRITABLE,			/* may role $k+1 write the row's space? */
+	LP_TRASH_FROM,				/* move a key from a given branch to trash (view DELETE) */
+	LP_SPACE_WRITABLE,			/* may role $k+1 write the row's space? (view DELETE) */
+	/* the move engine: $1 the keys as one text[], $2 how many keys, $3 as noted */
+	LP_FAMILIES,				/* uids of the keys' rows */
+	LP_LOCK_WAIT,				/* lock the rows, report on them ($3 the caller, for spaces) */
+	LP_LOCK_NOWAIT,				/* the same, failing on a row another transaction holds */
+	LP_LOCK_SKIP,				/* the same, skipping such rows */
+	LP_MOVE_KEYS,				/* move the rows to branch $3 */
+	LP_PURGE_KEYS,				/* delete the rows for good */
 	LP_NUM_PLANS
 } LaminPlan;
+
+/* How a move treats rows another transaction has locked */
+typedef enum LaminLocking
+{
+	LOCKING_WAIT,
+	LOCKING_NOWAIT,
+	LOCKING_SKIP
+} LaminLocking;
 
 /* What lamin_branch knows of one branch-enabled table. */
 typedef struct LaminTable
@@ -100,18 +111,27 @@ extern void lamin_error_locked(LaminTable *t, const char *uid);
 extern void lamin_check_space(LaminTable *t, Datum *key, Oid caller);
 extern void lamin_check_space_value(LaminTable *t, HeapTuple tup, TupleDesc desc, Oid caller);
 
-/* move.c: a branch-enabled table as the registry knows it, and the rights to move its rows */
+/* rights.c: a branch-enabled table as the registry knows it, and the rights to move its rows */
 typedef struct LaminEnabled
 {
 	Oid			relid;
 	Oid			main_view;
-	Oid			trash_view;
 	Oid			archive_view;
+	Oid			trash_view;
+	Oid			branch_table;
+	bool		spaces;
 } LaminEnabled;
+extern void lamin_registry_init(void);
 extern LaminEnabled lamin_enabled_table(Oid given);
-extern void lamin_check_view_right(LaminEnabled *e, bool on_trash);
-extern void lamin_check_update_right(LaminEnabled *e, int32 branch);
-extern int32 lamin_checked_branch(Oid relid, int32 branch);
+extern void lamin_check_view_right(const LaminEnabled *e, bool on_trash, Oid role);
+extern void lamin_check_move_right(const LaminEnabled *e, int32 from, int32 to, bool purge, Oid role);
+extern void lamin_check_update_right(const LaminEnabled *e, int32 branch);
+
+/* lamin_branch.c: the branch catalogs */
+extern bool lamin_branch_exists(const LaminEnabled *e, int32 branch);
+
+/* move.c */
+extern int32 lamin_checked_branch(const LaminEnabled *e, int32 branch);
 
 /* Helpers */
 extern char *lamin_stem(const char *uid);

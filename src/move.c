@@ -1,37 +1,61 @@
 /*
- * move.c: moving rows between branches, one key at a time. The artifact functions
- * (artifact_delete, _restore, _archive), their generic counterparts for any branch-enabled table
- * (lamin.delete, .restore, .archive, .move), and the INSTEAD OF DELETE trigger of main and archive
- * views. Each locks the version family, then the row, then decides; the base-table trigger keeps
- * the heads right.
+ * move.c: the one move engine. Every function that moves rows between branches by key (the
+ * artifact functions artifact_delete/_restore/_archive, the generic delete/restore/archive/move,
+ * their _many forms and the batched procedures built on them) describes its work as a
+ * MoveRequest and calls move_rows(), which
+ *   1. locks the version families of the rows (slot order), then the rows (key order), as
+ *      every lamin path does, so that moves wait for each other instead of deadlocking; or fails
+ *      at once on a row another transaction holds, or skips it, as the caller asks;
+ *   2. checks, from the rows as locked: every key exists, what the action means for each row's
+ *      actual branch (a trashed row cannot be archived; deleting a trashed row again deletes it
+ *      for good only when asked), the caller's right for each (from, to) pair of branches the
+ *      rows actually make (rights.c), locked records, spaces;
+ *   3. moves the rows with one UPDATE (or DELETE, for good) as the table's owner;
+ *   4. reports each row moved.
+ * Bad input fails the whole call before anything moves. The statements are prepared once per
+ * table (cache.c) and take the keys as one text[]; the base-table triggers keep the version
+ * heads right once the statement has run.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
-#include "parser/parsetree.h"
-#include "rewrite/rewriteHandler.h"
+#include "utils/array.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/tuplestore.h"
 
 #include "lamin_branch.h"
 
 typedef enum MoveAction
 {
-	MOVE_DELETE,				/* to trash; from trash: for good, if asked */
+	MOVE_DELETE,				/* to trash; for good when permanent (or, single, when asked) */
 	MOVE_RESTORE,				/* to main */
 	MOVE_ARCHIVE,				/* to archive */
 	MOVE_TO						/* to a given branch */
 } MoveAction;
 
+typedef struct MoveRequest
+{
+	LaminEnabled e;				/* the table, as the registry knows it */
+	LaminTable *t;
+	MoveAction	action;
+	int32		to;				/* MOVE_TO: the branch, checked against the table's catalog */
+	bool		permanent_null; /* MOVE_DELETE: permanent not given */
+	bool		permanent;
+	LaminLocking locking;
+	bool		single;			/* one key: LaminDB's messages, NOTICEs, 'unchanged' results */
+	Datum		keys;			/* text[]: nkeys values per key */
+	int			nrows;
+} MoveRequest;
+
+/* What move_rows did to one row (single) */
 typedef struct MoveResult
 {
 	char	   *key;
@@ -42,19 +66,6 @@ typedef struct MoveResult
 	bool		to_null;
 	char	   *promoted;
 } MoveResult;
-
-static Oid
-artifact_table_oid(void)
-{
-	Oid			nsp = get_namespace_oid("lamin", false);
-	Oid			relid = get_relname_relid("artifact_all", nsp);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"lamin.artifact_all\" does not exist")));
-	return relid;
-}
 
 static const char *
 branch_word(int32 branch)
@@ -89,142 +100,287 @@ record_repr(LaminTable *t, const char *key_text, const char *uid, const char *ke
 	return s.data;
 }
 
+static char *
+text_col(HeapTuple row, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(row, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* The branch a request sends rows on `from` to; *purge when they leave for good. */
+static int32
+target_of(MoveRequest *req, bool *purge)
+{
+	*purge = false;
+	switch (req->action)
+	{
+		case MOVE_DELETE:
+			*purge = !req->permanent_null && req->permanent;
+			return LAMIN_BRANCH_TRASH;
+		case MOVE_RESTORE:
+			return LAMIN_BRANCH_MAIN;
+		case MOVE_ARCHIVE:
+			return LAMIN_BRANCH_ARCHIVE;
+		case MOVE_TO:
+			return req->to;
+	}
+	return LAMIN_BRANCH_MAIN;	/* keep compiler quiet */
+}
+
 /*
- * Move one row by key. Runs as the table's owner; the right to call it is EXECUTE on the
- * calling function.
+ * The engine. Single requests fill *res; bulk requests put one row per moved row into the
+ * tuplestore of rsinfo.
  */
 static void
-move_row(LaminTable *t, Datum *keyvals, MoveAction action, int32 to, bool permanent_null,
-		 bool permanent, MoveResult *res, MemoryContext outcxt)
+move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContext outcxt)
 {
+	LaminTable *t = req->t;
 	LaminSavedUser saved;
-	Datum		values[INDEX_MAX_KEYS + 1];
-	bool		isnull;
-	char	   *key_text = lamin_key_text(t, keyvals);
-	char	   *uid = NULL;
-	char	   *key = NULL;
-	int32		branch;
-	bool		locked;
-	int			rc;
-	int32		target = 0;
-	bool		purge = false;
-	const char *verb = NULL;
-
 	Oid			caller = GetUserId();
+	Datum		values[3];
+	int			rc;
+	uint64		i;
+	bool		purge;
+	int32		target = target_of(req, &purge);
+	int32		single_from = 0;
+	char	   *single_key = NULL;
+	char	   *single_uid = NULL;
+	char	   *single_keycol = NULL;
+	bool		single_locked = false;
+	char	   *missing,
+			   *trashed,
+			   *unwritable;
+	ArrayType  *froms;
+	bool		isnull;
 
 	PreventCommandDuringRecovery("moving rows between branches");
-	memset(res, 0, sizeof(*res));
+	values[0] = req->keys;
+	values[1] = Int32GetDatum(req->nrows);
+	values[2] = ObjectIdGetDatum(caller);
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	lamin_become_owner(t, &saved);
 
-	memcpy(values, keyvals, sizeof(Datum) * t->nkeys);
-	/* the family first, then the row: the order every lamin path takes */
-	rc = SPI_execute_plan(lamin_table_plan(t, LP_GET_UID), values, NULL, false, 1);
-	lamin_spi_check(rc, "looking up the row");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("%s with %s %s does not exist", t->label,
-						t->nkeys == 1 ? t->key_name[0] : "key", key_text),
-				 errdetail("No row of table %s has that key on any branch.", t->qualname)));
-	uid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (uid && t->has_heads)
-		lamin_lock_family(t, uid);
-
-	rc = SPI_execute_plan(lamin_table_plan(t, LP_LOCK_ROW), values, NULL, false, 1);
-	lamin_spi_check(rc, "locking the row");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("%s with %s %s does not exist", t->label,
-						t->nkeys == 1 ? t->key_name[0] : "key", key_text),
-				 errdetail("It was deleted by a concurrent transaction.")));
-	branch = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	uid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
-
-	switch (action)
+	/*
+	 * 1. The families first, in slot order, then the rows in key order: the order single-row
+	 * paths take (family, then row), so that no two moves deadlock on each other.
+	 */
+	if (t->has_heads)
 	{
-		case MOVE_DELETE:
-			if (!permanent_null && permanent)
-				purge = true;
-			else if (branch == LAMIN_BRANCH_TRASH)
-			{
-				if (permanent_null)
-					ereport(ERROR,
-							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-							 errmsg("%s is already in the trash", record_repr(t, key_text, uid, key)),
-							 errdetail("Deleting it again removes it for good, which cannot be undone."),
-							 errhint("To delete it for good, call it with permanent => true.")));
-				/* permanent => false on a trashed row: nothing to do */
-			}
+		bool		wanted[LAMIN_FAMILY_SLOTS];
+
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_FAMILIES), values, NULL, true, 0);
+		lamin_spi_check(rc, "finding the families");
+		memset(wanted, 0, sizeof(wanted));
+		for (i = 0; i < SPI_processed; i++)
+		{
+			char	   *uid = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+			if (uid)
+				wanted[lamin_family_slot(uid)] = true;
+		}
+		lamin_lock_family_slots(t, wanted);
+	}
+
+	rc = SPI_execute_plan(lamin_table_plan(t, req->locking == LOCKING_NOWAIT ? LP_LOCK_NOWAIT :
+										   req->locking == LOCKING_SKIP ? LP_LOCK_SKIP : LP_LOCK_WAIT),
+						  values, NULL, false, 0);
+	lamin_spi_check(rc, "locking the rows");
+	{
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		d;
+
+		d = SPI_getbinval(row, desc, 1, &isnull);
+		froms = isnull ? NULL : DatumGetArrayTypePCopy(d);
+		missing = text_col(row, desc, 2);
+		trashed = text_col(row, desc, 3);
+		unwritable = text_col(row, desc, 4);
+		/* rows skipped because another transaction holds them are not moved */
+		if (req->locking == LOCKING_SKIP)
+		{
+			d = SPI_getbinval(row, desc, 10, &isnull);
+			if (isnull)
+				req->nrows = 0;
 			else
-				target = LAMIN_BRANCH_TRASH;
-			break;
-		case MOVE_RESTORE:
-			target = LAMIN_BRANCH_MAIN;
-			break;
-		case MOVE_ARCHIVE:
-			if (branch == LAMIN_BRANCH_TRASH)
+			{
+				values[0] = PointerGetDatum(DatumGetArrayTypePCopy(d));
+				req->nrows = DatumGetInt32(SPI_getbinval(row, desc, 11, &isnull));
+			}
+			values[1] = Int32GetDatum(req->nrows);
+		}
+		if (req->single)
+		{
+			d = SPI_getbinval(row, desc, 5, &isnull);
+			single_from = isnull ? 0 : DatumGetInt32(d);
+			single_locked = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull)) && !isnull;
+			single_uid = text_col(row, desc, 7);
+			single_keycol = text_col(row, desc, 8);
+			single_key = text_col(row, desc, 9);
+		}
+	}
+
+	/* 2. Checks, from the rows as they are now that they are locked */
+	if (missing)
+	{
+		if (req->single)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("%s with %s %s does not exist", t->label,
+							t->nkeys == 1 ? t->key_name[0] : "key", missing),
+					 errdetail("No row of table %s has that key on any branch.", t->qualname)));
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("keys of table %s do not exist: %s", t->qualname, missing),
+				 errdetail("No row has them on any branch (at most five are named).")));
+	}
+
+	if (req->single)
+	{
+		if (req->action == MOVE_DELETE && single_from == LAMIN_BRANCH_TRASH && !purge)
+		{
+			if (req->permanent_null)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("%s is in the trash", record_repr(t, key_text, uid, key)),
-						 errhint("Restore it first, then archive it.")));
-			target = LAMIN_BRANCH_ARCHIVE;
-			break;
-		case MOVE_TO:
-			target = to;
-			break;
+						 errmsg("%s is already in the trash", record_repr(t, single_key, single_uid, single_keycol)),
+						 errdetail("Deleting it again removes it for good, which cannot be undone."),
+						 errhint("To delete it for good, call it with permanent => true.")));
+		}
+		if (target == LAMIN_BRANCH_ARCHIVE && single_from == LAMIN_BRANCH_TRASH && !purge)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("%s is in the trash", record_repr(t, single_key, single_uid, single_keycol)),
+					 errhint("Restore it first, then archive it.")));
 	}
-	if (!purge && (action != MOVE_DELETE || target == LAMIN_BRANCH_TRASH) && target != branch)
-		verb = target == LAMIN_BRANCH_TRASH ? "trashed" :
-			target == LAMIN_BRANCH_MAIN ? "restored" :
-			target == LAMIN_BRANCH_ARCHIVE ? "archived" : "moved";
+	else if (target == LAMIN_BRANCH_ARCHIVE && trashed && !purge)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("rows of table %s are in the trash: %s", t->qualname, trashed),
+				 errhint("Restore them first, then archive them.")));
 
-	if ((verb || purge) && locked)
-		lamin_error_locked(t, uid);
-	if (verb || purge)
-		lamin_check_space(t, values, caller);
+	/* the caller's right for each move the rows actually make */
+	if (froms && !has_privs_of_role(caller, t->owner))
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n,
+					k;
 
+		deconstruct_array(froms, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
+		for (k = 0; k < n; k++)
+			if (!nulls[k])
+				lamin_check_move_right(&req->e, DatumGetInt32(elems[k]), target, purge, caller);
+	}
+
+	if (req->single)
+	{
+		bool		moves = purge || (single_from != target &&
+									  !(req->action == MOVE_DELETE && single_from == LAMIN_BRANCH_TRASH));
+
+		if (moves && single_locked)
+			lamin_error_locked(t, single_uid);
+		if (moves && unwritable)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to change rows of table %s in this space", t->qualname),
+					 errdetail("Role \"%s\" has no write access to the row's space.", GetUserNameFromId(caller, false)),
+					 errhint("A space admin grants it: INSERT INTO lamin.space_access VALUES (space, role, 'write');")));
+		if (!moves)
+		{
+			res->action = "unchanged";
+			res->from_branch = single_from;
+			res->to_branch = single_from;
+			res->key = MemoryContextStrdup(outcxt, single_key);
+			res->uid = single_uid ? MemoryContextStrdup(outcxt, single_uid) : NULL;
+			lamin_restore_user(&saved);
+			SPI_finish();
+			return;
+		}
+	}
+	else if (unwritable)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to change rows of table %s in their space: %s", t->qualname, unwritable),
+				 errdetail("Role \"%s\" has no write access to their space.", GetUserNameFromId(caller, false))));
+
+	/* 3. One statement moves them all */
 	if (lamin_last_promoted)
 		pfree(lamin_last_promoted);
 	lamin_last_promoted = NULL;
-
 	if (purge)
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_PURGE_KEYS), values, NULL, false, 0);
+	else
 	{
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_PURGE), values, NULL, false, 0);
-		lamin_spi_check(rc, "deleting the row");
-		res->action = "deleted";
-		res->to_null = true;
-		ereport(NOTICE,
-				(errmsg("permanently deleted %s: %s", t->label, record_repr(t, key_text, uid, key))));
+		values[2] = Int32GetDatum(target);
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_MOVE_KEYS), values, NULL, false, 0);
 	}
-	else if (verb)
+	lamin_spi_check(rc, "moving the rows");
+
+	/* 4. Report */
+	if (req->single)
 	{
-		values[t->nkeys] = Int32GetDatum(target);
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_SET_BRANCH), values, NULL, false, 0);
-		lamin_spi_check(rc, "moving the row");
-		res->action = verb;
-		res->to_branch = target;
-		if (target == LAMIN_BRANCH_TRASH)
+		const char *verb;
+
+		res->from_branch = single_from;
+		res->key = MemoryContextStrdup(outcxt, single_key);
+		res->uid = single_uid ? MemoryContextStrdup(outcxt, single_uid) : NULL;
+		res->promoted = lamin_last_promoted ? MemoryContextStrdup(outcxt, lamin_last_promoted) : NULL;
+		if (purge)
+		{
+			res->action = "deleted";
+			res->to_null = true;
 			ereport(NOTICE,
-					(errmsg("moved %s to trash: %s", t->label, record_repr(t, key_text, uid, key))));
+					(errmsg("permanently deleted %s: %s", t->label,
+							record_repr(t, single_key, single_uid, single_keycol))));
+		}
 		else
-			ereport(NOTICE,
-					(errmsg("moved %s from %s to %s: %s", t->label, branch_word(branch),
-							branch_word(target), record_repr(t, key_text, uid, key))));
+		{
+			verb = target == LAMIN_BRANCH_TRASH ? "trashed" :
+				target == LAMIN_BRANCH_MAIN ? "restored" :
+				target == LAMIN_BRANCH_ARCHIVE ? "archived" : "moved";
+			res->action = verb;
+			res->to_branch = target;
+			if (target == LAMIN_BRANCH_TRASH)
+				ereport(NOTICE,
+						(errmsg("moved %s to trash: %s", t->label,
+								record_repr(t, single_key, single_uid, single_keycol))));
+			else
+				ereport(NOTICE,
+						(errmsg("moved %s from %s to %s: %s", t->label, branch_word(single_from),
+								branch_word(target), record_repr(t, single_key, single_uid, single_keycol))));
+		}
 	}
 	else
 	{
-		res->action = "unchanged";
-		res->to_branch = branch;
+		const char *verb = purge ? "deleted" :
+			req->action == MOVE_DELETE ? "trashed" : req->action == MOVE_RESTORE ? "restored" :
+			req->action == MOVE_ARCHIVE ? "archived" : "moved";
+
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	row = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			Datum		out[7];
+			bool		nulls[7];
+
+			out[0] = ObjectIdGetDatum(t->relid);
+			nulls[0] = false;
+			out[1] = SPI_getbinval(row, desc, 1, &nulls[1]);
+			out[2] = SPI_getbinval(row, desc, 2, &nulls[2]);
+			out[3] = CStringGetTextDatum(verb);
+			nulls[3] = false;
+			out[4] = SPI_getbinval(row, desc, 3, &nulls[4]);
+			out[5] = Int32GetDatum(target);
+			nulls[5] = purge;
+			out[6] = (Datum) 0;
+			nulls[6] = true;
+			/* text values live in SPI memory: the tuplestore copies them */
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+		}
 	}
-	res->from_branch = branch;
-	res->key = MemoryContextStrdup(outcxt, key_text);
-	res->uid = uid ? MemoryContextStrdup(outcxt, uid) : NULL;
-	res->promoted = lamin_last_promoted ? MemoryContextStrdup(outcxt, lamin_last_promoted) : NULL;
 
 	lamin_restore_user(&saved);
 	SPI_finish();
@@ -267,132 +423,90 @@ move_result_datum(FunctionCallInfo fcinfo, Oid relid, Datum id, MoveResult *res)
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
-/*
- * The branch-enabled table a caller names: the base table, or one of its views. Read from the
- * registry lamin.enabled_table, with the table's main and trash views.
- */
-LaminEnabled
-lamin_enabled_table(Oid given)
+/* The right for the kind of move, checked before anything is read. */
+static void
+check_kind_right(MoveRequest *req)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
-	LaminEnabled e = {InvalidOid, InvalidOid, InvalidOid, InvalidOid};
-	bool		isnull;
-	int			rc;
+	bool		purge;
 
-	values[0] = ObjectIdGetDatum(given);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args("SELECT relation::pg_catalog.oid, main_view::pg_catalog.oid, trash_view::pg_catalog.oid, "
-							   "archive_view::pg_catalog.oid "
-							   "FROM lamin.enabled_table "
-							   "WHERE $1 OPERATOR(pg_catalog.=) ANY (ARRAY[relation::pg_catalog.oid, "
-							   "main_view::pg_catalog.oid, archive_view::pg_catalog.oid, "
-							   "trash_view::pg_catalog.oid])",
-							   1, argtypes, values, NULL, true, 1);
-	lamin_spi_check(rc, "reading lamin.enabled_table");
-	if (SPI_processed > 0)
-	{
-		e.relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		e.main_view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		e.trash_view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-		e.archive_view = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
-	}
-	SPI_finish();
-	if (!OidIsValid(e.relid))
-	{
-		char	   *name = get_rel_name(given) ?
-			quote_qualified_identifier(get_namespace_name(get_rel_namespace(given)), get_rel_name(given)) :
-			psprintf("%u", given);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table %s is not branch-enabled", name),
-				 errhint("Enable it with SELECT lamin.enable('%s');", name)));
-	}
-	return e;
+	(void) target_of(req, &purge);
+	lamin_check_view_right(&req->e, req->action == MOVE_RESTORE || purge, GetUserId());
 }
 
-/*
- * Which table a move may touch is a privilege on one of its views, as for a DELETE through
- * them: moving rows out of main (to trash, archive or a user branch) needs DELETE on the main
- * view, bringing them back or deleting them for good needs DELETE on the trash view. What kind
- * of move a role may make at all is EXECUTE on the function. The table's owner may do anything.
- */
-void
-lamin_check_view_right(LaminEnabled *e, bool on_trash)
+/* A branch by id, checked against the branch catalog of the table. */
+int32
+lamin_checked_branch(const LaminEnabled *e, int32 branch)
 {
-	Oid			view = on_trash ? e->trash_view : e->main_view;
-
-	if (OidIsValid(view) && pg_class_aclcheck(view, GetUserId(), ACL_DELETE) != ACLCHECK_OK)
+	if (!lamin_branch_exists(e, branch))
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to move rows of %s", get_rel_name(e->relid)),
-				 errdetail("Moving rows %s needs DELETE on view %s.",
-						   on_trash ? "back from the trash, or out of it for good," : "out of main",
-						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)), get_rel_name(view))),
-				 errhint("The owner grants it: GRANT DELETE ON %s TO %s;",
-						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)), get_rel_name(view)),
-						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("branch %d does not exist", branch),
+				 errhint("The branches are listed by: SELECT id, name FROM %s;",
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(e->branch_table)),
+													get_rel_name(e->branch_table)))));
+	return branch;
 }
 
-/*
- * Changing a row in place on a branch other than main is a right on that branch's view: UPDATE
- * on the trash view for a trashed row, on the archive view for an archived one, on the main view
- * for a row of a user branch. No view shows a role rows beyond its grants, but an upsert through
- * the main view meets the row that holds its key whatever its branch, and from PostgreSQL 18 on
- * Postgres no longer refuses to update a conflicting row the view does not show.
- */
-void
-lamin_check_update_right(LaminEnabled *e, int32 branch)
+static Oid
+artifact_table_oid(void)
 {
-	Oid			view = branch == LAMIN_BRANCH_TRASH ? e->trash_view :
-		branch == LAMIN_BRANCH_ARCHIVE ? e->archive_view : e->main_view;
-	char	   *vname;
+	Oid			nsp = get_namespace_oid("lamin", false);
+	Oid			relid = get_relname_relid("artifact_all", nsp);
 
-	if (!OidIsValid(view) || pg_class_aclcheck(view, GetUserId(), ACL_UPDATE) == ACLCHECK_OK)
-		return;
-	vname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)), get_rel_name(view));
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to change rows of %s in the %s", get_rel_name(e->relid),
-					branch == LAMIN_BRANCH_TRASH ? "trash" : branch == LAMIN_BRANCH_ARCHIVE ? "archive" : "branch"),
-			 errdetail("Changing a row on branch %d in place needs UPDATE on view %s.", branch, vname),
-			 errhint("Restore the row first, or have the owner grant it: GRANT UPDATE ON %s TO %s;",
-					 vname, quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"lamin.artifact_all\" does not exist")));
+	return relid;
+}
+
+/* The one key of a single move as the engine takes keys: a text[] of nkeys values. */
+static void
+single_key_request(MoveRequest *req, Datum *key)
+{
+	Datum		texts[INDEX_MAX_KEYS];
+	int			i;
+
+	for (i = 0; i < req->t->nkeys; i++)
+	{
+		Oid			out;
+		bool		varlena;
+
+		getTypeOutputInfo(req->t->key_type[i], &out, &varlena);
+		texts[i] = CStringGetTextDatum(OidOutputFunctionCall(out, key[i]));
+	}
+	req->keys = PointerGetDatum(construct_array(texts, req->t->nkeys, TEXTOID, -1, false, TYPALIGN_INT));
+	req->nrows = 1;
+	req->single = true;
+	req->locking = LOCKING_WAIT;
 }
 
 static Datum
 artifact_move(FunctionCallInfo fcinfo, MoveAction action)
 {
-	LaminTable *t;
+	MoveRequest req;
 	MoveResult	res;
-	bool		permanent_null = true;
-	bool		permanent = false;
 	Datum		key[1];
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("artifact id must not be null")));
+	memset(&req, 0, sizeof(req));
+	memset(&res, 0, sizeof(res));
+	req.action = action;
+	req.permanent_null = true;
 	if (action == MOVE_DELETE && PG_NARGS() > 1 && !PG_ARGISNULL(1))
 	{
-		permanent_null = false;
-		permanent = PG_GETARG_BOOL(1);
+		req.permanent_null = false;
+		req.permanent = PG_GETARG_BOOL(1);
 	}
-	t = lamin_table_get(artifact_table_oid());
-	{
-		LaminEnabled e;
-		Oid			nsp = get_namespace_oid("lamin", false);
-
-		e.relid = t->relid;
-		e.main_view = get_relname_relid("artifact", nsp);
-		e.archive_view = get_relname_relid("artifact_archive", nsp);
-		e.trash_view = get_relname_relid("artifact_trash", nsp);
-		lamin_check_view_right(&e, action == MOVE_RESTORE || (action == MOVE_DELETE && permanent));
-	}
+	req.e = lamin_enabled_table(artifact_table_oid());
+	check_kind_right(&req);
+	req.t = lamin_table_get(req.e.relid);
 	key[0] = PG_GETARG_DATUM(0);
-	move_row(t, key, action, 0, permanent_null, permanent, &res, CurrentMemoryContext);
+	single_key_request(&req, key);
+	move_rows(&req, &res, NULL, CurrentMemoryContext);
 	return move_result_datum(fcinfo, InvalidOid, PG_GETARG_DATUM(0), &res);
 }
 
@@ -417,59 +531,11 @@ lamin_artifact_archive(PG_FUNCTION_ARGS)
 	return artifact_move(fcinfo, MOVE_ARCHIVE);
 }
 
-/* A branch by id, checked against the branch catalog of the table. */
-int32
-lamin_checked_branch(Oid relid, int32 branch)
-{
-	Oid			argtypes[2] = {OIDOID, INT4OID};
-	Datum		values[2];
-	char	   *catname = "lamin.branch";
-	LaminTable *t = lamin_table_get(relid);
-	LaminSavedUser saved;
-	int			rc;
-	bool		found;
-
-	values[0] = ObjectIdGetDatum(relid);
-	values[1] = Int32GetDatum(branch);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	/* the catalog is read as the table's owner, who references it: callers need no grant on it */
-	lamin_become_owner(t, &saved);
-	rc = SPI_execute_with_args("SELECT branch_table::pg_catalog.oid FROM lamin.enabled_table "
-							   "WHERE relation::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-							   1, argtypes, values, NULL, true, 1);
-	lamin_spi_check(rc, "reading lamin.enabled_table");
-	if (SPI_processed > 0)
-	{
-		bool		isnull;
-		Oid			cat = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-
-		catname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(cat)), get_rel_name(cat));
-	}
-	rc = SPI_execute_with_args(psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $2 AND $1 IS NOT NULL", catname),
-							   2, argtypes, values, NULL, true, 1);
-	lamin_spi_check(rc, "reading the branch catalog");
-	found = SPI_processed > 0;
-	lamin_restore_user(&saved);
-	SPI_finish();
-	if (!found)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("branch %d does not exist", branch),
-				 errhint("The branches are listed by: SELECT id, name FROM %s;", catname)));
-	return branch;
-}
-
 static Datum
 generic_move(FunctionCallInfo fcinfo, MoveAction action)
 {
-	LaminTable *t;
+	MoveRequest req;
 	MoveResult	res;
-	LaminEnabled e;
-	Oid			relid;
-	bool		permanent_null = true;
-	bool		permanent = false;
-	int32		to = 0;
 	Datum		key[INDEX_MAX_KEYS];
 
 	if (PG_ARGISNULL(0))
@@ -480,26 +546,30 @@ generic_move(FunctionCallInfo fcinfo, MoveAction action)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("key must not be null")));
-	e = lamin_enabled_table(PG_GETARG_OID(0));
-	relid = e.relid;
+	memset(&req, 0, sizeof(req));
+	memset(&res, 0, sizeof(res));
+	req.action = action;
+	req.permanent_null = true;
+	req.e = lamin_enabled_table(PG_GETARG_OID(0));
 	if (action == MOVE_DELETE && PG_NARGS() > 2 && !PG_ARGISNULL(2))
 	{
-		permanent_null = false;
-		permanent = PG_GETARG_BOOL(2);
+		req.permanent_null = false;
+		req.permanent = PG_GETARG_BOOL(2);
 	}
-	lamin_check_view_right(&e, action == MOVE_RESTORE || (action == MOVE_DELETE && permanent));
+	check_kind_right(&req);
 	if (action == MOVE_TO)
 	{
 		if (PG_ARGISNULL(2))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("branch must not be null")));
-		to = lamin_checked_branch(relid, PG_GETARG_INT32(2));
+		req.to = lamin_checked_branch(&req.e, PG_GETARG_INT32(2));
 	}
-	t = lamin_table_get(relid);
-	lamin_key_from_datum(t, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1), key);
-	move_row(t, key, action, to, permanent_null, permanent, &res, CurrentMemoryContext);
-	return move_result_datum(fcinfo, relid, (Datum) 0, &res);
+	req.t = lamin_table_get(req.e.relid);
+	lamin_key_from_datum(req.t, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1), key);
+	single_key_request(&req, key);
+	move_rows(&req, &res, NULL, CurrentMemoryContext);
+	return move_result_datum(fcinfo, req.e.relid, (Datum) 0, &res);
 }
 
 PG_FUNCTION_INFO_V1(lamin_delete);
@@ -531,119 +601,127 @@ lamin_move(PG_FUNCTION_ARGS)
 }
 
 /*
- * The base table of a view: the one relation its query selects from. Read from the view's rule
- * rather than from a trigger argument, so that renaming the table, or dumping and restoring the
- * database, cannot make it stale. The rule comes from the relcache, so this costs no catalog read.
+ * The keys of a bulk call as one flat text[] of nkeys values per key, whatever their type: a
+ * one-dimensional array for a one-column key, a two-dimensional one (a row per key) for several
+ * columns.
  */
-static Oid
-view_base_table(Relation view)
+static Datum
+keys_as_text(LaminTable *t, ArrayType *arr, int *nrows)
 {
-	Query	   *q = get_view_query(view);
-	RangeTblRef *rtr;
-	RangeTblEntry *rte;
+	Oid			elemtype = ARR_ELEMTYPE(arr);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+	Oid			out;
+	bool		varlena;
 
-	if (q == NULL || list_length(q->jointree->fromlist) != 1 ||
-		!IsA(linitial(q->jointree->fromlist), RangeTblRef))
+	if (t->nkeys > 1 && (ARR_NDIM(arr) != 2 || ARR_DIMS(arr)[1] != t->nkeys))
 		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("view \"%s\" does not select from one table", RelationGetRelationName(view)),
-				 errhint("lamin.view_delete_trigger() belongs on views made by lamin_branch.")));
-	rtr = (RangeTblRef *) linitial(q->jointree->fromlist);
-	rte = rt_fetch(rtr->rtindex, q->rtable);
-	if (rte->rtekind != RTE_RELATION)
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("keys of table %s have %d columns", t->qualname, t->nkeys),
+				 errhint("Pass one row per key: ARRAY[['1', 'a'], ['2', 'b']].")));
+	if (t->nkeys == 1 && ARR_NDIM(arr) > 1)
 		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("view \"%s\" does not select from a table", RelationGetRelationName(view))));
-	return rte->relid;
-}
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("keys of table %s must be a one-dimensional array", t->qualname)));
 
-/* The view's column with the name of the base table's column base_att. */
-static AttrNumber
-view_column(Relation view, LaminTable *t, AttrNumber base_att)
-{
-	TupleDesc	vdesc = RelationGetDescr(view);
-	const char *name = t->att_names[base_att - 1];
-	int			i;
-
-	for (i = 0; i < vdesc->natts; i++)
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
+	getTypeOutputInfo(elemtype, &out, &varlena);
+	for (i = 0; i < n; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(vdesc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("keys of table %s must not contain nulls", t->qualname)));
+		elems[i] = CStringGetTextDatum(OidOutputFunctionCall(out, elems[i]));
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("view \"%s\" has no column \"%s\"", RelationGetRelationName(view), name),
-			 errhint("The views of a branch-enabled table show all of its columns; re-create them with lamin.refresh_views().")));
-	return InvalidAttrNumber;	/* keep compiler quiet */
+	*nrows = n / t->nkeys;
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/*
- * INSTEAD OF DELETE on a main or archive view: move the row to trash if it is still on the
- * view's branch, and return it so that DELETE reports the rows moved. A row another transaction
- * moved away meanwhile is not counted, as a plain DELETE would not count a row deleted meanwhile.
- */
-PG_FUNCTION_INFO_V1(lamin_view_delete_trigger);
-Datum
-lamin_view_delete_trigger(PG_FUNCTION_ARGS)
+static Datum
+move_many(FunctionCallInfo fcinfo, MoveAction action)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	LaminTable *t;
-	TupleDesc	vdesc;
-	HeapTuple	oldtup;
-	Datum		values[INDEX_MAX_KEYS + 1];
-	bool		isnull;
-	LaminSavedUser saved;
-	Oid			caller;
-	int			rc;
-	int			i;
-	bool		moved;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MoveRequest req;
+	char	   *locking;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
+	if (PG_ARGISNULL(0))
 		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("lamin.view_delete_trigger() was not called by the trigger manager")));
-	if (!TRIGGER_FIRED_INSTEAD(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		!TRIGGER_FIRED_BY_DELETE(td->tg_event))
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null")));
+	if (PG_ARGISNULL(1))
 		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("lamin.view_delete_trigger() must be fired INSTEAD OF DELETE, FOR EACH ROW")));
-
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("keys must not be null")));
 	PreventCommandDuringRecovery("moving rows between branches");
-	t = lamin_table_get(view_base_table(td->tg_relation));
-	vdesc = RelationGetDescr(td->tg_relation);
-	oldtup = td->tg_trigtuple;
-
-	/* the view's columns are the table's, by name (attnums differ after a column was dropped) */
-	for (i = 0; i < t->nkeys; i++)
-		values[i] = heap_getattr(oldtup, view_column(td->tg_relation, t, t->key_att[i]), vdesc, &isnull);
-	values[t->nkeys] = heap_getattr(oldtup, view_column(td->tg_relation, t, t->att_branch), vdesc, &isnull);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	caller = GetUserId();
-	lamin_become_owner(t, &saved);
-	lamin_check_space(t, values, caller);
-
-	/*
-	 * The family before the row, as the move functions do. Whether the row is head may have
-	 * changed since the statement's snapshot, so the family is locked either way.
-	 */
-	if (t->has_heads)
+	memset(&req, 0, sizeof(req));
+	req.action = action;
+	req.permanent_null = true;
+	req.e = lamin_enabled_table(PG_GETARG_OID(0));
+	if (action == MOVE_DELETE && !PG_ARGISNULL(2))
 	{
-		Datum		uid = heap_getattr(oldtup, view_column(td->tg_relation, t, t->att_uid), vdesc, &isnull);
-
-		if (!isnull)
-			lamin_lock_family(t, TextDatumGetCString(uid));
+		req.permanent_null = false;
+		req.permanent = PG_GETARG_BOOL(2);
 	}
+	/* the last argument: how to treat rows another transaction has locked */
+	locking = PG_ARGISNULL(PG_NARGS() - 1) ? "wait" : text_to_cstring(PG_GETARG_TEXT_PP(PG_NARGS() - 1));
+	if (strcmp(locking, "wait") == 0)
+		req.locking = LOCKING_WAIT;
+	else if (strcmp(locking, "nowait") == 0)
+		req.locking = LOCKING_NOWAIT;
+	else if (strcmp(locking, "skip locked") == 0)
+		req.locking = LOCKING_SKIP;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("locking must be 'wait', 'nowait' or 'skip locked', not \"%s\"", locking)));
+	if (action == MOVE_TO)
+	{
+		if (PG_ARGISNULL(2))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("branch must not be null")));
+		req.to = lamin_checked_branch(&req.e, PG_GETARG_INT32(2));
+	}
+	check_kind_right(&req);
 
-	rc = SPI_execute_plan(lamin_table_plan(t, LP_TRASH_FROM), values, NULL, false, 0);
-	lamin_spi_check(rc, "moving the row to trash");
-	moved = SPI_processed > 0;
+	InitMaterializedSRF(fcinfo, 0);
+	req.t = lamin_table_get(req.e.relid);
+	req.keys = keys_as_text(req.t, PG_GETARG_ARRAYTYPE_P(1), &req.nrows);
+	move_rows(&req, NULL, rsinfo, CurrentMemoryContext);
+	return (Datum) 0;
+}
 
-	lamin_restore_user(&saved);
-	SPI_finish();
+PG_FUNCTION_INFO_V1(lamin_delete_many);
+Datum
+lamin_delete_many(PG_FUNCTION_ARGS)
+{
+	return move_many(fcinfo, MOVE_DELETE);
+}
 
-	return PointerGetDatum(moved ? oldtup : NULL);
+PG_FUNCTION_INFO_V1(lamin_restore_many);
+Datum
+lamin_restore_many(PG_FUNCTION_ARGS)
+{
+	return move_many(fcinfo, MOVE_RESTORE);
+}
+
+PG_FUNCTION_INFO_V1(lamin_archive_many);
+Datum
+lamin_archive_many(PG_FUNCTION_ARGS)
+{
+	return move_many(fcinfo, MOVE_ARCHIVE);
+}
+
+PG_FUNCTION_INFO_V1(lamin_move_many);
+Datum
+lamin_move_many(PG_FUNCTION_ARGS)
+{
+	return move_many(fcinfo, MOVE_TO);
 }

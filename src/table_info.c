@@ -372,6 +372,69 @@ append_key_order(StringInfo sql, LaminTable *t)
 		appendStringInfo(sql, "%s%s DESC", i ? ", " : "", t->key_name[i]);
 }
 
+/* SELECT DISTINCT ($1)[(i-1)*k+1]::t1 AS k1, ... FROM generate_series(1, $2) i: the keys of a request */
+static char *
+keyset_sql(LaminTable *t)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	appendStringInfoString(&s, "SELECT DISTINCT ");
+	for (i = 0; i < t->nkeys; i++)
+		appendStringInfo(&s, "%s($1)[(i OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) %d OPERATOR(pg_catalog.+) %d]::%s AS %s",
+						 i ? ", " : "", t->nkeys, i + 1, format_type_be_qualified(t->key_type[i]), t->key_name[i]);
+	appendStringInfoString(&s, " FROM pg_catalog.generate_series(1, $2) i");
+	return s.data;
+}
+
+/* a.k1 = b.k1 AND ... */
+static char *
+join_sql(LaminTable *t, const char *a, const char *b)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	for (i = 0; i < t->nkeys; i++)
+		appendStringInfo(&s, "%s%s.%s %s %s.%s", i ? " AND " : "", a, t->key_name[i], t->key_eq[i],
+						 b, t->key_name[i]);
+	return s.data;
+}
+
+/* the key as text, as lamin_key_text() writes it */
+static char *
+keytext_sql(LaminTable *t, const char *a)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	if (t->nkeys > 1)
+		appendStringInfoString(&s, "'(' OPERATOR(pg_catalog.||) ");
+	for (i = 0; i < t->nkeys; i++)
+		appendStringInfo(&s, "%s%s.%s::pg_catalog.text", i ? " OPERATOR(pg_catalog.||) ',' OPERATOR(pg_catalog.||) " : "",
+						 a, t->key_name[i]);
+	if (t->nkeys > 1)
+		appendStringInfoString(&s, " OPERATOR(pg_catalog.||) ')'");
+	return s.data;
+}
+
+/* the keys of the rows locked, as a request takes them: one text[] and its number of keys */
+static char *
+locked_keys_sql(LaminTable *t)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	appendStringInfoString(&s, "(SELECT pg_catalog.array_agg(v) FROM locked, LATERAL pg_catalog.unnest(ARRAY[");
+	for (i = 0; i < t->nkeys; i++)
+		appendStringInfo(&s, "%slocked.%s::pg_catalog.text", i ? ", " : "", t->key_name[i]);
+	appendStringInfoString(&s, "]) v), (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM locked)");
+	return s.data;
+}
+
 SPIPlanPtr
 lamin_table_plan(LaminTable *t, LaminPlan which)
 {
@@ -429,31 +492,6 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 			appendStringInfo(&sql, "UPDATE %s SET is_latest = false WHERE is_latest AND ", t->qualname);
 			append_key_match(&sql, t, 1);
 			break;
-		case LP_GET_UID:
-			appendStringInfo(&sql, "SELECT %s::pg_catalog.text FROM %s WHERE ",
-							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL", t->qualname);
-			append_key_match(&sql, t, 1);
-			break;
-		case LP_LOCK_ROW:
-			appendStringInfo(&sql,
-							 "SELECT branch_id::pg_catalog.int4, %s, %s::pg_catalog.text, %s::pg_catalog.text "
-							 "FROM %s WHERE ",
-							 t->att_is_locked != InvalidAttrNumber ? "is_locked" : "false",
-							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL",
-							 t->att_key != InvalidAttrNumber ? "key" : "NULL",
-							 t->qualname);
-			append_key_match(&sql, t, 1);
-			appendStringInfoString(&sql, " FOR UPDATE");
-			break;
-		case LP_SET_BRANCH:
-			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d WHERE ", t->qualname, n + 1);
-			append_key_match(&sql, t, 1);
-			argtypes[n++] = INT4OID;
-			break;
-		case LP_PURGE:
-			appendStringInfo(&sql, "DELETE FROM %s WHERE ", t->qualname);
-			append_key_match(&sql, t, 1);
-			break;
 		case LP_SPACE_WRITABLE:
 			appendStringInfo(&sql, "SELECT space_id OPERATOR(pg_catalog.=) ANY (lamin.writable_spaces($%d)) "
 							 "FROM %s WHERE ", n + 1, t->qualname);
@@ -465,6 +503,78 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 							 t->qualname, n + 1);
 			append_key_match(&sql, t, 1);
 			argtypes[n++] = INT4OID;
+			break;
+		case LP_FAMILIES:
+			appendStringInfo(&sql, "SELECT DISTINCT t.%s::pg_catalog.text FROM (%s) k JOIN %s t ON %s",
+							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL", keyset_sql(t), t->qualname,
+							 join_sql(t, "t", "k"));
+			argtypes[0] = TEXTARRAYOID;
+			argtypes[1] = INT4OID;
+			n = 2;
+			break;
+		case LP_LOCK_WAIT:
+		case LP_LOCK_NOWAIT:
+		case LP_LOCK_SKIP:
+			/*
+			 * Lock every row in key order (bulk moves on overlapping keys wait, they do not
+			 * deadlock), then report in one row: the branches the rows are on, up to five keys
+			 * that are missing (a row deleted while we waited for it counts as missing; one
+			 * skipped because another transaction holds it does not), in the trash, or in a
+			 * space role $3 may not write, and for a single key its state.
+			 */
+			appendStringInfo(&sql, "WITH k AS (%s), locked AS MATERIALIZED (SELECT ", keyset_sql(t));
+			for (i = 0; i < t->nkeys; i++)
+				appendStringInfo(&sql, "t.%s, ", t->key_name[i]);
+			appendStringInfo(&sql, "t.branch_id::pg_catalog.int4 AS lamin_from, %s AS lamin_locked, "
+							 "%s::pg_catalog.text AS lamin_uid, %s::pg_catalog.text AS lamin_keycol, %s AS lamin_writable "
+							 "FROM %s t JOIN k ON %s ORDER BY ",
+							 t->att_is_locked != InvalidAttrNumber ? "t.is_locked" : "false",
+							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL",
+							 t->att_key != InvalidAttrNumber ? "t.key" : "NULL",
+							 t->spaces ? "t.space_id OPERATOR(pg_catalog.=) ANY (lamin.writable_spaces($3))" : "true",
+							 t->qualname, join_sql(t, "t", "k"));
+			for (i = 0; i < t->nkeys; i++)
+				appendStringInfo(&sql, "%st.%s", i ? ", " : "", t->key_name[i]);
+			appendStringInfo(&sql, " FOR UPDATE OF t%s) SELECT "
+							 "(SELECT pg_catalog.array_agg(DISTINCT lamin_from) FROM locked), "
+							 "(SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT * FROM k WHERE NOT EXISTS "
+							 "(SELECT 1 FROM %s t WHERE %s) LIMIT 5) k), "
+							 "(SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT * FROM locked k "
+							 "WHERE lamin_from OPERATOR(pg_catalog.=) -1 LIMIT 5) k), "
+							 "(SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT * FROM locked k "
+							 "WHERE NOT lamin_writable LIMIT 5) k), "
+							 "l.lamin_from, l.lamin_locked, l.lamin_uid, l.lamin_keycol, %s, %s "
+							 "FROM (SELECT 1) one LEFT JOIN (SELECT * FROM locked LIMIT 1) l ON true",
+							 which == LP_LOCK_NOWAIT ? " NOWAIT" : which == LP_LOCK_SKIP ? " SKIP LOCKED" : "",
+							 keytext_sql(t, "k"),
+							 which == LP_LOCK_SKIP ? t->qualname : "locked", join_sql(t, "t", "k"),
+							 keytext_sql(t, "k"), keytext_sql(t, "k"), keytext_sql(t, "l"),
+							 which == LP_LOCK_SKIP ? locked_keys_sql(t) : "NULL::pg_catalog.text[], 0");
+			argtypes[0] = TEXTARRAYOID;
+			argtypes[1] = INT4OID;
+			argtypes[2] = REGROLEOID;
+			n = 3;
+			break;
+		case LP_MOVE_KEYS:
+			/* the rows are locked: their branch is the one they leave */
+			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $3 FROM (SELECT k.*, x.branch_id::pg_catalog.int4 "
+							 "AS lamin_from FROM (%s) k JOIN %s x ON %s) k WHERE %s "
+							 "AND k.lamin_from OPERATOR(pg_catalog.<>) $3 RETURNING %s, %s::pg_catalog.text, k.lamin_from",
+							 t->qualname, keyset_sql(t), t->qualname, join_sql(t, "x", "k"), join_sql(t, "t", "k"),
+							 keytext_sql(t, "k"), t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
+			argtypes[0] = TEXTARRAYOID;
+			argtypes[1] = INT4OID;
+			argtypes[2] = INT4OID;
+			n = 3;
+			break;
+		case LP_PURGE_KEYS:
+			appendStringInfo(&sql, "DELETE FROM %s t USING (%s) k WHERE %s "
+							 "RETURNING %s, %s::pg_catalog.text, t.branch_id::pg_catalog.int4",
+							 t->qualname, keyset_sql(t), join_sql(t, "t", "k"), keytext_sql(t, "k"),
+							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
+			argtypes[0] = TEXTARRAYOID;
+			argtypes[1] = INT4OID;
+			n = 2;
 			break;
 		default:
 			elog(ERROR, "unknown lamin_branch plan %d", (int) which);
@@ -608,20 +718,6 @@ lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key)
 			 errhint("Pass the key as an array or a row: ARRAY['1', 'a'] or ROW(1, 'a').")));
 }
 
-void
-lamin_become_owner(LaminTable *t, LaminSavedUser *saved)
-{
-	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-	SetUserIdAndSecContext(t->owner,
-						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-}
-
-void
-lamin_restore_user(LaminSavedUser *saved)
-{
-	SetUserIdAndSecContext(saved->userid, saved->sec_context);
-}
-
 /*
  * The family lock is an advisory lock in a key space of its own (field4 = 0x4c42, "LB"), so it
  * never meets a lock an application takes with pg_advisory_lock(); pg_locks shows it as an
@@ -677,68 +773,6 @@ lamin_spi_check(int rc, const char *what)
 {
 	if (rc < 0)
 		elog(ERROR, "lamin_branch: %s failed: %s", what, SPI_result_code_string(rc));
-}
-
-/*
- * With spaces on, a role that is not the table's owner writes only rows of spaces it may write:
- * checked by the row trigger on every path (views, the table, COPY), for the space a row had and
- * the space it gets. The views run with their owner's rights, so row-level security cannot be
- * what checks it. Opens its own SPI connection.
- */
-void
-lamin_check_space_value(LaminTable *t, HeapTuple tup, TupleDesc desc, Oid caller)
-{
-	static SPIPlanPtr plan = NULL;
-	Form_pg_attribute att = TupleDescAttr(desc, t->att_space - 1);
-	Datum		values[2];
-	bool		isnull;
-	int64		space;
-	bool		ok;
-	int			rc;
-
-	values[0] = heap_getattr(tup, t->att_space, desc, &isnull);
-	if (isnull)
-		return;					/* the column's own constraints decide */
-	switch (att->atttypid)
-	{
-		case INT2OID:
-			space = DatumGetInt16(values[0]);
-			break;
-		case INT4OID:
-			space = DatumGetInt32(values[0]);
-			break;
-		case INT8OID:
-			space = DatumGetInt64(values[0]);
-			break;
-		default:
-			elog(ERROR, "column \"space_id\" of table %s is not an integer", t->qualname);
-	}
-	values[0] = Int64GetDatum(space);
-	values[1] = ObjectIdGetDatum(caller);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[2] = {INT8OID, REGROLEOID};
-		SPIPlanPtr	p = SPI_prepare("SELECT $1 OPERATOR(pg_catalog.=) "
-									"ANY (lamin.writable_spaces($2)::pg_catalog.int8[])", 2, argtypes);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the space check: %s", SPI_result_code_string(SPI_result));
-		plan = p;
-	}
-	rc = SPI_execute_plan(plan, values, NULL, true, 1);
-	lamin_spi_check(rc, "checking the space");
-	ok = SPI_processed > 0 &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
-	SPI_finish();
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to write rows of table %s in space %lld", t->qualname, (long long) space),
-				 errdetail("Role \"%s\" has no write access to space %lld.", GetUserNameFromId(caller, false), (long long) space),
-				 errhint("A space admin grants it: INSERT INTO lamin.space_access VALUES (space, role, 'write');")));
 }
 
 /*

@@ -75,9 +75,34 @@ SELECT id, name FROM acc.item_trash ORDER BY id;
 SELECT lamin.delete('acc.item', 5);
 RESET ROLE;
 
+-- the right a move needs is decided by the branch each row is actually on: the application,
+-- with DELETE on the main view and EXECUTE on move and move_many, may not bring a trashed row
+-- back through them (restore needs DELETE on the trash view), nor archive a trashed row
+SELECT action FROM lamin.delete('acc.item', 6);
+GRANT EXECUTE ON FUNCTION lamin.move(regclass, anyelement, integer), lamin.move(regclass, anyelement, text),
+      lamin.move_many(regclass, anyarray, integer, text) TO regress_app;
+SET ROLE regress_app;
+SELECT action FROM lamin.move('acc.item', 6, 'main');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT action FROM lamin.move('acc.item', 6, 1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT key, action FROM lamin.move_many('acc.item', ARRAY[6], 1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT key, action FROM lamin.move_many('acc.item', ARRAY[5, 6], 1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- a row on main it may move out of main
+SELECT action, from_branch, to_branch FROM lamin.move('acc.item', 4, 'archive');
+RESET ROLE;
+-- archive() refuses a trashed row, and so does a move to the archive, for every role
+SELECT action FROM lamin.move('acc.item', 6, 0);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT key, action FROM lamin.move_many('acc.item', ARRAY[6], 0);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET ROLE regress_owner;
 SELECT id, branch_id FROM acc.item_all ORDER BY id;
 RESET ROLE;
+REVOKE EXECUTE ON FUNCTION lamin.move(regclass, anyelement, integer), lamin.move(regclass, anyelement, text),
+      lamin.move_many(regclass, anyarray, integer, text) FROM regress_app;
 SELECT lamin.disable('acc.item');
 DROP SCHEMA acc CASCADE;
 REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement), lamin.delete(regclass, anyelement, boolean),
