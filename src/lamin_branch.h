@@ -28,9 +28,8 @@
  */
 typedef enum LaminPlan
 {
-	LP_WRONG_HEADS,				/* versions of a family on a branch whose is_latest is wrong */
-	LP_SET_LATEST,				/* is_latest = $k+1 for one key */
-	LP_CLEAR_HEAD,				/* is_latest = false for one key */
+	LP_HEADS,					/* make the newest version of families ($1 stems, $2 branches) head */
+	LP_CLEAR_HEADS,				/* is_latest = false for keys ($1 text[], $2 how many) */
 	LP_TRASH_FROM,				/* move a key from a given branch to trash (view DELETE) */
 	LP_SPACE_WRITABLE,			/* may role $k+1 write the row's space? (view DELETE) */
 	/* the move engine: $1 the keys as one text[], $2 how many keys, $3 as noted */
@@ -81,7 +80,7 @@ typedef struct LaminTable
 	SPIPlanPtr	plans[LP_NUM_PLANS];
 } LaminTable;
 
-/* table_info.c */
+/* cache.c */
 extern void lamin_table_cache_init(void);
 extern void lamin_planner_init(void);
 extern LaminTable *lamin_table_get(Oid relid);

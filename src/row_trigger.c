@@ -1,13 +1,11 @@
 /*
- * branch_trigger.c: the triggers on every branch-enabled base table. Whatever path changes a row
- * (a view, a lamin function, raw SQL):
- *   - BEFORE ROW: refuses to change or delete a locked row (is_locked) unless the change only
- *     unlocks it, refuses hand-made changes of is_latest, locks the version families a move
- *     touches, stamps updated_at;
- *   - AFTER ROW (tables with uid and is_latest): once the statement has moved all its rows, makes
- *     each touched family's newest version on each branch but trash its one head. Done after the
- *     statement, so that a statement moving several versions of one family never has the
- *     trigger rewrite a row the statement itself is about to move.
+ * row_trigger.c: lamin.branch_row_trigger(), BEFORE INSERT OR UPDATE OR DELETE FOR EACH ROW on
+ * every branch-enabled base table. Whatever path changes a row (a view, a lamin function, raw
+ * SQL, COPY), it refuses to change or delete a locked row (is_locked) unless the change only
+ * unlocks it, refuses hand-made changes of is_latest, checks the rights of a role other than the
+ * owner that moves rows between branches or changes them off main (rights.c), locks the version
+ * families a move touches (heads.c rewrites their heads after the statement), and stamps
+ * updated_at. No query runs on its path unless spaces are on.
  */
 #include "postgres.h"
 
@@ -24,13 +22,6 @@
 #include "access/xact.h"
 
 #include "lamin_branch.h"
-
-/* > 0 while the extension rewrites is_latest of other rows itself */
-int			lamin_internal_depth = 0;
-
-/* uid of the version promoted by the latest move, for the move functions to report (kept in
- * TopMemoryContext: the move functions clear it before each move) */
-char	   *lamin_last_promoted = NULL;
 
 void
 lamin_error_locked(LaminTable *t, const char *uid)
@@ -98,109 +89,6 @@ only_unlocks(LaminTable *t, TupleDesc desc, HeapTuple oldtup, HeapTuple newtup)
 			return false;
 	}
 	return true;
-}
-
-/*
- * Run a statement that rewrites is_latest, which the BEFORE trigger then lets through. Under
- * REPEATABLE READ or SERIALIZABLE it reads the family as it is now (a version committed since
- * the transaction began counts), and changing a row the transaction cannot see raises a
- * serialization failure: the crosscheck Postgres's own foreign-key triggers use.
- */
-static int
-exec_internal(SPIPlanPtr plan, Datum *values)
-{
-	int			rc;
-
-	lamin_internal_depth++;
-	PG_TRY();
-	{
-		if (IsolationUsesXactSnapshot())
-			rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), GetTransactionSnapshot(),
-									  false, true, 0);
-		else
-			rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	}
-	PG_FINALLY();
-	{
-		lamin_internal_depth--;
-	}
-	PG_END_TRY();
-	return rc;
-}
-
-/*
- * Make the newest version of (stem, branch) its one head. Reads first and writes only the
- * versions whose flag is wrong, which after most moves is none. Reports versions promoted other
- * than the row that moved (the NOTICE LaminDB gives), and returns whether one was.
- */
-static bool
-recompute_heads(LaminTable *t, const char *stem, int32 branch, Datum *key)
-{
-	Datum		args[2];
-	int			rc;
-	uint64		i,
-				n;
-	bool		promoted = false;
-	char	   *self = lamin_key_text(t, key);
-	Datum	  **keys;
-	char	  **uids;
-	bool	   *heads;
-
-	args[0] = CStringGetTextDatum(stem);
-	args[1] = Int32GetDatum(branch);
-	/*
-	 * As the family is now, this command's changes included (not read-only: SPI then advances
-	 * the command counter), also under REPEATABLE READ: a version committed since counts.
-	 */
-	if (IsolationUsesXactSnapshot())
-		rc = SPI_execute_snapshot(lamin_table_plan(t, LP_WRONG_HEADS), args, NULL, GetLatestSnapshot(),
-								  InvalidSnapshot, false, false, 0);
-	else
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_WRONG_HEADS), args, NULL, false, 0);
-	lamin_spi_check(rc, "reading the version heads");
-	n = SPI_processed;
-	if (n == 0)
-		return false;
-
-	/* copy out: the writes below replace SPI_tuptable */
-	keys = palloc(sizeof(Datum *) * n);
-	uids = palloc(sizeof(char *) * n);
-	heads = palloc(sizeof(bool) * n);
-	for (i = 0; i < n; i++)
-	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int			k;
-
-		keys[i] = palloc(sizeof(Datum) * (t->nkeys + 1));
-		for (k = 0; k < t->nkeys; k++)
-		{
-			int16		typlen;
-			bool		typbyval;
-
-			get_typlenbyval(t->key_type[k], &typlen, &typbyval);
-			keys[i][k] = datumCopy(SPI_getbinval(row, desc, k + 1, &isnull), typbyval, typlen);
-		}
-		uids[i] = SPI_getvalue(row, desc, t->nkeys + 1);
-		heads[i] = DatumGetBool(SPI_getbinval(row, desc, t->nkeys + 2, &isnull));
-	}
-
-	for (i = 0; i < n; i++)
-	{
-		keys[i][t->nkeys] = BoolGetDatum(heads[i]);
-		rc = exec_internal(lamin_table_plan(t, LP_SET_LATEST), keys[i]);
-		lamin_spi_check(rc, "keeping the version heads");
-		if (!heads[i] || strcmp(lamin_key_text(t, keys[i]), self) == 0)
-			continue;
-		ereport(NOTICE,
-				(errmsg("new latest %s version is: %s", t->label, uids[i])));
-		if (lamin_last_promoted)
-			pfree(lamin_last_promoted);
-		lamin_last_promoted = MemoryContextStrdup(TopMemoryContext, uids[i]);
-		promoted = true;
-	}
-	return promoted;
 }
 
 static void
@@ -365,73 +253,4 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	if (ncols > 0)
 		newtup = heap_modify_tuple_by_cols(newtup, desc, ncols, cols, vals, nulls);
 	return PointerGetDatum(newtup);
-}
-
-/*
- * AFTER ROW, on tables with version families: after the statement's rows have all moved, the
- * families they left and joined get their newest version as head. A head moved to trash keeps
- * is_latest only if no other version was left to take over (as LaminDB does).
- */
-PG_FUNCTION_INFO_V1(lamin_branch_heads_trigger);
-Datum
-lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	LaminTable *t;
-	TupleDesc	desc;
-	HeapTuple	oldtup = NULL;
-	HeapTuple	newtup = NULL;
-	Datum		key[INDEX_MAX_KEYS];
-	LaminSavedUser saved;
-	bool		promoted = false;
-	int32		old_branch,
-				new_branch;
-	char	   *old_uid,
-			   *new_uid;
-
-	check_trigger_call(fcinfo, "lamin.branch_heads_trigger()", false);
-	t = lamin_table_get(RelationGetRelid(td->tg_relation));
-	desc = RelationGetDescr(td->tg_relation);
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
-		newtup = td->tg_trigtuple;
-	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-	{
-		oldtup = td->tg_trigtuple;
-		newtup = td->tg_newtuple;
-	}
-	else
-		oldtup = td->tg_trigtuple;
-
-	if (!t->has_heads)
-		return PointerGetDatum(NULL);
-	old_branch = oldtup ? get_branch(oldtup, desc, t) : 0;
-	new_branch = newtup ? get_branch(newtup, desc, t) : 0;
-	old_uid = oldtup ? get_text(oldtup, desc, t->att_uid) : NULL;
-	new_uid = newtup ? get_text(newtup, desc, t->att_uid) : NULL;
-	if (!row_moved(oldtup, newtup, old_branch, new_branch, old_uid, new_uid))
-		return PointerGetDatum(NULL);
-
-	lamin_tuple_key(t, newtup ? newtup : oldtup, desc, key);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	lamin_become_owner(t, &saved);
-
-	if (old_uid && old_branch != LAMIN_BRANCH_TRASH)
-		promoted = recompute_heads(t, lamin_stem(old_uid), old_branch, key);
-	if (new_uid)
-	{
-		if (new_branch != LAMIN_BRANCH_TRASH)
-			recompute_heads(t, lamin_stem(new_uid), new_branch, key);
-		else if (promoted && get_bool(newtup, desc, t->att_is_latest))
-		{
-			/* a head that went to trash hands over; the last version keeps is_latest */
-			int			rc = exec_internal(lamin_table_plan(t, LP_CLEAR_HEAD), key);
-
-			lamin_spi_check(rc, "clearing the head of a trashed version");
-		}
-	}
-
-	lamin_restore_user(&saved);
-	SPI_finish();
-	return PointerGetDatum(NULL);
 }

@@ -349,9 +349,6 @@ lamin_table_get(Oid relid)
 }
 
 
-/* The family of a row: its uid stem, compared as the family index stores it. */
-#define STEM_EXPR "pg_catalog.substr(uid::pg_catalog.text, 1, 16)"
-
 /* "k1 = $first AND k2 = $first+1 ..." */
 static void
 append_key_match(StringInfo sql, LaminTable *t, int first)
@@ -360,16 +357,6 @@ append_key_match(StringInfo sql, LaminTable *t, int first)
 
 	for (i = 0; i < t->nkeys; i++)
 		appendStringInfo(sql, "%s%s %s $%d", i ? " AND " : "", t->key_name[i], t->key_eq[i], first + i);
-}
-
-/* "k1 DESC, k2 DESC" */
-static void
-append_key_order(StringInfo sql, LaminTable *t)
-{
-	int			i;
-
-	for (i = 0; i < t->nkeys; i++)
-		appendStringInfo(sql, "%s%s DESC", i ? ", " : "", t->key_name[i]);
 }
 
 /* SELECT DISTINCT ($1)[(i-1)*k+1]::t1 AS k1, ... FROM generate_series(1, $2) i: the keys of a request */
@@ -459,38 +446,37 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 
 	switch (which)
 	{
-		case LP_WRONG_HEADS:
+		case LP_HEADS:
 			/*
-			 * $k+1 stem, $k+2 branch. The versions of a family on a branch whose is_latest is
-			 * wrong: key columns, uid, the value it should have. Usually none, and then nothing
-			 * is written.
+			 * The versions of the families whose is_latest is wrong, made right: usually none,
+			 * and then nothing is written. Returns the key, uid, new flag and branch of each.
 			 */
-			appendStringInfoString(&sql, "SELECT ");
+			appendStringInfo(&sql, "UPDATE %s t SET is_latest = w.lamin_head FROM (SELECT ", t->qualname);
 			for (i = 0; i < t->nkeys; i++)
-				appendStringInfo(&sql, "%s, ", t->key_name[i]);
-			appendStringInfoString(&sql, "uid::pg_catalog.text, lamin_head FROM (SELECT *, "
-								   "pg_catalog.row_number() OVER (ORDER BY ");
+				appendStringInfo(&sql, "x.%s, ", t->key_name[i]);
+			appendStringInfoString(&sql, "x.is_latest, pg_catalog.row_number() OVER (PARTITION BY "
+								   "pg_catalog.substr(x.uid::pg_catalog.text, 1, 16), x.branch_id ORDER BY ");
 			if (t->att_created_at != InvalidAttrNumber)
-				appendStringInfoString(&sql, "created_at DESC NULLS LAST, ");
-			append_key_order(&sql, t);
-			appendStringInfo(&sql, ") OPERATOR(pg_catalog.=) 1 AS lamin_head FROM %s "
-							 "WHERE " STEM_EXPR " OPERATOR(pg_catalog.=) $1 "
-							 "AND branch_id OPERATOR(pg_catalog.=) $2) f "
-							 "WHERE is_latest IS DISTINCT FROM lamin_head",
-							 t->qualname);
-			argtypes[0] = TEXTOID;
-			argtypes[1] = INT4OID;
+				appendStringInfoString(&sql, "x.created_at DESC NULLS LAST, ");
+			for (i = 0; i < t->nkeys; i++)
+				appendStringInfo(&sql, "%sx.%s DESC", i ? ", " : "", t->key_name[i]);
+			appendStringInfo(&sql, ") OPERATOR(pg_catalog.=) 1 AS lamin_head FROM %s x JOIN "
+							 "(SELECT DISTINCT s, b FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.int4[])) u(s, b)) f "
+							 "ON pg_catalog.substr(x.uid::pg_catalog.text, 1, 16) OPERATOR(pg_catalog.=) f.s "
+							 "AND x.branch_id OPERATOR(pg_catalog.=) f.b) w WHERE %s "
+							 "AND w.is_latest IS DISTINCT FROM w.lamin_head "
+							 "RETURNING %s, t.uid::pg_catalog.text, t.is_latest, t.branch_id::pg_catalog.int4",
+							 t->qualname, join_sql(t, "t", "w"), keytext_sql(t, "t"));
+			argtypes[0] = TEXTARRAYOID;
+			argtypes[1] = INT4ARRAYOID;
 			n = 2;
 			break;
-		case LP_SET_LATEST:
-			/* $1..$k key, $k+1 the value */
-			appendStringInfo(&sql, "UPDATE %s SET is_latest = $%d WHERE ", t->qualname, n + 1);
-			append_key_match(&sql, t, 1);
-			argtypes[n++] = BOOLOID;
-			break;
-		case LP_CLEAR_HEAD:
-			appendStringInfo(&sql, "UPDATE %s SET is_latest = false WHERE is_latest AND ", t->qualname);
-			append_key_match(&sql, t, 1);
+		case LP_CLEAR_HEADS:
+			appendStringInfo(&sql, "UPDATE %s t SET is_latest = false FROM (%s) k WHERE t.is_latest AND %s",
+							 t->qualname, keyset_sql(t), join_sql(t, "t", "k"));
+			argtypes[0] = TEXTARRAYOID;
+			argtypes[1] = INT4OID;
+			n = 2;
 			break;
 		case LP_SPACE_WRITABLE:
 			appendStringInfo(&sql, "SELECT space_id OPERATOR(pg_catalog.=) ANY (lamin.writable_spaces($%d)) "
@@ -716,50 +702,6 @@ lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("key of table %s has %d columns", t->qualname, t->nkeys),
 			 errhint("Pass the key as an array or a row: ARRAY['1', 'a'] or ROW(1, 'a').")));
-}
-
-/*
- * The family lock is an advisory lock in a key space of its own (field4 = 0x4c42, "LB"), so it
- * never meets a lock an application takes with pg_advisory_lock(); pg_locks shows it as an
- * advisory lock with objsubid 19522. It is held until the transaction ends, so families share
- * LAMIN_FAMILY_SLOTS slots per table: a bulk statement over millions of rows takes at most that
- * many locks (the shared lock table holds max_locks_per_transaction per backend), at the price of
- * two unrelated families occasionally waiting for each other.
- */
-#define LAMIN_LOCK_SPACE 0x4c42
-
-int
-lamin_family_slot(const char *uid)
-{
-	int			len = strnlen(uid, LAMIN_UID_STEM_LEN);
-
-	return hash_bytes((const unsigned char *) uid, len) % LAMIN_FAMILY_SLOTS;
-}
-
-void
-lamin_lock_family(LaminTable *t, const char *uid)
-{
-	LOCKTAG		tag;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->query_relid, lamin_family_slot(uid), LAMIN_LOCK_SPACE);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-}
-
-/* Lock the family slots marked in wanted[LAMIN_FAMILY_SLOTS], in ascending order. */
-void
-lamin_lock_family_slots(LaminTable *t, const bool *wanted)
-{
-	int			i;
-
-	for (i = 0; i < LAMIN_FAMILY_SLOTS; i++)
-	{
-		LOCKTAG		tag;
-
-		if (!wanted[i])
-			continue;
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->query_relid, i, LAMIN_LOCK_SPACE);
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	}
 }
 
 char *

@@ -1,0 +1,459 @@
+/*
+ * heads.c: version families and their heads. A family is the rows whose uid share the first
+ * LAMIN_UID_STEM_LEN characters (the stem); on every branch but trash each family has exactly one
+ * head (is_latest), its newest version (created_at desc, key desc).
+ *
+ * Owns:
+ *   - the family lock: a transaction-scoped advisory lock on (table, stem slot), taken before
+ *     the row lock by every path that moves rows (move.c, view_trigger.c, the row trigger);
+ *   - lamin.branch_heads_trigger(): AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT with
+ *     transition tables. Once a statement has run, it finds in C the (stem, branch) pairs its
+ *     rows left or joined (an UPDATE that changes neither branch nor uid stem moves nothing)
+ *     and makes each such family's newest version its one head with one UPDATE that flips only
+ *     the flags that are wrong. Running after the statement means a statement that moves several
+ *     versions of one family never has the trigger rewrite a row it is about to move. A head
+ *     moved to trash keeps is_latest unless a successor took over (as LaminDB does).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+
+#include "lamin_branch.h"
+
+/*
+ * The family lock is an advisory lock in a key space of its own (field4 = 0x4c42, "LB"), so it
+ * never meets a lock an application takes with pg_advisory_lock(); pg_locks shows it as an
+ * advisory lock with objsubid 19522. It is held until the transaction ends, so families share
+ * LAMIN_FAMILY_SLOTS slots per table: a bulk statement over millions of rows takes at most that
+ * many locks (the shared lock table holds max_locks_per_transaction per backend), at the price of
+ * two unrelated families occasionally waiting for each other.
+ */
+#define LAMIN_LOCK_SPACE 0x4c42
+
+int
+lamin_family_slot(const char *uid)
+{
+	int			len = strnlen(uid, LAMIN_UID_STEM_LEN);
+
+	return hash_bytes((const unsigned char *) uid, len) % LAMIN_FAMILY_SLOTS;
+}
+
+void
+lamin_lock_family(LaminTable *t, const char *uid)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->query_relid, lamin_family_slot(uid), LAMIN_LOCK_SPACE);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* Lock the family slots marked in wanted[LAMIN_FAMILY_SLOTS], in ascending order. */
+void
+lamin_lock_family_slots(LaminTable *t, const bool *wanted)
+{
+	int			i;
+
+	for (i = 0; i < LAMIN_FAMILY_SLOTS; i++)
+	{
+		LOCKTAG		tag;
+
+		if (!wanted[i])
+			continue;
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->query_relid, i, LAMIN_LOCK_SPACE);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	}
+}
+
+/* > 0 while the extension rewrites is_latest of other rows itself */
+int			lamin_internal_depth = 0;
+
+/* uid of the version promoted by the latest move, for the move functions to report (kept in
+ * TopMemoryContext: the move functions clear it before each move) */
+char	   *lamin_last_promoted = NULL;
+
+/* A family on a branch, as the statement's rows left or joined it. */
+typedef struct FamilyKey
+{
+	char		stem[LAMIN_UID_STEM_LEN + 1];
+	int32		branch;
+} FamilyKey;
+
+typedef struct FamilyEntry
+{
+	FamilyKey	key;
+	bool		promoted;		/* a version other than the moved ones became its head */
+} FamilyEntry;
+
+/* A row moved into trash whose old family may hand its head over. */
+typedef struct TrashedHead
+{
+	Datum		key[INDEX_MAX_KEYS];	/* the key, as text per column */
+	FamilyKey	left;
+} TrashedHead;
+
+static char *
+row_uid(LaminTable *t, TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, t->att_uid, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static int32
+row_branch(LaminTable *t, TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, t->att_branch, &isnull);
+
+	return isnull ? LAMIN_BRANCH_MAIN : DatumGetInt32(d);
+}
+
+static bool
+row_is_latest(LaminTable *t, TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, t->att_is_latest, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+static char *
+row_keytext(LaminTable *t, TupleTableSlot *slot)
+{
+	Datum		key[INDEX_MAX_KEYS];
+	int			i;
+
+	for (i = 0; i < t->nkeys; i++)
+	{
+		bool		isnull;
+
+		key[i] = slot_getattr(slot, t->key_att[i], &isnull);
+	}
+	return lamin_key_text(t, key);
+}
+
+static void
+family_add(HTAB *families, const char *uid, int32 branch)
+{
+	FamilyKey	k;
+	FamilyEntry *f;
+	bool		found;
+
+	if (uid == NULL || branch == LAMIN_BRANCH_TRASH)
+		return;
+	memset(&k, 0, sizeof(k));
+	strlcpy(k.stem, uid, sizeof(k.stem));
+	k.branch = branch;
+	f = hash_search(families, &k, HASH_ENTER, &found);
+	if (!found)
+		f->promoted = false;
+}
+
+/*
+ * Run a statement that rewrites is_latest, which the row trigger then lets through. Under
+ * REPEATABLE READ or SERIALIZABLE it reads the family as it is now (a version committed since
+ * the transaction began counts), and changing a row the transaction cannot see raises a
+ * serialization failure: the crosscheck Postgres's own foreign-key triggers use.
+ */
+static int
+exec_internal(SPIPlanPtr plan, Datum *values)
+{
+	int			rc;
+
+	lamin_internal_depth++;
+	PG_TRY();
+	{
+		if (IsolationUsesXactSnapshot())
+			rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), GetTransactionSnapshot(),
+									  false, true, 0);
+		else
+			rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		lamin_internal_depth--;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+static int
+cmp_cstring(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * Make the newest version of every family in `families` its one head. Announces versions
+ * promoted other than the rows the statement moved (the NOTICE LaminDB gives) and marks their
+ * families promoted.
+ */
+static void
+recompute_heads(LaminTable *t, HTAB *families, HTAB *moved_keys)
+{
+	long		n = hash_get_num_entries(families);
+	Datum	   *stems;
+	Datum	   *branches;
+	Datum		args[2];
+	HASH_SEQ_STATUS status;
+	FamilyEntry *f;
+	long		i = 0;
+	uint64		r;
+	int			rc;
+	char	  **announce;
+	int			nannounce = 0;
+
+	if (n == 0)
+		return;
+	stems = palloc(sizeof(Datum) * n);
+	branches = palloc(sizeof(Datum) * n);
+	hash_seq_init(&status, families);
+	while ((f = hash_seq_search(&status)) != NULL)
+	{
+		stems[i] = CStringGetTextDatum(f->key.stem);
+		branches[i] = Int32GetDatum(f->key.branch);
+		i++;
+	}
+	args[0] = PointerGetDatum(construct_array(stems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(branches, n, INT4OID, 4, true, TYPALIGN_INT));
+
+	rc = exec_internal(lamin_table_plan(t, LP_HEADS), args);
+	lamin_spi_check(rc, "keeping the version heads");
+
+	announce = palloc(sizeof(char *) * (SPI_processed + 1));
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *keytext = SPI_getvalue(row, desc, 1);
+		char	   *uid = SPI_getvalue(row, desc, 2);
+		bool		head = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
+		FamilyKey	k;
+		bool		found;
+
+		if (!head || uid == NULL)
+			continue;
+		(void) hash_search(moved_keys, keytext, HASH_FIND, &found);
+		if (found)
+			continue;
+		memset(&k, 0, sizeof(k));
+		strlcpy(k.stem, uid, sizeof(k.stem));
+		k.branch = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
+		f = hash_search(families, &k, HASH_FIND, NULL);
+		if (f)
+			f->promoted = true;
+		announce[nannounce++] = uid;
+	}
+	qsort(announce, nannounce, sizeof(char *), cmp_cstring);
+	for (i = 0; i < nannounce; i++)
+	{
+		ereport(NOTICE,
+				(errmsg("new latest %s version is: %s", t->label, announce[i])));
+		if (lamin_last_promoted)
+			pfree(lamin_last_promoted);
+		lamin_last_promoted = MemoryContextStrdup(TopMemoryContext, announce[i]);
+	}
+}
+
+static void
+check_heads_call(FunctionCallInfo fcinfo)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("lamin.branch_heads_trigger() was not called by the trigger manager")));
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) ||
+		(TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) &&
+		 ((TRIGGER_FIRED_BY_INSERT(td->tg_event) && td->tg_newtable == NULL) ||
+		  (TRIGGER_FIRED_BY_DELETE(td->tg_event) && td->tg_oldtable == NULL) ||
+		  (TRIGGER_FIRED_BY_UPDATE(td->tg_event) && (td->tg_oldtable == NULL || td->tg_newtable == NULL)))))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("lamin.branch_heads_trigger() must be fired AFTER ... FOR EACH STATEMENT with transition tables"),
+				 errhint("lamin.enable() creates it: REFERENCING OLD TABLE AS lamin_old NEW TABLE AS lamin_new.")));
+	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) && !TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
+		!TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("lamin.branch_heads_trigger() must be fired for INSERT, UPDATE or DELETE")));
+}
+
+/* One row of the statement: old and new version (either may be absent). */
+static void
+note_row(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot, HTAB *families,
+		 HTAB *moved_keys, List **trashed)
+{
+	char	   *old_uid = oldslot ? row_uid(t, oldslot) : NULL;
+	char	   *new_uid = newslot ? row_uid(t, newslot) : NULL;
+	int32		old_branch = oldslot ? row_branch(t, oldslot) : 0;
+	int32		new_branch = newslot ? row_branch(t, newslot) : 0;
+	char	   *keytext;
+
+	if (oldslot && newslot && old_branch == new_branch &&
+		(old_uid == NULL) == (new_uid == NULL) &&
+		(old_uid == NULL || strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) == 0))
+		return;					/* neither branch nor family changed */
+
+	family_add(families, old_uid, old_branch);
+	family_add(families, new_uid, new_branch);
+	keytext = row_keytext(t, newslot ? newslot : oldslot);
+	(void) hash_search(moved_keys, keytext, HASH_ENTER, NULL);
+	if (oldslot && newslot && new_uid && new_branch == LAMIN_BRANCH_TRASH && old_uid &&
+		old_branch != LAMIN_BRANCH_TRASH && row_is_latest(t, newslot))
+	{
+		TrashedHead *h = palloc0(sizeof(TrashedHead));
+		int			i;
+
+		for (i = 0; i < t->nkeys; i++)
+		{
+			bool		isnull;
+			Oid			out;
+			bool		varlena;
+
+			getTypeOutputInfo(t->key_type[i], &out, &varlena);
+			h->key[i] = CStringGetTextDatum(OidOutputFunctionCall(out, slot_getattr(newslot, t->key_att[i], &isnull)));
+		}
+		strlcpy(h->left.stem, old_uid, sizeof(h->left.stem));
+		h->left.branch = old_branch;
+		*trashed = lappend(*trashed, h);
+	}
+}
+
+PG_FUNCTION_INFO_V1(lamin_branch_heads_trigger);
+Datum
+lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	LaminTable *t;
+	HASHCTL		ctl;
+	HTAB	   *families;
+	HTAB	   *moved_keys;
+	List	   *trashed = NIL;
+	ListCell   *lc;
+	LaminSavedUser saved;
+	TupleDesc	desc;
+
+	check_heads_call(fcinfo);
+	t = lamin_table_get(RelationGetRelid(td->tg_relation));
+	if (!t->has_heads)
+		return PointerGetDatum(NULL);
+	desc = RelationGetDescr(td->tg_relation);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(FamilyKey);
+	ctl.entrysize = sizeof(FamilyEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	families = hash_create("lamin_branch families", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = NAMEDATALEN * 4;
+	ctl.entrysize = NAMEDATALEN * 4;
+	ctl.hcxt = CurrentMemoryContext;
+	moved_keys = hash_create("lamin_branch moved keys", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
+	{
+		/* a trigger made by an older version of lamin.enable(), FOR EACH ROW */
+		TupleTableSlot *oldslot = NULL,
+				   *newslot = NULL;
+
+		if (!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		{
+			oldslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+			ExecStoreHeapTuple(td->tg_trigtuple, oldslot, false);
+		}
+		if (!TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		{
+			newslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+			ExecStoreHeapTuple(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple,
+							   newslot, false);
+		}
+		note_row(t, oldslot, newslot, families, moved_keys, &trashed);
+		if (oldslot)
+			ExecDropSingleTupleTableSlot(oldslot);
+		if (newslot)
+			ExecDropSingleTupleTableSlot(newslot);
+	}
+	else
+	{
+		/* old and new rows of an UPDATE come in the same order: read them side by side */
+		TupleTableSlot *oldslot = td->tg_oldtable ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : NULL;
+		TupleTableSlot *newslot = td->tg_newtable ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : NULL;
+
+		if (oldslot)
+			tuplestore_rescan(td->tg_oldtable);
+		if (newslot)
+			tuplestore_rescan(td->tg_newtable);
+		for (;;)
+		{
+			bool		have_old = oldslot && tuplestore_gettupleslot(td->tg_oldtable, true, false, oldslot);
+			bool		have_new = newslot && tuplestore_gettupleslot(td->tg_newtable, true, false, newslot);
+
+			if (!have_old && !have_new)
+				break;
+			note_row(t, have_old ? oldslot : NULL, have_new ? newslot : NULL, families, moved_keys, &trashed);
+		}
+		if (oldslot)
+			ExecDropSingleTupleTableSlot(oldslot);
+		if (newslot)
+			ExecDropSingleTupleTableSlot(newslot);
+	}
+
+	if (hash_get_num_entries(families) == 0 && trashed == NIL)
+		return PointerGetDatum(NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lamin_become_owner(t, &saved);
+	recompute_heads(t, families, moved_keys);
+
+	/* a head that went to trash hands over where a successor took over; the last one keeps it */
+	{
+		Datum	   *keys = palloc(sizeof(Datum) * t->nkeys * (list_length(trashed) + 1));
+		int			n = 0;
+
+		foreach(lc, trashed)
+		{
+			TrashedHead *h = (TrashedHead *) lfirst(lc);
+			FamilyEntry *f = hash_search(families, &h->left, HASH_FIND, NULL);
+
+			if (f && f->promoted)
+			{
+				memcpy(keys + n * t->nkeys, h->key, sizeof(Datum) * t->nkeys);
+				n++;
+			}
+		}
+		if (n > 0)
+		{
+			Datum		args[2];
+			int			rc;
+
+			args[0] = PointerGetDatum(construct_array(keys, n * t->nkeys, TEXTOID, -1, false, TYPALIGN_INT));
+			args[1] = Int32GetDatum(n);
+			rc = exec_internal(lamin_table_plan(t, LP_CLEAR_HEADS), args);
+			lamin_spi_check(rc, "clearing the head of a trashed version");
+		}
+	}
+	lamin_restore_user(&saved);
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
