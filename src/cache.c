@@ -264,6 +264,30 @@ table_load(LaminTable *t)
 	t->att_key = column_of(rel, "key");
 	t->has_heads = t->att_uid != InvalidAttrNumber && t->att_is_latest != InvalidAttrNumber;
 	t->att_space = column_of(rel, "space_id");
+	t->att_created_on = column_of(rel, "created_on_id");
+
+	/*
+	 * A branch column with a foreign key (a LaminDB instance's own catalog, or a table enabled
+	 * before 0.4.0) is checked by it; one without is checked by the row trigger against
+	 * lamin.branch, which costs no query for main, archive and trash.
+	 */
+	t->check_branch = true;
+	t->check_created_on = t->att_created_on != InvalidAttrNumber;
+	{
+		ListCell   *lc;
+
+		foreach(lc, RelationGetFKeyList(root))
+		{
+			ForeignKeyCacheInfo *fk = lfirst_node(ForeignKeyCacheInfo, lc);
+
+			if (fk->nkeys != 1)
+				continue;
+			if (fk->conkey[0] == t->att_branch)
+				t->check_branch = false;
+			if (fk->conkey[0] == t->att_created_on)
+				t->check_created_on = false;
+		}
+	}
 	/* spaces are on where lamin.enable(..., spaces => true) put its policy */
 	t->spaces = false;
 	if (root->rd_rsdesc)

@@ -7,6 +7,11 @@
 #include "utils/builtins.h"
 #include "catalog/pg_type.h"
 #include "utils/guc.h"
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "utils/syscache.h"
+#include "miscadmin.h"
 #include "utils/lsyscache.h"
 
 #include "compat.h"
@@ -132,4 +137,69 @@ lamin_branch_exists(const LaminEnabled *e, int32 branch)
 	lamin_restore_user(&saved);
 	SPI_finish();
 	return found;
+}
+
+/*
+ * The row trigger's check of a branch column that has no foreign key: main, archive and trash
+ * always exist (lamin.branch refuses to lose them); a user branch is looked up and locked
+ * FOR KEY SHARE, as a foreign key would, so that it cannot be deleted before this transaction
+ * ends.
+ */
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+void
+lamin_check_branch_value(LaminTable *t, const char *column, int32 branch)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			nsp;
+	Oid			catalog;
+	Oid			saved_user;
+	int			saved_context;
+	Datum		values[1];
+	bool		found;
+	int			rc;
+
+	if (branch >= LAMIN_BRANCH_TRASH && branch <= LAMIN_BRANCH_MAIN)
+		return;
+	nsp = get_namespace_oid("lamin", false);
+	catalog = get_relname_relid("branch", nsp);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* as the catalog's owner, as Postgres's foreign-key triggers read the referenced table */
+	GetUserIdAndSecContext(&saved_user, &saved_context);
+	SetUserIdAndSecContext(relation_owner(catalog),
+						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	if (plan == NULL || !SPI_plan_is_valid(plan))
+	{
+		Oid			argtypes[1] = {INT4OID};
+		SPIPlanPtr	p = SPI_prepare("SELECT 1 FROM ONLY lamin.branch x WHERE id OPERATOR(pg_catalog.=) $1 "
+									"FOR KEY SHARE OF x", 1, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the branch check: %s", SPI_result_code_string(SPI_result));
+		plan = p;
+	}
+	values[0] = Int32GetDatum(branch);
+	rc = SPI_execute_plan(plan, values, NULL, false, 1);
+	lamin_spi_check(rc, "checking the branch");
+	found = SPI_processed > 0;
+	SetUserIdAndSecContext(saved_user, saved_context);
+	SPI_finish();
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("branch %d does not exist", branch),
+				 errdetail("Column \"%s\" of table %s refers to lamin.branch.", column, t->qualname),
+				 errhint("The branches are listed by: SELECT id, name FROM lamin.branch;")));
 }

@@ -75,6 +75,10 @@ typedef struct LaminTable
 	bool		has_heads;		/* uid and is_latest: version families */
 	AttrNumber	att_space;
 	bool		spaces;			/* enabled with spaces: moves check the caller's space rights */
+	AttrNumber	att_created_on;	/* created_on_id, InvalidAttrNumber when absent */
+	/* branch columns without a foreign key: the row trigger checks them against lamin.branch */
+	bool		check_branch;
+	bool		check_created_on;
 	int			natts;
 	char	  **att_names;	/* column names by attnum - 1 (NULL for dropped) */
 	SPIPlanPtr	plans[LP_NUM_PLANS];
@@ -128,6 +132,7 @@ extern void lamin_check_update_right(const LaminEnabled *e, int32 branch);
 
 /* lamin_branch.c: the branch catalogs */
 extern bool lamin_branch_exists(const LaminEnabled *e, int32 branch);
+extern void lamin_check_branch_value(LaminTable *t, const char *column, int32 branch);
 
 /* move.c */
 extern int32 lamin_checked_branch(const LaminEnabled *e, int32 branch);

@@ -159,6 +159,32 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	else
 		oldtup = td->tg_trigtuple;
 
+	/* branch columns without a foreign key: the branches they name must exist */
+	if (newtup)
+	{
+		if (t->check_branch)
+		{
+			int32		b = get_branch(newtup, desc, t);
+
+			if (!oldtup || b != get_branch(oldtup, desc, t))
+				lamin_check_branch_value(t, "branch_id", b);
+		}
+		if (t->check_created_on)
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(newtup, t->att_created_on, desc, &isnull);
+
+			if (!isnull)
+			{
+				bool		oisnull = true;
+				Datum		od = oldtup ? heap_getattr(oldtup, t->att_created_on, desc, &oisnull) : (Datum) 0;
+
+				if (oisnull || DatumGetInt32(od) != DatumGetInt32(d))
+					lamin_check_branch_value(t, "created_on_id", DatumGetInt32(d));
+			}
+		}
+	}
+
 	/* locked rows: only unlocking is allowed */
 	if (oldtup && lamin_internal_depth == 0 && t->att_is_locked != InvalidAttrNumber &&
 		get_bool(oldtup, desc, t->att_is_locked))
