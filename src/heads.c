@@ -100,13 +100,6 @@ typedef struct FamilyEntry
 	bool		promoted;		/* a version other than the moved ones became its head */
 } FamilyEntry;
 
-/* A row moved into trash whose old family may hand its head over. */
-typedef struct TrashedHead
-{
-	Datum		key[INDEX_MAX_KEYS];	/* the key, as text per column */
-	FamilyKey	left;
-} TrashedHead;
-
 static char *
 row_uid(LaminTable *t, TupleTableSlot *slot)
 {
@@ -149,23 +142,6 @@ row_keytext(LaminTable *t, TupleTableSlot *slot)
 	return lamin_key_text(t, key);
 }
 
-static void
-family_add(HTAB *families, const char *uid, int32 branch)
-{
-	FamilyKey	k;
-	FamilyEntry *f;
-	bool		found;
-
-	if (uid == NULL || branch == LAMIN_BRANCH_TRASH)
-		return;
-	memset(&k, 0, sizeof(k));
-	strlcpy(k.stem, uid, sizeof(k.stem));
-	k.branch = branch;
-	f = hash_search(families, &k, HASH_ENTER, &found);
-	if (!found)
-		f->promoted = false;
-}
-
 /*
  * Run a statement that rewrites is_latest, which the row trigger then lets through. Under
  * REPEATABLE READ or SERIALIZABLE it reads the family as it is now (a version committed since
@@ -200,15 +176,192 @@ cmp_cstring(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/*
- * Make the newest version of every family in `families` its one head. Announces versions
- * promoted other than the rows the statement moved (the NOTICE LaminDB gives) and marks their
- * families promoted.
- */
-static void
-recompute_heads(LaminTable *t, HTAB *families, HTAB *moved_keys)
+static bool
+family_key(FamilyKey *k, const char *uid, int32 branch)
 {
-	long		n = hash_get_num_entries(families);
+	if (uid == NULL)
+		return false;
+	memset(k, 0, sizeof(*k));
+	strlcpy(k->stem, uid, sizeof(k->stem));
+	k->branch = branch;
+	return true;
+}
+
+/* Did the row move between families: inserted, deleted, or a new branch or uid stem? */
+static bool
+row_moved(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot)
+{
+	char	   *old_uid,
+			   *new_uid;
+
+	if (!oldslot || !newslot)
+		return true;
+	if (row_branch(t, oldslot) != row_branch(t, newslot))
+		return true;
+	old_uid = row_uid(t, oldslot);
+	new_uid = row_uid(t, newslot);
+	if ((old_uid == NULL) != (new_uid == NULL))
+		return true;
+	return old_uid && strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) != 0;
+}
+
+/*
+ * The rows of the statement, as (old, new) pairs: either may be NULL. A trigger made by an older
+ * lamin.enable() fires FOR EACH ROW and gives one pair; the statement trigger reads the old and
+ * new transition tables side by side (an UPDATE stores both versions of a row together).
+ */
+typedef void (*RowCallback) (LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot, void *arg);
+
+static void
+scan_moved_rows(TriggerData *td, LaminTable *t, RowCallback cb, void *arg)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	TupleTableSlot *oldslot = NULL;
+	TupleTableSlot *newslot = NULL;
+
+	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
+	{
+		if (!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		{
+			oldslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+			ExecStoreHeapTuple(td->tg_trigtuple, oldslot, false);
+		}
+		if (!TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		{
+			newslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+			ExecStoreHeapTuple(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple,
+							   newslot, false);
+		}
+		if (row_moved(t, oldslot, newslot))
+			cb(t, oldslot, newslot, arg);
+	}
+	else
+	{
+		if (td->tg_oldtable)
+		{
+			oldslot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+			tuplestore_rescan(td->tg_oldtable);
+		}
+		if (td->tg_newtable)
+		{
+			newslot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+			tuplestore_rescan(td->tg_newtable);
+		}
+		for (;;)
+		{
+			bool		have_old = oldslot && tuplestore_gettupleslot(td->tg_oldtable, true, false, oldslot);
+			bool		have_new = newslot && tuplestore_gettupleslot(td->tg_newtable, true, false, newslot);
+
+			if (!have_old && !have_new)
+				break;
+			if (row_moved(t, have_old ? oldslot : NULL, have_new ? newslot : NULL))
+				cb(t, have_old ? oldslot : NULL, have_new ? newslot : NULL, arg);
+		}
+	}
+	if (oldslot)
+		ExecDropSingleTupleTableSlot(oldslot);
+	if (newslot)
+		ExecDropSingleTupleTableSlot(newslot);
+}
+
+typedef struct HeadsState
+{
+	HTAB	   *families;		/* FamilyKey -> FamilyEntry: families rows left or joined */
+	bool		trashed_heads;	/* a head went to trash */
+	HTAB	   *promoted;		/* key text -> PromotedEntry: versions that became head */
+	List	   *to_clear;		/* Datum[nkeys] (text) of trashed heads that hand over */
+} HeadsState;
+
+typedef struct PromotedEntry
+{
+	char		keytext[NAMEDATALEN * 4];
+	char	   *uid;
+	int32		branch;
+	bool		moved;			/* one of the statement's own rows: not announced */
+} PromotedEntry;
+
+static void
+family_add(HTAB *families, const char *uid, int32 branch)
+{
+	FamilyKey	k;
+	FamilyEntry *f;
+	bool		found;
+
+	if (branch == LAMIN_BRANCH_TRASH || !family_key(&k, uid, branch))
+		return;
+	f = hash_search(families, &k, HASH_ENTER, &found);
+	if (!found)
+		f->promoted = false;
+}
+
+/* pass 1: the families rows left and joined */
+static void
+note_families(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot, void *arg)
+{
+	HeadsState *st = (HeadsState *) arg;
+
+	if (oldslot)
+		family_add(st->families, row_uid(t, oldslot), row_branch(t, oldslot));
+	if (newslot)
+	{
+		int32		branch = row_branch(t, newslot);
+
+		family_add(st->families, row_uid(t, newslot), branch);
+		if (oldslot && branch == LAMIN_BRANCH_TRASH && row_branch(t, oldslot) != LAMIN_BRANCH_TRASH &&
+			row_is_latest(t, newslot))
+			st->trashed_heads = true;
+	}
+}
+
+/* pass 2, when versions were promoted: which were the statement's own rows, and who hands over */
+static void
+note_promotions(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot, void *arg)
+{
+	HeadsState *st = (HeadsState *) arg;
+	PromotedEntry *p;
+	char	   *keytext = row_keytext(t, newslot ? newslot : oldslot);
+	char		hkey[NAMEDATALEN * 4];
+
+	strlcpy(hkey, keytext, sizeof(hkey));
+	p = hash_search(st->promoted, hkey, HASH_FIND, NULL);
+	if (p)
+		p->moved = true;
+
+	if (st->trashed_heads && oldslot && newslot && row_branch(t, newslot) == LAMIN_BRANCH_TRASH &&
+		row_branch(t, oldslot) != LAMIN_BRANCH_TRASH && row_is_latest(t, newslot))
+	{
+		FamilyKey	k;
+		FamilyEntry *f;
+
+		if (family_key(&k, row_uid(t, oldslot), row_branch(t, oldslot)) &&
+			(f = hash_search(st->families, &k, HASH_FIND, NULL)) != NULL && f->promoted)
+		{
+			Datum	   *key = palloc(sizeof(Datum) * t->nkeys);
+			int			i;
+
+			for (i = 0; i < t->nkeys; i++)
+			{
+				bool		isnull;
+				Oid			out;
+				bool		varlena;
+
+				getTypeOutputInfo(t->key_type[i], &out, &varlena);
+				key[i] = CStringGetTextDatum(OidOutputFunctionCall(out, slot_getattr(newslot, t->key_att[i], &isnull)));
+			}
+			st->to_clear = lappend(st->to_clear, key);
+		}
+	}
+}
+
+/*
+ * Make the newest version of every family the statement's rows left or joined its one head,
+ * with one UPDATE that flips only the flags that are wrong. Returns how many versions became
+ * head; they are in st->promoted.
+ */
+static int
+recompute_heads(LaminTable *t, HeadsState *st)
+{
+	long		n = hash_get_num_entries(st->families);
 	Datum	   *stems;
 	Datum	   *branches;
 	Datum		args[2];
@@ -217,14 +370,14 @@ recompute_heads(LaminTable *t, HTAB *families, HTAB *moved_keys)
 	long		i = 0;
 	uint64		r;
 	int			rc;
-	char	  **announce;
-	int			nannounce = 0;
+	int			npromoted = 0;
+	HASHCTL		ctl;
 
 	if (n == 0)
-		return;
+		return 0;
 	stems = palloc(sizeof(Datum) * n);
 	branches = palloc(sizeof(Datum) * n);
-	hash_seq_init(&status, families);
+	hash_seq_init(&status, st->families);
 	while ((f = hash_seq_search(&status)) != NULL)
 	{
 		stems[i] = CStringGetTextDatum(f->key.stem);
@@ -237,40 +390,35 @@ recompute_heads(LaminTable *t, HTAB *families, HTAB *moved_keys)
 	rc = exec_internal(lamin_table_plan(t, LP_HEADS), args);
 	lamin_spi_check(rc, "keeping the version heads");
 
-	announce = palloc(sizeof(char *) * (SPI_processed + 1));
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = NAMEDATALEN * 4;
+	ctl.entrysize = sizeof(PromotedEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	st->promoted = hash_create("lamin_branch promoted", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	for (r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		char	   *keytext = SPI_getvalue(row, desc, 1);
 		char	   *uid = SPI_getvalue(row, desc, 2);
 		bool		head = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
+		char		hkey[NAMEDATALEN * 4];
+		PromotedEntry *p;
 		FamilyKey	k;
-		bool		found;
 
 		if (!head || uid == NULL)
 			continue;
-		(void) hash_search(moved_keys, keytext, HASH_FIND, &found);
-		if (found)
-			continue;
-		memset(&k, 0, sizeof(k));
-		strlcpy(k.stem, uid, sizeof(k.stem));
-		k.branch = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
-		f = hash_search(families, &k, HASH_FIND, NULL);
-		if (f)
+		strlcpy(hkey, SPI_getvalue(row, desc, 1), sizeof(hkey));
+		p = hash_search(st->promoted, hkey, HASH_ENTER, NULL);
+		p->uid = pstrdup(uid);
+		p->branch = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
+		p->moved = false;
+		if (family_key(&k, uid, p->branch) &&
+			(f = hash_search(st->families, &k, HASH_FIND, NULL)) != NULL)
 			f->promoted = true;
-		announce[nannounce++] = uid;
+		npromoted++;
 	}
-	qsort(announce, nannounce, sizeof(char *), cmp_cstring);
-	for (i = 0; i < nannounce; i++)
-	{
-		ereport(NOTICE,
-				(errmsg("new latest %s version is: %s", t->label, announce[i])));
-		if (lamin_last_promoted)
-			pfree(lamin_last_promoted);
-		lamin_last_promoted = MemoryContextStrdup(TopMemoryContext, announce[i]);
-	}
+	return npromoted;
 }
 
 static void
@@ -298,47 +446,6 @@ check_heads_call(FunctionCallInfo fcinfo)
 				 errmsg("lamin.branch_heads_trigger() must be fired for INSERT, UPDATE or DELETE")));
 }
 
-/* One row of the statement: old and new version (either may be absent). */
-static void
-note_row(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot, HTAB *families,
-		 HTAB *moved_keys, List **trashed)
-{
-	char	   *old_uid = oldslot ? row_uid(t, oldslot) : NULL;
-	char	   *new_uid = newslot ? row_uid(t, newslot) : NULL;
-	int32		old_branch = oldslot ? row_branch(t, oldslot) : 0;
-	int32		new_branch = newslot ? row_branch(t, newslot) : 0;
-	char	   *keytext;
-
-	if (oldslot && newslot && old_branch == new_branch &&
-		(old_uid == NULL) == (new_uid == NULL) &&
-		(old_uid == NULL || strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) == 0))
-		return;					/* neither branch nor family changed */
-
-	family_add(families, old_uid, old_branch);
-	family_add(families, new_uid, new_branch);
-	keytext = row_keytext(t, newslot ? newslot : oldslot);
-	(void) hash_search(moved_keys, keytext, HASH_ENTER, NULL);
-	if (oldslot && newslot && new_uid && new_branch == LAMIN_BRANCH_TRASH && old_uid &&
-		old_branch != LAMIN_BRANCH_TRASH && row_is_latest(t, newslot))
-	{
-		TrashedHead *h = palloc0(sizeof(TrashedHead));
-		int			i;
-
-		for (i = 0; i < t->nkeys; i++)
-		{
-			bool		isnull;
-			Oid			out;
-			bool		varlena;
-
-			getTypeOutputInfo(t->key_type[i], &out, &varlena);
-			h->key[i] = CStringGetTextDatum(OidOutputFunctionCall(out, slot_getattr(newslot, t->key_att[i], &isnull)));
-		}
-		strlcpy(h->left.stem, old_uid, sizeof(h->left.stem));
-		h->left.branch = old_branch;
-		*trashed = lappend(*trashed, h);
-	}
-}
-
 PG_FUNCTION_INFO_V1(lamin_branch_heads_trigger);
 Datum
 lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
@@ -346,107 +453,63 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	LaminTable *t;
 	HASHCTL		ctl;
-	HTAB	   *families;
-	HTAB	   *moved_keys;
-	List	   *trashed = NIL;
-	ListCell   *lc;
+	HeadsState	st;
 	LaminSavedUser saved;
-	TupleDesc	desc;
 
 	check_heads_call(fcinfo);
 	t = lamin_table_get(RelationGetRelid(td->tg_relation));
 	if (!t->has_heads)
 		return PointerGetDatum(NULL);
-	desc = RelationGetDescr(td->tg_relation);
 
+	memset(&st, 0, sizeof(st));
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(FamilyKey);
 	ctl.entrysize = sizeof(FamilyEntry);
 	ctl.hcxt = CurrentMemoryContext;
-	families = hash_create("lamin_branch families", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = NAMEDATALEN * 4;
-	ctl.entrysize = NAMEDATALEN * 4;
-	ctl.hcxt = CurrentMemoryContext;
-	moved_keys = hash_create("lamin_branch moved keys", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-
-	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
-	{
-		/* a trigger made by an older version of lamin.enable(), FOR EACH ROW */
-		TupleTableSlot *oldslot = NULL,
-				   *newslot = NULL;
-
-		if (!TRIGGER_FIRED_BY_INSERT(td->tg_event))
-		{
-			oldslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
-			ExecStoreHeapTuple(td->tg_trigtuple, oldslot, false);
-		}
-		if (!TRIGGER_FIRED_BY_DELETE(td->tg_event))
-		{
-			newslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
-			ExecStoreHeapTuple(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple,
-							   newslot, false);
-		}
-		note_row(t, oldslot, newslot, families, moved_keys, &trashed);
-		if (oldslot)
-			ExecDropSingleTupleTableSlot(oldslot);
-		if (newslot)
-			ExecDropSingleTupleTableSlot(newslot);
-	}
-	else
-	{
-		/* old and new rows of an UPDATE come in the same order: read them side by side */
-		TupleTableSlot *oldslot = td->tg_oldtable ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : NULL;
-		TupleTableSlot *newslot = td->tg_newtable ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : NULL;
-
-		if (oldslot)
-			tuplestore_rescan(td->tg_oldtable);
-		if (newslot)
-			tuplestore_rescan(td->tg_newtable);
-		for (;;)
-		{
-			bool		have_old = oldslot && tuplestore_gettupleslot(td->tg_oldtable, true, false, oldslot);
-			bool		have_new = newslot && tuplestore_gettupleslot(td->tg_newtable, true, false, newslot);
-
-			if (!have_old && !have_new)
-				break;
-			note_row(t, have_old ? oldslot : NULL, have_new ? newslot : NULL, families, moved_keys, &trashed);
-		}
-		if (oldslot)
-			ExecDropSingleTupleTableSlot(oldslot);
-		if (newslot)
-			ExecDropSingleTupleTableSlot(newslot);
-	}
-
-	if (hash_get_num_entries(families) == 0 && trashed == NIL)
+	st.families = hash_create("lamin_branch families", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	scan_moved_rows(td, t, note_families, &st);
+	if (hash_get_num_entries(st.families) == 0)
 		return PointerGetDatum(NULL);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	lamin_become_owner(t, &saved);
-	recompute_heads(t, families, moved_keys);
-
-	/* a head that went to trash hands over where a successor took over; the last one keeps it */
+	if (recompute_heads(t, &st) > 0)
 	{
-		Datum	   *keys = palloc(sizeof(Datum) * t->nkeys * (list_length(trashed) + 1));
-		int			n = 0;
+		HASH_SEQ_STATUS status;
+		PromotedEntry *p;
+		char	  **announce = palloc(sizeof(char *) * hash_get_num_entries(st.promoted));
+		int			nannounce = 0;
+		int			i;
 
-		foreach(lc, trashed)
+		scan_moved_rows(td, t, note_promotions, &st);
+
+		/* versions other than the statement's own rows that became head: LaminDB's NOTICE */
+		hash_seq_init(&status, st.promoted);
+		while ((p = hash_seq_search(&status)) != NULL)
+			if (!p->moved)
+				announce[nannounce++] = p->uid;
+		qsort(announce, nannounce, sizeof(char *), cmp_cstring);
+		for (i = 0; i < nannounce; i++)
 		{
-			TrashedHead *h = (TrashedHead *) lfirst(lc);
-			FamilyEntry *f = hash_search(families, &h->left, HASH_FIND, NULL);
-
-			if (f && f->promoted)
-			{
-				memcpy(keys + n * t->nkeys, h->key, sizeof(Datum) * t->nkeys);
-				n++;
-			}
+			ereport(NOTICE,
+					(errmsg("new latest %s version is: %s", t->label, announce[i])));
+			if (lamin_last_promoted)
+				pfree(lamin_last_promoted);
+			lamin_last_promoted = MemoryContextStrdup(TopMemoryContext, announce[i]);
 		}
-		if (n > 0)
+
+		/* a head that went to trash hands over where a successor took over; the last keeps it */
+		if (st.to_clear != NIL)
 		{
+			Datum	   *keys = palloc(sizeof(Datum) * t->nkeys * list_length(st.to_clear));
+			int			n = 0;
+			ListCell   *lc;
 			Datum		args[2];
 			int			rc;
 
+			foreach(lc, st.to_clear)
+				memcpy(keys + (n++) * t->nkeys, lfirst(lc), sizeof(Datum) * t->nkeys);
 			args[0] = PointerGetDatum(construct_array(keys, n * t->nkeys, TEXTOID, -1, false, TYPALIGN_INT));
 			args[1] = Int32GetDatum(n);
 			rc = exec_internal(lamin_table_plan(t, LP_CLEAR_HEADS), args);
