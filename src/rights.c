@@ -186,24 +186,29 @@ qualified_name(Oid relid)
 
 /*
  * Which rows a role may move is a privilege on the views, as for a DELETE through them: moving
- * rows out of main (to trash, archive or a user branch) needs DELETE on the main view; bringing
- * rows back to main, moving them out of the trash, or deleting them for good needs DELETE on the
- * trash view. The table's owner may do anything.
+ * rows out of main (to trash, archive or a user branch) needs DELETE on the main view, out of the
+ * archive DELETE on the archive view; bringing rows back to main, moving them out of the trash,
+ * or deleting them for good needs DELETE on the trash view. The table's owner may do anything.
  */
-void
-lamin_check_view_right(const LaminEnabled *e, bool on_trash, Oid role)
+static void
+check_delete_on(const LaminEnabled *e, Oid view, const char *what, Oid role)
 {
-	Oid			view = on_trash ? e->trash_view : e->main_view;
-
 	if (OidIsValid(view) && pg_class_aclcheck(view, role, ACL_DELETE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to move rows of %s", get_rel_name(e->relid)),
-				 errdetail("Moving rows %s needs DELETE on view %s.",
-						   on_trash ? "back from the trash, or out of it for good," : "out of main",
-						   qualified_name(view)),
+				 errdetail("Moving rows %s needs DELETE on view %s.", what, qualified_name(view)),
 				 errhint("The owner grants it: GRANT DELETE ON %s TO %s;", qualified_name(view),
 						 quote_identifier(GetUserNameFromId(role, false)))));
+}
+
+void
+lamin_check_view_right(const LaminEnabled *e, bool on_trash, Oid role)
+{
+	if (on_trash)
+		check_delete_on(e, e->trash_view, "back from the trash, or out of it for good,", role);
+	else
+		check_delete_on(e, e->main_view, "out of main", role);
 }
 
 /*
@@ -217,7 +222,12 @@ lamin_check_move_right(const LaminEnabled *e, int32 from, int32 to, bool purge, 
 {
 	if (!purge && from == to)
 		return;
-	lamin_check_view_right(e, purge || from == LAMIN_BRANCH_TRASH || to == LAMIN_BRANCH_MAIN, role);
+	if (purge || from == LAMIN_BRANCH_TRASH || to == LAMIN_BRANCH_MAIN)
+		lamin_check_view_right(e, true, role);
+	else if (from == LAMIN_BRANCH_ARCHIVE)
+		check_delete_on(e, e->archive_view, "out of the archive", role);
+	else
+		lamin_check_view_right(e, false, role);
 }
 
 /*
