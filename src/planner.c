@@ -36,6 +36,13 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
+#include "parser/parse_coerce.h"
+#include "storage/lmgr.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "catalog/namespace.h"
+#include "access/sysattr.h"
+#include "utils/acl.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
 #include "parser/parse_relation.h"
@@ -519,6 +526,241 @@ flatten_view(Query *q, Index rti, Index b)
 	q->hasRowSecurity |= sq->hasRowSecurity;
 }
 
+/*
+ * A DELETE through a main or archive view moves the rows it deletes to trash. Postgres runs the
+ * view's INSTEAD OF trigger once per row, and each call is a statement of its own; with this
+ * module loaded the DELETE is planned as the one UPDATE it stands for:
+ *
+ *     DELETE FROM v WHERE ...   ->   UPDATE t SET branch_id = -1 WHERE <view's condition> AND ...
+ *
+ * the view's condition a security qual of the table, as for a read. Concurrent changes are
+ * followed as the trigger follows them: a row another transaction moved off the view's branch
+ * meanwhile fails the recheck and is not counted. The row trigger of the table checks the
+ * caller's right for each row moved, as it does for any UPDATE of branch_id, and the statement
+ * trigger recomputes version heads once. The statement still reports DELETE and the number of
+ * rows moved. Only where the result is exactly the trigger's: the view's only DELETE trigger is
+ * lamin.view_delete_trigger(), the view reads its table with its owner's rights and no policy
+ * applies to the owner, and RETURNING shows neither the branch nor updated_at (which the UPDATE
+ * changes) nor whole rows.
+ */
+typedef struct ReturningContext
+{
+	Index		view_rti;		/* the view, as the DELETE's result relation */
+	Index		table_rti;		/* the table, as the UPDATE's */
+	AttrNumber *map;			/* view column k is table column map[k - 1] */
+	int			ncols;
+	AttrNumber	att_branch;
+	AttrNumber	att_updated_at;
+	bool		ok;
+	int			sublevels_up;
+} ReturningContext;
+
+static bool
+returning_ok_walker(Node *node, ReturningContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		if (var->varno == ctx->view_rti && (int) var->varlevelsup == ctx->sublevels_up)
+		{
+			if (var->varattno <= 0 || var->varattno > ctx->ncols ||
+				ctx->map[var->varattno - 1] == ctx->att_branch ||
+				ctx->map[var->varattno - 1] == ctx->att_updated_at)
+				ctx->ok = false;
+		}
+		return false;
+	}
+	if (IsA(node, Query))
+	{
+		bool		r;
+
+		ctx->sublevels_up++;
+		r = query_tree_walker((Query *) node, returning_ok_walker, (void *) ctx, 0);
+		ctx->sublevels_up--;
+		return r;
+	}
+	return expression_tree_walker(node, returning_ok_walker, (void *) ctx);
+}
+
+static Node *
+returning_mutator(Node *node, ReturningContext *ctx)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) copyObject(node);
+
+		if (var->varno == ctx->view_rti && (int) var->varlevelsup == ctx->sublevels_up)
+		{
+			var->varno = ctx->table_rti;
+			var->varattno = ctx->map[var->varattno - 1];
+			var->varnosyn = var->varno;
+			var->varattnosyn = var->varattno;
+		}
+		return (Node *) var;
+	}
+	if (IsA(node, Query))
+	{
+		Query	   *result;
+
+		ctx->sublevels_up++;
+		result = query_tree_mutator((Query *) node, returning_mutator, (void *) ctx, 0);
+		ctx->sublevels_up--;
+		return (Node *) result;
+	}
+	return expression_tree_mutator(node, returning_mutator, (void *) ctx);
+}
+
+/* Is the view's only DELETE trigger lamin.view_delete_trigger(), enabled, INSTEAD OF, per row? */
+static bool
+view_deletes_to_trash(Oid viewid)
+{
+	Relation	view = relation_open(viewid, NoLock);	/* locked by the rewriter */
+	TriggerDesc *td = view->trigdesc;
+	Oid			nsp = get_namespace_oid("lamin", true);
+	int			ours = 0;
+	bool		ok = td != NULL && OidIsValid(nsp);
+
+	for (int i = 0; ok && i < td->numtriggers; i++)
+	{
+		Trigger    *trig = &td->triggers[i];
+		char	   *fname;
+
+		if (!TRIGGER_FOR_DELETE(trig->tgtype))
+			continue;
+		fname = get_func_name(trig->tgfoid);
+		if (trig->tgenabled == TRIGGER_DISABLED || !TRIGGER_FOR_ROW(trig->tgtype) ||
+			!TRIGGER_FOR_INSTEAD(trig->tgtype) || get_func_namespace(trig->tgfoid) != nsp ||
+			fname == NULL || strcmp(fname, "view_delete_trigger") != 0)
+			ok = false;
+		else
+			ours++;
+	}
+	relation_close(view, NoLock);
+	return ok && ours == 1;
+}
+
+static bool
+delete_to_update(Query *q)
+{
+	RangeTblEntry *vrte;
+	RangeTblEntry *src;
+	RangeTblEntry *brte;
+	TargetEntry *wholerow;
+	Var		   *wvar;
+	Index		src_rti;
+	Index		b;
+	Query	   *sq;
+	Relation	rel;
+	Form_pg_attribute batt;
+	ReturningContext ctx;
+	ListCell   *lc;
+	int			i = 0;
+	Node	   *value;
+	Oid			owner;
+
+	if (q->commandType != CMD_DELETE || q->resultRelation == 0 || q->utilityStmt != NULL ||
+		list_length(q->targetList) != 1)
+		return false;
+	vrte = rt_fetch(q->resultRelation, q->rtable);
+	if (vrte->rtekind != RTE_RELATION || vrte->relkind != RELKIND_VIEW)
+		return false;
+	/* the rewriter's whole-row Var of the view's rows, for the trigger: it names the source */
+	wholerow = linitial_node(TargetEntry, q->targetList);
+	wvar = (Var *) wholerow->expr;
+	if (!wholerow->resjunk || !IsA(wvar, Var) || wvar->varattno != InvalidAttrNumber || wvar->varlevelsup != 0)
+		return false;
+	src_rti = wvar->varno;
+	src = rt_fetch(src_rti, q->rtable);
+	if (src->rtekind != RTE_SUBQUERY || !view_deletes_to_trash(vrte->relid))
+		return false;
+	b = view_table_index(q, src_rti, src);
+	if (b == 0)
+		return false;
+	sq = src->subquery;
+	brte = rt_fetch(b, sq->rtable);
+	if (brte->securityQuals != NIL)
+		return false;
+#ifdef LAMIN_HAS_PERMINFO
+	if (brte->perminfoindex == 0)
+		return false;
+	owner = getRTEPermissionInfo(sq->rteperminfos, brte)->checkAsUser;
+#else
+	owner = brte->checkAsUser;
+#endif
+	if (!OidIsValid(owner))
+		return false;			/* a security_invoker view: the caller's rights on the table */
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.view_rti = q->resultRelation;
+	ctx.table_rti = src_rti;
+	ctx.ncols = list_length(sq->targetList);
+	ctx.map = palloc(sizeof(AttrNumber) * (ctx.ncols + 1));
+	foreach(lc, sq->targetList)
+		ctx.map[i++] = ((Var *) lfirst_node(TargetEntry, lc)->expr)->varattno;
+	rel = table_open(brte->relid, NoLock);
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (att->attisdropped)
+				continue;
+			if (strcmp(NameStr(att->attname), "branch_id") == 0)
+				ctx.att_branch = att->attnum;
+			else if (strcmp(NameStr(att->attname), "updated_at") == 0)
+				ctx.att_updated_at = att->attnum;
+		}
+	}
+	if (ctx.att_branch == InvalidAttrNumber)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	batt = TupleDescAttr(RelationGetDescr(rel), ctx.att_branch - 1);
+	value = coerce_to_target_type(NULL,
+								  (Node *) makeConst(INT4OID, -1, InvalidOid, sizeof(int32),
+													 Int32GetDatum(LAMIN_BRANCH_TRASH), false, true),
+								  INT4OID, batt->atttypid, batt->atttypmod,
+								  COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
+	table_close(rel, NoLock);
+	if (value == NULL)
+		return false;
+	ctx.ok = true;
+	(void) returning_ok_walker((Node *) q->returningList, &ctx);
+	if (!ctx.ok)
+		return false;
+
+	/* the view becomes its table, then the table the target of an UPDATE */
+	q->targetList = NIL;
+	flatten_view(q, src_rti, b);
+	q->returningList = (List *) returning_mutator((Node *) q->returningList, &ctx);
+	src = rt_fetch(src_rti, q->rtable);
+	LockRelationOid(src->relid, RowExclusiveLock);
+	src->rellockmode = RowExclusiveLock;
+#ifdef LAMIN_HAS_PERMINFO
+	{
+		RTEPermissionInfo *perm = getRTEPermissionInfo(q->rteperminfos, src);
+
+		perm->requiredPerms |= ACL_UPDATE;
+		perm->updatedCols = bms_make_singleton(ctx.att_branch - FirstLowInvalidHeapAttributeNumber);
+	}
+#else
+	src->requiredPerms |= ACL_UPDATE;
+	src->updatedCols = bms_make_singleton(ctx.att_branch - FirstLowInvalidHeapAttributeNumber);
+#endif
+	q->commandType = CMD_UPDATE;
+	q->resultRelation = src_rti;
+	q->targetList = list_make1(makeTargetEntry((Expr *) value, ctx.att_branch, pstrdup("branch_id"), false));
+	return true;
+}
+
 static void
 flatten_query_level(Query *q)
 {
@@ -556,11 +798,22 @@ flatten_walker(Node *node, void *context)
 static PlannedStmt *
 lamin_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
+	PlannedStmt *result;
+	bool		delete_moves = false;
+
 	if (flatten_views)
+	{
+		delete_moves = delete_to_update(parse);
 		(void) flatten_walker((Node *) parse, NULL);
+	}
 	if (prev_planner_hook)
-		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
-	return standard_planner(parse, query_string, cursorOptions, boundParams);
+		result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	/* the statement is the user's DELETE: its command tag and SPI result say so */
+	if (delete_moves)
+		result->commandType = CMD_DELETE;
+	return result;
 }
 
 void
