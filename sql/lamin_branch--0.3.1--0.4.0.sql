@@ -3,6 +3,8 @@
 -- A fresh install of 0.4.0 runs lamin_branch--0.4.0.sql alone; this script brings an installed
 -- 0.3.1 to the same objects.
 --   - Spaces tables that still have their 0.2.0 main view are named in a warning.
+--   - lamin.enable() quotes each key column on its own where it makes the heads of a table's
+--     existing version families right: key columns whose names hold '.' or ',' made it fail.
 \echo Use "ALTER EXTENSION lamin_branch UPDATE TO '0.4.0'" to load this file. \quit
 
 -- Spaces tables enabled under 0.2.0 keep their 0.2.0 main view (the caller's rights, confined by
@@ -23,3 +25,273 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Branch-enable a table. Replaced by DROP and CREATE: an update script must not adopt an object
+-- that someone else put in its place.
+DROP FUNCTION lamin.enable(regclass, name, boolean);
+CREATE FUNCTION lamin.enable(tbl regclass, views_schema name DEFAULT NULL, spaces boolean DEFAULT false)
+RETURNS lamin.enabled_table
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c          record;
+    e          lamin.enabled_table;
+    ext        name;
+    vnsp       name;
+    attnum_b   smallint;
+    branch_typ oid;
+    cat        regclass;
+    base       name;
+    mainv      name;
+    a          record;
+    key_t      text;
+    key_t_desc text;
+    key_x      text;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT cl.*, n.nspname INTO c
+      FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = tbl;
+
+    IF (lamin._registry(tbl)).relation IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is already branch-enabled', (lamin._registry(tbl)).relation
+              USING ERRCODE = 'duplicate_object',
+                    HINT = 'lamin.enable() runs once per table; lamin.disable() undoes it.';
+    END IF;
+    -- what can be enabled
+    IF c.nspname IN ('pg_catalog', 'information_schema') OR c.nspname LIKE 'pg\_toast%' THEN
+        RAISE EXCEPTION '"%" is a system catalog', tbl
+              USING ERRCODE = 'wrong_object_type', HINT = 'Only user tables can be branch-enabled.';
+    END IF;
+    IF c.relkind IN ('v', 'm') THEN
+        RAISE EXCEPTION '"%" is a view, not a table', tbl
+              USING ERRCODE = 'wrong_object_type',
+                    HINT = 'A view of a branch-enabled table is enabled with its table.';
+    ELSIF c.relkind = 'f' THEN
+        RAISE EXCEPTION '"%" is a foreign table', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'Enable the table on the server that holds it.';
+    ELSIF c.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF c.relispartition THEN
+        RAISE EXCEPTION '"%" is a partition', tbl
+              USING ERRCODE = 'wrong_object_type', HINT = 'Enable its partitioned table.';
+    END IF;
+    IF c.relforcerowsecurity THEN
+        RAISE EXCEPTION 'table % forces row-level security on its owner', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'The archive and trash views read the table as its owner; ALTER TABLE ... NO FORCE ROW LEVEL SECURITY first.';
+    END IF;
+    IF c.relhassubclass AND c.relkind = 'r' OR EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = tbl) THEN
+        RAISE EXCEPTION 'table % is part of an inheritance tree', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'Rows of child tables would escape the branch rules; use a partitioned table.';
+    END IF;
+    IF c.relpersistence = 't' THEN
+        RAISE EXCEPTION '"%" is a temporary table', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'Temporary tables vanish with the session: there is nothing to keep in a trash.';
+    END IF;
+    IF NOT pg_has_role(current_user, c.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT x.extname INTO ext FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = tbl AND d.refclassid = 'pg_extension'::regclass
+       AND d.deptype = 'e';
+    IF ext IS NOT NULL THEN
+        RAISE EXCEPTION 'table % belongs to extension %', tbl, ext
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'Tables of an extension change only with the extension.';
+    END IF;
+
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
+    -- a concurrent enable() may have finished while we waited for the lock: look again
+    IF (lamin._registry(tbl)).relation IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is already branch-enabled', (lamin._registry(tbl)).relation
+              USING ERRCODE = 'duplicate_object',
+                    HINT = 'lamin.enable() runs once per table; lamin.disable() undoes it.';
+    END IF;
+    SELECT cl.*, n.nspname INTO c
+      FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = tbl;
+
+    PERFORM FROM pg_index WHERE indrelid = tbl AND indisprimary;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % has no primary key', tbl
+              USING ERRCODE = 'invalid_table_definition',
+                    HINT = 'lamin_branch identifies rows by their primary key; add one.';
+    END IF;
+
+    -- names of the views, and of the table in rename mode
+    IF views_schema IS NULL THEN
+        base := lamin._object_name(c.relname, '_all');
+        mainv := c.relname;
+        vnsp := c.nspname;
+        IF to_regclass(format('%I.%I', vnsp, base)) IS NOT NULL THEN
+            RAISE EXCEPTION 'relation "%.%" already exists', vnsp, base
+                  USING ERRCODE = 'duplicate_table',
+                        HINT = 'enable() renames the table to it; rename that relation, or pass views_schema.';
+        END IF;
+    ELSE
+        PERFORM FROM pg_namespace WHERE nspname = views_schema;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'schema "%" does not exist', views_schema USING ERRCODE = 'invalid_schema_name';
+        END IF;
+        base := c.relname;
+        mainv := c.relname;
+        vnsp := views_schema;
+        IF vnsp = c.nspname THEN
+            RAISE EXCEPTION 'views of % cannot be in its own schema under its own name', tbl
+                  USING ERRCODE = 'duplicate_table',
+                        HINT = 'Pass another views_schema, or none to rename the table.';
+        END IF;
+    END IF;
+    e.main_view := NULL;
+    FOR a IN SELECT * FROM (VALUES (mainv), (lamin._object_name(c.relname, '_archive')),
+                                   (lamin._object_name(c.relname, '_trash'))) x(name) LOOP
+        IF to_regclass(format('%I.%I', vnsp, a.name)) IS NOT NULL AND NOT (views_schema IS NULL AND a.name = mainv) THEN
+            RAISE EXCEPTION 'relation "%.%" already exists', vnsp, a.name
+                  USING ERRCODE = 'duplicate_table',
+                        HINT = 'enable() creates a view of that name; rename that relation, or pass views_schema.';
+        END IF;
+    END LOOP;
+
+    -- branch_id: added, or the table's own, whose foreign key names its branch catalog
+    SELECT attnum, atttypid INTO attnum_b, branch_typ FROM pg_attribute
+     WHERE attrelid = tbl AND attname = 'branch_id' AND NOT attisdropped;
+    e.added_columns := '{}';
+    IF attnum_b IS NULL THEN
+        EXECUTE format('ALTER TABLE %s ADD COLUMN branch_id lamin.branch_id NOT NULL DEFAULT 1 '
+                       'CONSTRAINT %I REFERENCES lamin.branch (id)',
+                       tbl, lamin._object_name(c.relname, '_branch_id_fkey'));
+        e.added_columns := e.added_columns || 'branch_id'::name;
+        cat := 'lamin.branch';
+    ELSE
+        IF (SELECT coalesce(nullif(typbasetype, 0), oid) FROM pg_type WHERE oid = branch_typ) <> 'integer'::regtype THEN
+            RAISE EXCEPTION 'column "branch_id" of table % must be of type integer', tbl
+                  USING ERRCODE = 'datatype_mismatch';
+        END IF;
+        SELECT confrelid INTO cat FROM pg_constraint
+         WHERE conrelid = tbl AND contype = 'f' AND conkey = ARRAY[attnum_b];
+        cat := coalesce(cat, 'lamin.branch'::regclass);
+    END IF;
+    PERFORM FROM pg_attribute WHERE attrelid = tbl AND attname = 'created_on_id' AND NOT attisdropped;
+    IF NOT FOUND THEN
+        EXECUTE format('ALTER TABLE %s ADD COLUMN created_on_id %s NOT NULL DEFAULT 1 CONSTRAINT %I REFERENCES %s (id)',
+                       tbl, CASE WHEN cat = 'lamin.branch'::regclass THEN 'lamin.branch_id' ELSE 'integer' END,
+                       lamin._object_name(c.relname, '_created_on_id_fkey'), cat);
+        e.added_columns := e.added_columns || 'created_on_id'::name;
+    END IF;
+
+    IF spaces AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'space_id' AND NOT attisdropped) THEN
+        EXECUTE format('ALTER TABLE %s ADD COLUMN space_id smallint NOT NULL DEFAULT 1 CONSTRAINT %I REFERENCES lamin.space (id)',
+                       tbl, lamin._object_name(c.relname, '_space_id_fkey'));
+        e.added_columns := e.added_columns || 'space_id'::name;
+    END IF;
+
+    -- privileges: in rename mode the table's grantees get its main view (below) and lose
+    -- SELECT, INSERT, UPDATE, DELETE and TRUNCATE on the table itself, where DELETE and TRUNCATE
+    -- would go around the trash and SELECT would show it; REFERENCES and TRIGGER stay.
+    -- moved_privileges records what was taken, and disable() gives it back. A table with
+    -- row-level security of its own keeps SELECT, INSERT and UPDATE: its main view runs with
+    -- the caller's rights, so that the table's policies see the caller (see
+    -- lamin._create_views_named).
+    e.moved_privileges := '{}';
+    IF views_schema IS NULL THEN
+        FOR a IN SELECT * FROM aclexplode(c.relacl) x
+                  WHERE x.grantee <> c.relowner
+                    AND (x.privilege_type IN ('DELETE', 'TRUNCATE')
+                         OR (x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE') AND NOT c.relrowsecurity)) LOOP
+            EXECUTE format('REVOKE %s ON %s FROM %s', a.privilege_type, tbl,
+                           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END);
+            e.moved_privileges := e.moved_privileges || makeaclitem(a.grantee, a.grantor, a.privilege_type, a.is_grantable);
+        END LOOP;
+        EXECUTE format('ALTER TABLE %s RENAME TO %I', tbl, base);
+    END IF;
+
+    -- version families, where rows have uid and is_latest: an index to find them, the existing
+    -- rows' heads made right once, and a trigger that keeps them right. The head of a family on
+    -- a branch (trash has none) is its newest version: latest created_at where the table has
+    -- one, then highest key.
+    IF (SELECT count(*) FROM pg_attribute WHERE attrelid = tbl AND attname IN ('uid', 'is_latest') AND NOT attisdropped) = 2 THEN
+        EXECUTE format('CREATE INDEX %I ON %s ((pg_catalog.substr(uid::pg_catalog.text, 1, 16)), branch_id)',
+                       lamin._object_name(base, '_lamin_family_idx'), tbl);
+        e.family_index := format('%I.%I', c.nspname, lamin._object_name(base, '_lamin_family_idx'))::regclass;
+        -- the key columns in key order, each one quoted on its own (names may hold '.' or ','):
+        -- as columns of t, as the same newest first, and as columns of x
+        SELECT string_agg(format('t.%I', att.attname), ', ' ORDER BY k.i),
+               string_agg(format('t.%I DESC', att.attname), ', ' ORDER BY k.i),
+               string_agg(format('x.%I', att.attname), ', ' ORDER BY k.i)
+          INTO key_t, key_t_desc, key_x
+          FROM pg_index ix, unnest(ix.indkey) WITH ORDINALITY k(attnum, i), pg_attribute att
+         WHERE ix.indrelid = tbl AND ix.indisprimary AND att.attrelid = tbl AND att.attnum = k.attnum;
+        EXECUTE format('UPDATE %1$s t SET is_latest = x.lamin_head FROM ('
+                       'SELECT %2$s, row_number() OVER (PARTITION BY substr(uid::text, 1, 16), branch_id ORDER BY %3$s%4$s) = 1 AS lamin_head '
+                       'FROM %1$s t WHERE branch_id OPERATOR(pg_catalog.<>) -1) x '
+                       'WHERE (%2$s) = (%5$s) AND t.is_latest IS DISTINCT FROM x.lamin_head',
+                       tbl, key_t,
+                       CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'created_at' AND NOT attisdropped)
+                            THEN 't.created_at DESC NULLS LAST, ' ELSE '' END,
+                       key_t_desc, key_x);
+        EXECUTE format('CREATE TRIGGER lamin_branch_heads AFTER INSERT OR UPDATE OF branch_id, uid OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
+    END IF;
+
+    EXECUTE format('CREATE TRIGGER lamin_branch_row BEFORE INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION lamin.branch_row_trigger()', tbl);
+
+    -- row-level security: the branch rule narrows what policies the table already has
+    e.enabled_rls := NOT c.relrowsecurity;
+    IF e.enabled_rls THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+        EXECUTE format('CREATE POLICY lamin_branch_rows ON %s AS PERMISSIVE FOR ALL USING (true) WITH CHECK (true)', tbl);
+    END IF;
+    EXECUTE format('CREATE POLICY lamin_branch_main ON %s AS RESTRICTIVE FOR ALL '
+                   'USING (branch_id OPERATOR(pg_catalog.=) 1) WITH CHECK (branch_id OPERATOR(pg_catalog.=) 1)', tbl);
+    -- spaces: read the rows of readable spaces, change those of writable ones
+    e.spaces := coalesce(spaces, false);
+    IF e.spaces THEN
+        EXECUTE format('CREATE POLICY lamin_space_read ON %s AS RESTRICTIVE FOR SELECT '
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces())::smallint[]))', tbl);
+        EXECUTE format('CREATE POLICY lamin_space_write ON %s AS RESTRICTIVE FOR UPDATE '
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[])) '
+                       'WITH CHECK (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[]))', tbl);
+        EXECUTE format('CREATE POLICY lamin_space_insert ON %s AS RESTRICTIVE FOR INSERT '
+                       'WITH CHECK (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[]))', tbl);
+        EXECUTE format('CREATE POLICY lamin_space_delete ON %s AS RESTRICTIVE FOR DELETE '
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[]))', tbl);
+    END IF;
+
+    e.relation := tbl;
+    e.mode := CASE WHEN views_schema IS NULL THEN 'rename' ELSE 'views' END;
+    e.original_name := c.relname;
+    e.views_schema := vnsp;
+    e.branch_table := cat;
+    e.enabled_by := current_user;
+    e.enabled_at := statement_timestamp();
+    -- regclass of views that do not exist yet: registered after they are made
+    PERFORM lamin._create_views_named(e, vnsp, mainv);
+    SELECT format('%I.%I', vnsp, mainv)::regclass,
+           format('%I.%I', vnsp, lamin._object_name(c.relname, '_archive'))::regclass,
+           format('%I.%I', vnsp, lamin._object_name(c.relname, '_trash'))::regclass
+      INTO e.main_view, e.archive_view, e.trash_view;
+
+    -- the table's grants carry over to its main view (rename mode: the view now has its name)
+    IF views_schema IS NULL THEN
+        FOR a IN SELECT * FROM aclexplode(c.relacl) x
+                  WHERE x.grantee <> c.relowner
+                    AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REFERENCES', 'TRIGGER') LOOP
+            EXECUTE format('GRANT %s ON %s TO %s%s', a.privilege_type, e.main_view,
+                           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                           CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+    END IF;
+
+    INSERT INTO lamin.enabled_table SELECT e.*;
+    RETURN e;
+END
+$$;
+COMMENT ON FUNCTION lamin.enable(regclass, name, boolean) IS
+    'branch-enable a table: views hide archive and trash, DELETE moves to trash';

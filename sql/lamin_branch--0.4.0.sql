@@ -404,6 +404,9 @@ DECLARE
     base       name;
     mainv      name;
     a          record;
+    key_t      text;
+    key_t_desc text;
+    key_x      text;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -547,11 +550,13 @@ BEGIN
         e.added_columns := e.added_columns || 'space_id'::name;
     END IF;
 
-    -- privileges: in rename mode the table's readers and writers get its main view (below) and
-    -- keep nothing on the table itself, where DELETE and TRUNCATE would go around the trash and
-    -- SELECT would show it; disable() gives them back. A table with row-level security of its
-    -- own keeps SELECT, INSERT and UPDATE: its main view runs with the caller's rights, so that
-    -- the table's policies see the caller (see lamin._create_views_named).
+    -- privileges: in rename mode the table's grantees get its main view (below) and lose
+    -- SELECT, INSERT, UPDATE, DELETE and TRUNCATE on the table itself, where DELETE and TRUNCATE
+    -- would go around the trash and SELECT would show it; REFERENCES and TRIGGER stay.
+    -- moved_privileges records what was taken, and disable() gives it back. A table with
+    -- row-level security of its own keeps SELECT, INSERT and UPDATE: its main view runs with
+    -- the caller's rights, so that the table's policies see the caller (see
+    -- lamin._create_views_named).
     e.moved_privileges := '{}';
     IF views_schema IS NULL THEN
         FOR a IN SELECT * FROM aclexplode(c.relacl) x
@@ -566,20 +571,29 @@ BEGIN
     END IF;
 
     -- version families, where rows have uid and is_latest: an index to find them, the existing
-    -- rows' heads made right once, and a trigger that keeps them right
+    -- rows' heads made right once, and a trigger that keeps them right. The head of a family on
+    -- a branch (trash has none) is its newest version: latest created_at where the table has
+    -- one, then highest key.
     IF (SELECT count(*) FROM pg_attribute WHERE attrelid = tbl AND attname IN ('uid', 'is_latest') AND NOT attisdropped) = 2 THEN
         EXECUTE format('CREATE INDEX %I ON %s ((pg_catalog.substr(uid::pg_catalog.text, 1, 16)), branch_id)',
                        lamin._object_name(base, '_lamin_family_idx'), tbl);
         e.family_index := format('%I.%I', c.nspname, lamin._object_name(base, '_lamin_family_idx'))::regclass;
+        -- the key columns in key order, each one quoted on its own (names may hold '.' or ','):
+        -- as columns of t, as the same newest first, and as columns of x
+        SELECT string_agg(format('t.%I', att.attname), ', ' ORDER BY k.i),
+               string_agg(format('t.%I DESC', att.attname), ', ' ORDER BY k.i),
+               string_agg(format('x.%I', att.attname), ', ' ORDER BY k.i)
+          INTO key_t, key_t_desc, key_x
+          FROM pg_index ix, unnest(ix.indkey) WITH ORDINALITY k(attnum, i), pg_attribute att
+         WHERE ix.indrelid = tbl AND ix.indisprimary AND att.attrelid = tbl AND att.attnum = k.attnum;
         EXECUTE format('UPDATE %1$s t SET is_latest = x.lamin_head FROM ('
                        'SELECT %2$s, row_number() OVER (PARTITION BY substr(uid::text, 1, 16), branch_id ORDER BY %3$s%4$s) = 1 AS lamin_head '
                        'FROM %1$s t WHERE branch_id OPERATOR(pg_catalog.<>) -1) x '
                        'WHERE (%2$s) = (%5$s) AND t.is_latest IS DISTINCT FROM x.lamin_head',
-                       tbl, lamin._key_order(tbl),
+                       tbl, key_t,
                        CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'created_at' AND NOT attisdropped)
                             THEN 't.created_at DESC NULLS LAST, ' ELSE '' END,
-                       replace(lamin._key_order(tbl), ',', ' DESC,') || ' DESC',
-                       replace(lamin._key_order(tbl), 't.', 'x.'));
+                       key_t_desc, key_x);
         EXECUTE format('CREATE TRIGGER lamin_branch_heads AFTER INSERT OR UPDATE OF branch_id, uid OR DELETE ON %s '
                        'FOR EACH ROW EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
     END IF;
