@@ -5,6 +5,8 @@
 --   - Spaces tables that still have their 0.2.0 main view are named in a warning.
 --   - lamin.enable() quotes each key column on its own where it makes the heads of a table's
 --     existing version families right: key columns whose names hold '.' or ',' made it fail.
+--   - lamin._branch_of() runs with the caller's rights: naming a branch of a table reads its
+--     branch catalog as the caller, no longer as the extension's owner.
 \echo Use "ALTER EXTENSION lamin_branch UPDATE TO '0.4.0'" to load this file. \quit
 
 -- Spaces tables enabled under 0.2.0 keep their 0.2.0 main view (the caller's rights, confined by
@@ -295,3 +297,9 @@ END
 $$;
 COMMENT ON FUNCTION lamin.enable(regclass, name, boolean) IS
     'branch-enable a table: views hide archive and trash, DELETE moves to trash';
+
+-- A branch by name, from the branch catalog of the table (lamin.branch, or the table's own).
+-- Runs with the caller's rights: naming a branch reads the catalog, so the caller needs SELECT
+-- on it (every role has it on lamin.branch). A branch given by id is checked by the C
+-- functions, as the table's owner.
+ALTER FUNCTION lamin._branch_of(regclass, text) SECURITY INVOKER;

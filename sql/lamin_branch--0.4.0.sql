@@ -20,9 +20,8 @@
 -- (restore, purge); the C functions then read and write the table as its owner. Every function
 -- written in SQL or plpgsql pins search_path; the batched procedures cannot (a procedure with a
 -- SET clause may not commit) and run with the caller's search_path as well as the caller's
--- rights. Four functions run with the extension owner's rights (SECURITY DEFINER), each for a
--- reason given where it is defined: three of the spaces section, and lamin._branch_of; every
--- other one runs with the caller's.
+-- rights. Three functions of the spaces section run with the extension owner's rights
+-- (SECURITY DEFINER); every other one runs with the caller's.
 \echo Use "CREATE EXTENSION lamin_branch" to load this file. \quit
 
 -- The schema must be new, or empty and ours: objects another role planted there beforehand
@@ -835,11 +834,12 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.move(regclass, anyelement, integer) IS 'move a row to a branch by id';
 
 -- A branch by name, from the branch catalog of the table (lamin.branch, or the table's own).
--- Reads the catalog with the extension owner's rights: callers need no grant on a table's own
--- branch catalog to name its branches.
+-- Runs with the caller's rights: naming a branch reads the catalog, so the caller needs SELECT
+-- on it (every role has it on lamin.branch). A branch given by id is checked by the C
+-- functions, as the table's owner.
 CREATE FUNCTION lamin._branch_of(tbl regclass, branch text)
 RETURNS integer
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
