@@ -1,39 +1,325 @@
 -- lamin_branch 0.3.1 -> 0.4.0
+--
+-- A fresh install of 0.4.0 runs lamin_branch--0.4.0.sql alone; this script brings an installed
+-- 0.3.1 to the same objects.
+--   - Spaces tables that still have their 0.2.0 main view are named in a warning.
+--   - lamin.enable() quotes each key column on its own where it makes the heads of a table's
+--     existing version families right: key columns whose names hold '.' or ',' made it fail.
+--   - lamin._branch_of() runs with the caller's rights: naming a branch of a table reads its
+--     branch catalog as the caller, no longer as the extension's owner.
 \echo Use "ALTER EXTENSION lamin_branch UPDATE TO '0.4.0'" to load this file. \quit
 
--- The registry is cached in every backend; a change to it makes them all read it again.
+-- Spaces tables enabled under 0.2.0 keep their 0.2.0 main view (the caller's rights, confined by
+-- the space policies) until their owner runs lamin.refresh_views(). The 0.3.0 update's notice
+-- that says so never reaches the client (Postgres passes on only warnings and errors of an
+-- extension script), and it names the table wrongly. Say it here, as a warning, for each such
+-- table that is left.
+DO $$
+DECLARE
+    e lamin.enabled_table;
+BEGIN
+    FOR e IN SELECT t.* FROM lamin.enabled_table t
+               JOIN pg_catalog.pg_class v ON v.oid OPERATOR(pg_catalog.=) t.main_view
+              WHERE t.spaces AND t.enabled_rls
+                AND 'security_invoker=true' OPERATOR(pg_catalog.=) ANY (v.reloptions) LOOP
+        RAISE WARNING '%', pg_catalog.format('table %s keeps its 0.2.0 main view until SELECT lamin.refresh_views(%L);',
+                                             e.relation, e.relation::text);
+    END LOOP;
+END
+$$;
+
+-- Branch-enable a table. Replaced by DROP and CREATE: an update script must not adopt an object
+-- that someone else put in its place.
+DROP FUNCTION lamin.enable(regclass, name, boolean);
+CREATE FUNCTION lamin.enable(tbl regclass, views_schema name DEFAULT NULL, spaces boolean DEFAULT false)
+RETURNS lamin.enabled_table
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c          record;
+    e          lamin.enabled_table;
+    ext        name;
+    vnsp       name;
+    attnum_b   smallint;
+    branch_typ oid;
+    cat        regclass;
+    base       name;
+    mainv      name;
+    a          record;
+    key_t      text;
+    key_t_desc text;
+    key_x      text;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT cl.*, n.nspname INTO c
+      FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = tbl;
+
+    IF (lamin._registry(tbl)).relation IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is already branch-enabled', (lamin._registry(tbl)).relation
+              USING ERRCODE = 'duplicate_object',
+                    HINT = 'lamin.enable() runs once per table; lamin.disable() undoes it.';
+    END IF;
+    -- what can be enabled
+    IF c.nspname IN ('pg_catalog', 'information_schema') OR c.nspname LIKE 'pg\_toast%' THEN
+        RAISE EXCEPTION '"%" is a system catalog', tbl
+              USING ERRCODE = 'wrong_object_type', HINT = 'Only user tables can be branch-enabled.';
+    END IF;
+    IF c.relkind IN ('v', 'm') THEN
+        RAISE EXCEPTION '"%" is a view, not a table', tbl
+              USING ERRCODE = 'wrong_object_type',
+                    HINT = 'A view of a branch-enabled table is enabled with its table.';
+    ELSIF c.relkind = 'f' THEN
+        RAISE EXCEPTION '"%" is a foreign table', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'Enable the table on the server that holds it.';
+    ELSIF c.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF c.relispartition THEN
+        RAISE EXCEPTION '"%" is a partition', tbl
+              USING ERRCODE = 'wrong_object_type', HINT = 'Enable its partitioned table.';
+    END IF;
+    IF c.relforcerowsecurity THEN
+        RAISE EXCEPTION 'table % forces row-level security on its owner', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'The archive and trash views read the table as its owner; ALTER TABLE ... NO FORCE ROW LEVEL SECURITY first.';
+    END IF;
+    IF c.relhassubclass AND c.relkind = 'r' OR EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = tbl) THEN
+        RAISE EXCEPTION 'table % is part of an inheritance tree', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'Rows of child tables would escape the branch rules; use a partitioned table.';
+    END IF;
+    IF c.relpersistence = 't' THEN
+        RAISE EXCEPTION '"%" is a temporary table', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'Temporary tables vanish with the session: there is nothing to keep in a trash.';
+    END IF;
+    IF NOT pg_has_role(current_user, c.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT x.extname INTO ext FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = tbl AND d.refclassid = 'pg_extension'::regclass
+       AND d.deptype = 'e';
+    IF ext IS NOT NULL THEN
+        RAISE EXCEPTION 'table % belongs to extension %', tbl, ext
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'Tables of an extension change only with the extension.';
+    END IF;
+
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
+    -- a concurrent enable() may have finished while we waited for the lock: look again
+    IF (lamin._registry(tbl)).relation IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is already branch-enabled', (lamin._registry(tbl)).relation
+              USING ERRCODE = 'duplicate_object',
+                    HINT = 'lamin.enable() runs once per table; lamin.disable() undoes it.';
+    END IF;
+    SELECT cl.*, n.nspname INTO c
+      FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = tbl;
+
+    PERFORM FROM pg_index WHERE indrelid = tbl AND indisprimary;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % has no primary key', tbl
+              USING ERRCODE = 'invalid_table_definition',
+                    HINT = 'lamin_branch identifies rows by their primary key; add one.';
+    END IF;
+
+    -- names of the views, and of the table in rename mode
+    IF views_schema IS NULL THEN
+        base := lamin._object_name(c.relname, '_all');
+        mainv := c.relname;
+        vnsp := c.nspname;
+        IF to_regclass(format('%I.%I', vnsp, base)) IS NOT NULL THEN
+            RAISE EXCEPTION 'relation "%.%" already exists', vnsp, base
+                  USING ERRCODE = 'duplicate_table',
+                        HINT = 'enable() renames the table to it; rename that relation, or pass views_schema.';
+        END IF;
+    ELSE
+        PERFORM FROM pg_namespace WHERE nspname = views_schema;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'schema "%" does not exist', views_schema USING ERRCODE = 'invalid_schema_name';
+        END IF;
+        base := c.relname;
+        mainv := c.relname;
+        vnsp := views_schema;
+        IF vnsp = c.nspname THEN
+            RAISE EXCEPTION 'views of % cannot be in its own schema under its own name', tbl
+                  USING ERRCODE = 'duplicate_table',
+                        HINT = 'Pass another views_schema, or none to rename the table.';
+        END IF;
+    END IF;
+    e.main_view := NULL;
+    FOR a IN SELECT * FROM (VALUES (mainv), (lamin._object_name(c.relname, '_archive')),
+                                   (lamin._object_name(c.relname, '_trash'))) x(name) LOOP
+        IF to_regclass(format('%I.%I', vnsp, a.name)) IS NOT NULL AND NOT (views_schema IS NULL AND a.name = mainv) THEN
+            RAISE EXCEPTION 'relation "%.%" already exists', vnsp, a.name
+                  USING ERRCODE = 'duplicate_table',
+                        HINT = 'enable() creates a view of that name; rename that relation, or pass views_schema.';
+        END IF;
+    END LOOP;
+
+    -- branch_id: added, or the table's own, whose foreign key names its branch catalog
+    SELECT attnum, atttypid INTO attnum_b, branch_typ FROM pg_attribute
+     WHERE attrelid = tbl AND attname = 'branch_id' AND NOT attisdropped;
+    e.added_columns := '{}';
+    IF attnum_b IS NULL THEN
+        -- no foreign key: the row trigger checks it, without a query for main, archive and trash
+        EXECUTE format('ALTER TABLE %s ADD COLUMN branch_id lamin.branch_id NOT NULL DEFAULT 1', tbl);
+        e.added_columns := e.added_columns || 'branch_id'::name;
+        cat := 'lamin.branch';
+    ELSE
+        IF (SELECT coalesce(nullif(typbasetype, 0), oid) FROM pg_type WHERE oid = branch_typ) <> 'integer'::regtype THEN
+            RAISE EXCEPTION 'column "branch_id" of table % must be of type integer', tbl
+                  USING ERRCODE = 'datatype_mismatch';
+        END IF;
+        SELECT confrelid INTO cat FROM pg_constraint
+         WHERE conrelid = tbl AND contype = 'f' AND conkey = ARRAY[attnum_b];
+        cat := coalesce(cat, 'lamin.branch'::regclass);
+    END IF;
+    PERFORM FROM pg_attribute WHERE attrelid = tbl AND attname = 'created_on_id' AND NOT attisdropped;
+    IF NOT FOUND THEN
+        IF cat = 'lamin.branch'::regclass THEN
+            EXECUTE format('ALTER TABLE %s ADD COLUMN created_on_id lamin.branch_id NOT NULL DEFAULT 1', tbl);
+        ELSE
+            EXECUTE format('ALTER TABLE %s ADD COLUMN created_on_id integer NOT NULL DEFAULT 1 CONSTRAINT %I REFERENCES %s (id)',
+                           tbl, lamin._object_name(c.relname, '_created_on_id_fkey'), cat);
+        END IF;
+        e.added_columns := e.added_columns || 'created_on_id'::name;
+    END IF;
+
+    IF spaces AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'space_id' AND NOT attisdropped) THEN
+        EXECUTE format('ALTER TABLE %s ADD COLUMN space_id smallint NOT NULL DEFAULT 1 CONSTRAINT %I REFERENCES lamin.space (id)',
+                       tbl, lamin._object_name(c.relname, '_space_id_fkey'));
+        e.added_columns := e.added_columns || 'space_id'::name;
+    END IF;
+
+    -- privileges: in rename mode the table's grantees get its main view (below) and lose
+    -- SELECT, INSERT, UPDATE, DELETE and TRUNCATE on the table itself, where DELETE and TRUNCATE
+    -- would go around the trash and SELECT would show it; REFERENCES and TRIGGER stay.
+    -- moved_privileges records what was taken, and disable() gives it back. A table with
+    -- row-level security of its own keeps SELECT, INSERT and UPDATE: its main view runs with
+    -- the caller's rights, so that the table's policies see the caller (see
+    -- lamin._create_views_named).
+    e.moved_privileges := '{}';
+    IF views_schema IS NULL THEN
+        FOR a IN SELECT * FROM aclexplode(c.relacl) x
+                  WHERE x.grantee <> c.relowner
+                    AND (x.privilege_type IN ('DELETE', 'TRUNCATE')
+                         OR (x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE') AND NOT c.relrowsecurity)) LOOP
+            EXECUTE format('REVOKE %s ON %s FROM %s', a.privilege_type, tbl,
+                           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END);
+            e.moved_privileges := e.moved_privileges || makeaclitem(a.grantee, a.grantor, a.privilege_type, a.is_grantable);
+        END LOOP;
+        EXECUTE format('ALTER TABLE %s RENAME TO %I', tbl, base);
+    END IF;
+
+    -- version families, where rows have uid and is_latest: an index to find them, the existing
+    -- rows' heads made right once, and a trigger that keeps them right. The head of a family on
+    -- a branch (trash has none) is its newest version: latest created_at where the table has
+    -- one, then highest key.
+    IF (SELECT count(*) FROM pg_attribute WHERE attrelid = tbl AND attname IN ('uid', 'is_latest') AND NOT attisdropped) = 2 THEN
+        EXECUTE format('CREATE INDEX %I ON %s ((pg_catalog.substr(uid::pg_catalog.text, 1, 16)), branch_id)',
+                       lamin._object_name(base, '_lamin_family_idx'), tbl);
+        e.family_index := format('%I.%I', c.nspname, lamin._object_name(base, '_lamin_family_idx'))::regclass;
+        -- the key columns in key order, each one quoted on its own (names may hold '.' or ','):
+        -- as columns of t, as the same newest first, and as columns of x
+        SELECT string_agg(format('t.%I', att.attname), ', ' ORDER BY k.i),
+               string_agg(format('t.%I DESC', att.attname), ', ' ORDER BY k.i),
+               string_agg(format('x.%I', att.attname), ', ' ORDER BY k.i)
+          INTO key_t, key_t_desc, key_x
+          FROM pg_index ix, unnest(ix.indkey) WITH ORDINALITY k(attnum, i), pg_attribute att
+         WHERE ix.indrelid = tbl AND ix.indisprimary AND att.attrelid = tbl AND att.attnum = k.attnum;
+        EXECUTE format('UPDATE %1$s t SET is_latest = x.lamin_head FROM ('
+                       'SELECT %2$s, row_number() OVER (PARTITION BY substr(uid::text, 1, 16), branch_id ORDER BY %3$s%4$s) = 1 AS lamin_head '
+                       'FROM %1$s t WHERE branch_id OPERATOR(pg_catalog.<>) -1) x '
+                       'WHERE (%2$s) = (%5$s) AND t.is_latest IS DISTINCT FROM x.lamin_head',
+                       tbl, key_t,
+                       CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'created_at' AND NOT attisdropped)
+                            THEN 't.created_at DESC NULLS LAST, ' ELSE '' END,
+                       key_t_desc, key_x);
+        PERFORM lamin._heads_triggers(tbl);
+    END IF;
+
+    EXECUTE format('CREATE TRIGGER lamin_branch_row BEFORE INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION lamin.branch_row_trigger()', tbl);
+
+    -- row-level security: the branch rule narrows what policies the table already has
+    e.enabled_rls := NOT c.relrowsecurity;
+    IF e.enabled_rls THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+        EXECUTE format('CREATE POLICY lamin_branch_rows ON %s AS PERMISSIVE FOR ALL USING (true) WITH CHECK (true)', tbl);
+    END IF;
+    EXECUTE format('CREATE POLICY lamin_branch_main ON %s AS RESTRICTIVE FOR ALL '
+                   'USING (branch_id OPERATOR(pg_catalog.=) 1) WITH CHECK (branch_id OPERATOR(pg_catalog.=) 1)', tbl);
+    -- spaces: read the rows of readable spaces, change those of writable ones
+    e.spaces := coalesce(spaces, false);
+    IF e.spaces THEN
+        EXECUTE format('CREATE POLICY lamin_space_read ON %s AS RESTRICTIVE FOR SELECT '
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces())::smallint[]))', tbl);
+        EXECUTE format('CREATE POLICY lamin_space_write ON %s AS RESTRICTIVE FOR UPDATE '
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[])) '
+                       'WITH CHECK (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[]))', tbl);
+        EXECUTE format('CREATE POLICY lamin_space_insert ON %s AS RESTRICTIVE FOR INSERT '
+                       'WITH CHECK (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[]))', tbl);
+        EXECUTE format('CREATE POLICY lamin_space_delete ON %s AS RESTRICTIVE FOR DELETE '
+                       'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[]))', tbl);
+    END IF;
+
+    e.relation := tbl;
+    e.mode := CASE WHEN views_schema IS NULL THEN 'rename' ELSE 'views' END;
+    e.original_name := c.relname;
+    e.views_schema := vnsp;
+    e.branch_table := cat;
+    e.enabled_by := current_user;
+    e.enabled_at := statement_timestamp();
+    -- regclass of views that do not exist yet: registered after they are made
+    PERFORM lamin._create_views_named(e, vnsp, mainv);
+    SELECT format('%I.%I', vnsp, mainv)::regclass,
+           format('%I.%I', vnsp, lamin._object_name(c.relname, '_archive'))::regclass,
+           format('%I.%I', vnsp, lamin._object_name(c.relname, '_trash'))::regclass
+      INTO e.main_view, e.archive_view, e.trash_view;
+
+    -- the table's grants carry over to its main view (rename mode: the view now has its name)
+    IF views_schema IS NULL THEN
+        FOR a IN SELECT * FROM aclexplode(c.relacl) x
+                  WHERE x.grantee <> c.relowner
+                    AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REFERENCES', 'TRIGGER') LOOP
+            EXECUTE format('GRANT %s ON %s TO %s%s', a.privilege_type, e.main_view,
+                           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                           CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+    END IF;
+
+    INSERT INTO lamin.enabled_table SELECT e.*;
+    RETURN e;
+END
+$$;
+COMMENT ON FUNCTION lamin.enable(regclass, name, boolean) IS
+    'branch-enable a table: views hide archive and trash, DELETE moves to trash';
+
+-- A branch by name, from the branch catalog of the table (lamin.branch, or the table's own).
+-- Runs with the caller's rights: naming a branch reads the catalog, so the caller needs SELECT
+-- on it (every role has it on lamin.branch). A branch given by id is checked by the C
+-- functions, as the table's owner.
+ALTER FUNCTION lamin._branch_of(regclass, text) SECURITY INVOKER;
+
+
+-- Branch columns, version heads and the registry, for speed: the objects below are new.
+-- Every backend caches the registry; a change to it makes them all read it again (at once in
+-- this transaction, at commit for the others).
 CREATE FUNCTION lamin._registry_changed() RETURNS trigger
 LANGUAGE C AS 'MODULE_PATHNAME', 'lamin_registry_changed';
 REVOKE ALL ON FUNCTION lamin._registry_changed() FROM PUBLIC;
 CREATE TRIGGER lamin_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON lamin.enabled_table
     FOR EACH STATEMENT EXECUTE FUNCTION lamin._registry_changed();
 
--- Version heads are kept once per statement from its transition tables instead of once per row.
--- Partitioned tables keep the row trigger: a statement trigger on the root does not see a
--- statement that names a partition.
-CREATE FUNCTION lamin._heads_per_statement(tbl regclass) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'lamin_branch_heads' AND NOT tgisinternal)
-       OR (SELECT relkind FROM pg_class WHERE oid = tbl) <> 'r' THEN
-        RETURN;
-    END IF;
-    EXECUTE format('DROP TRIGGER lamin_branch_heads ON %s', tbl);
-    EXECUTE format('CREATE TRIGGER lamin_branch_heads_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS lamin_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
-    EXECUTE format('CREATE TRIGGER lamin_branch_heads_update AFTER UPDATE ON %s '
-                   'REFERENCING OLD TABLE AS lamin_old NEW TABLE AS lamin_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
-    EXECUTE format('CREATE TRIGGER lamin_branch_heads_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS lamin_old '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
-END
-$$;
-REVOKE ALL ON FUNCTION lamin._heads_per_statement(regclass) FROM PUBLIC;
-SELECT lamin._heads_per_statement(relation) FROM lamin.enabled_table;
-
--- Branch columns of lamin.branch are checked by the row trigger instead of foreign keys: main,
--- archive and trash cost no query per row; a user branch is looked up and locked FOR KEY SHARE.
--- lamin.branch keeps its rows while a table refers to them.
+-- The branch columns of an enabled table that refer to lamin.branch have no foreign key: the row
+-- trigger checks them, without a query for main, archive and trash, and lamin.branch keeps its
+-- rows while a table uses them. (lamin.artifact_all keeps its foreign keys: its rows are restored
+-- by pg_dump into a table whose triggers are on, and the keys make pg_dump restore the branches
+-- first.)
 CREATE FUNCTION lamin._branch_in_use() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -70,7 +356,131 @@ REVOKE ALL ON FUNCTION lamin._branch_in_use() FROM PUBLIC;
 CREATE TRIGGER lamin_branch_in_use BEFORE DELETE OR UPDATE OF id ON lamin.branch
     FOR EACH ROW EXECUTE FUNCTION lamin._branch_in_use();
 
--- the foreign keys lamin_branch made to lamin.branch go
+-- The triggers that keep a table's version heads: per statement, from its transition tables;
+-- per row on a partitioned table, whose partitions a statement may name directly. Called by
+-- lamin.enable() with the caller's rights: only a table's owner can change its triggers.
+CREATE FUNCTION lamin._heads_triggers(tbl regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    trig name;
+BEGIN
+    FOR trig IN SELECT tgname FROM pg_trigger WHERE tgrelid = tbl AND NOT tgisinternal
+                   AND tgname IN ('lamin_branch_heads', 'lamin_branch_heads_insert', 'lamin_branch_heads_update',
+                                  'lamin_branch_heads_delete') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trig, tbl);
+    END LOOP;
+    IF (SELECT relkind FROM pg_class WHERE oid = tbl) = 'p' THEN
+        EXECUTE format('CREATE TRIGGER lamin_branch_heads AFTER INSERT OR UPDATE OF branch_id, uid OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
+        RETURN;
+    END IF;
+    EXECUTE format('CREATE TRIGGER lamin_branch_heads_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS lamin_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
+    EXECUTE format('CREATE TRIGGER lamin_branch_heads_update AFTER UPDATE ON %s '
+                   'REFERENCING OLD TABLE AS lamin_old NEW TABLE AS lamin_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
+    EXECUTE format('CREATE TRIGGER lamin_branch_heads_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS lamin_old '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
+END
+$$;
+
+-- lamin.disable() drops whichever heads triggers a table has, and no longer expects the foreign
+-- keys 0.4.0 no longer makes.
+DROP FUNCTION lamin.disable(regclass, boolean);
+CREATE FUNCTION lamin.disable(tbl regclass, drop_columns boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e     lamin.enabled_table;
+    owner oid;
+    a     record;
+    col   name;
+    v     regclass;
+    trig  name;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    e := lamin._registry(tbl);
+    IF e.relation IS NULL THEN
+        RAISE EXCEPTION 'table % is not branch-enabled', tbl
+              USING ERRCODE = 'object_not_in_prerequisite_state',
+                    HINT = 'The branch-enabled tables are listed by: SELECT relation FROM lamin.enabled_table;';
+    END IF;
+    IF e.mode = 'extension' THEN
+        RAISE EXCEPTION 'table % belongs to extension lamin_branch', e.relation
+              USING ERRCODE = 'feature_not_supported',
+                    HINT = 'Its branches go away only with DROP EXTENSION lamin_branch.';
+    END IF;
+    SELECT relowner INTO owner FROM pg_class WHERE oid = e.relation;
+    IF NOT pg_has_role(current_user, owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', e.relation USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', e.relation);
+    -- first, so that the ALTER TABLEs below do not ask for the views to be refreshed
+    DELETE FROM lamin.enabled_table WHERE relation = e.relation;
+
+    FOREACH v IN ARRAY ARRAY[e.main_view, e.archive_view, e.trash_view] LOOP
+        IF EXISTS (SELECT 1 FROM pg_class WHERE oid = v) THEN
+            EXECUTE format('DROP VIEW %s', v);
+        END IF;
+    END LOOP;
+    EXECUTE format('DROP TRIGGER lamin_branch_row ON %s', e.relation);
+    FOR trig IN SELECT tgname FROM pg_trigger WHERE tgrelid = e.relation AND NOT tgisinternal
+                   AND tgname IN ('lamin_branch_heads', 'lamin_branch_heads_insert', 'lamin_branch_heads_update',
+                                  'lamin_branch_heads_delete') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trig, e.relation);
+    END LOOP;
+    EXECUTE format('DROP POLICY lamin_branch_main ON %s', e.relation);
+    IF e.spaces THEN
+        EXECUTE format('DROP POLICY lamin_space_read ON %s', e.relation);
+        EXECUTE format('DROP POLICY lamin_space_write ON %s', e.relation);
+        EXECUTE format('DROP POLICY lamin_space_insert ON %s', e.relation);
+        EXECUTE format('DROP POLICY lamin_space_delete ON %s', e.relation);
+    END IF;
+    IF e.enabled_rls THEN
+        EXECUTE format('DROP POLICY lamin_branch_rows ON %s', e.relation);
+        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', e.relation);
+    END IF;
+    IF e.family_index IS NOT NULL AND EXISTS (SELECT 1 FROM pg_class WHERE oid = e.family_index) THEN
+        EXECUTE format('DROP INDEX %s', e.family_index);
+    END IF;
+    FOR a IN SELECT * FROM unnest(e.moved_privileges) m, aclexplode(ARRAY[m]) LOOP
+        EXECUTE format('GRANT %s ON %s TO %s%s', a.privilege_type, e.relation,
+                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                       CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    -- added columns: dropped, or kept as plain integers that no longer depend on the extension
+    FOREACH col IN ARRAY e.added_columns LOOP
+        IF drop_columns THEN
+            EXECUTE format('ALTER TABLE %s DROP COLUMN %I', e.relation, col);
+        ELSE
+            -- tables enabled before 0.4.0 have a foreign key to lamin.branch there
+            IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = e.relation
+                          AND conname = lamin._object_name(e.original_name, '_' || col || '_fkey')) THEN
+                EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', e.relation,
+                               lamin._object_name(e.original_name, '_' || col || '_fkey'));
+            END IF;
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE integer', e.relation, col);
+        END IF;
+    END LOOP;
+    IF e.mode = 'rename' THEN
+        EXECUTE format('ALTER TABLE %s RENAME TO %I', e.relation, e.original_name);
+    END IF;
+    RETURN e.relation;
+END
+$$;
+COMMENT ON FUNCTION lamin.disable(regclass, boolean) IS
+    'undo lamin.enable(): views dropped, table name and privileges back, every row kept';
+
+-- Tables enabled before get the 0.4.0 heads triggers ...
+SELECT lamin._heads_triggers(e.relation) FROM lamin.enabled_table e
+ WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = e.relation AND t.tgname = 'lamin_branch_heads');
+
+-- ... and lose the foreign keys to lamin.branch that lamin.enable() made (a table's own stay)
 DO $$
 DECLARE
     c record;
@@ -81,7 +491,7 @@ BEGIN
                JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
               WHERE k.contype = 'f' AND k.confrelid = 'lamin.branch'::regclass
                 AND pg_catalog.cardinality(k.conkey) = 1
-                AND (e.mode = 'extension' OR a.attname = ANY (e.added_columns)) LOOP
+                AND e.mode <> 'extension' AND a.attname = ANY (e.added_columns) LOOP
         EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', c.tbl, c.conname);
     END LOOP;
 END

@@ -126,6 +126,7 @@ typedef struct LaminEnabled
 } LaminEnabled;
 extern void lamin_registry_init(void);
 extern LaminEnabled lamin_enabled_table(Oid given);
+extern bool lamin_registry_lookup(Oid given, LaminEnabled *out);
 extern void lamin_check_view_right(const LaminEnabled *e, bool on_trash, Oid role);
 extern void lamin_check_move_right(const LaminEnabled *e, int32 from, int32 to, bool purge, Oid role);
 extern void lamin_check_update_right(const LaminEnabled *e, int32 branch);

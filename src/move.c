@@ -501,7 +501,17 @@ artifact_move(FunctionCallInfo fcinfo, MoveAction action)
 		req.permanent_null = false;
 		req.permanent = PG_GETARG_BOOL(1);
 	}
-	req.e = lamin_enabled_table(artifact_table_oid());
+	if (!lamin_registry_lookup(artifact_table_oid(), &req.e))
+	{
+		/* 0.1.0 had no registry: the artifact views by name (until ALTER EXTENSION UPDATE) */
+		Oid			nsp = get_namespace_oid("lamin", false);
+
+		req.e.relid = artifact_table_oid();
+		req.e.main_view = get_relname_relid("artifact", nsp);
+		req.e.archive_view = get_relname_relid("artifact_archive", nsp);
+		req.e.trash_view = get_relname_relid("artifact_trash", nsp);
+		req.e.branch_table = get_relname_relid("branch", nsp);
+	}
 	check_kind_right(&req);
 	req.t = lamin_table_get(req.e.relid);
 	key[0] = PG_GETARG_DATUM(0);

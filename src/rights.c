@@ -137,6 +137,18 @@ registry_find(Oid given)
 	return r ? &r->e : NULL;
 }
 
+/* The registry row of a table or one of its views: false when there is none. */
+bool
+lamin_registry_lookup(Oid given, LaminEnabled *out)
+{
+	const LaminEnabled *e = registry_find(given);
+
+	if (e == NULL)
+		return false;
+	*out = *e;
+	return true;
+}
+
 /*
  * The branch-enabled table a caller names: the base table, or one of its views; an error
  * naming the relation when it is not branch-enabled.

@@ -104,9 +104,47 @@ RESET ROLE;
 REVOKE EXECUTE ON FUNCTION lamin.move(regclass, anyelement, integer), lamin.move(regclass, anyelement, text),
       lamin.move_many(regclass, anyarray, integer, text) FROM regress_app;
 SELECT lamin.disable('acc.item');
+
+-- naming a branch reads the table's branch catalog with the caller's rights: a role that may move
+-- rows but not read the catalog names no branch (and learns no id); by id the move needs no grant
+-- on the catalog, whose rows the move function checks as the table's owner
+SET ROLE regress_owner;
+CREATE TABLE acc.stage_branch (id integer PRIMARY KEY, name text NOT NULL);
+INSERT INTO acc.stage_branch VALUES (-1, 'trash'), (0, 'archive'), (1, 'main'), (7, 'release');
+CREATE TABLE acc.stage (id int PRIMARY KEY, branch_id integer NOT NULL DEFAULT 1 REFERENCES acc.stage_branch (id));
+INSERT INTO acc.stage VALUES (1), (2);
+SELECT relation, branch_table FROM lamin.enable('acc.stage');
+GRANT SELECT, DELETE ON acc.stage TO regress_app;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION lamin.move(regclass, anyelement, integer), lamin.move(regclass, anyelement, text)
+      TO regress_app;
+SELECT p.oid::regprocedure, p.prosecdef FROM pg_proc p WHERE p.oid = 'lamin._branch_of(regclass, text)'::regprocedure;
+SET ROLE regress_app;
+SELECT lamin._branch_of('acc.stage', 'release');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT action FROM lamin.move('acc.stage', 1, 'release');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT action, to_branch FROM lamin.move('acc.stage', 1, 7);
+-- a branch of lamin.branch, which every role reads, by name
+SELECT lamin._branch_of('lamin.artifact', 'Archive');
+RESET ROLE;
+-- once the owner lets it read the catalog, it names the branches
+SET ROLE regress_owner;
+GRANT SELECT ON acc.stage_branch TO regress_app;
+RESET ROLE;
+SET ROLE regress_app;
+SELECT lamin._branch_of('acc.stage', 'RELEASE');
+SELECT action, to_branch FROM lamin.move('acc.stage', 2, 'release');
+RESET ROLE;
+SELECT id, branch_id FROM acc.stage_all ORDER BY id;
+SELECT lamin.disable('acc.stage');
+DROP TABLE acc.stage, acc.stage_branch;
+
 DROP SCHEMA acc CASCADE;
 REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement), lamin.delete(regclass, anyelement, boolean),
       lamin.restore_many(regclass, anyarray, text) FROM regress_trash_admin, regress_app;
+REVOKE ALL ON FUNCTION lamin.move(regclass, anyelement, integer), lamin.move(regclass, anyelement, text)
+      FROM regress_app;
 DROP ROLE regress_owner;
 DROP ROLE regress_reader;
 DROP ROLE regress_app;

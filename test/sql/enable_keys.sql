@@ -284,5 +284,41 @@ SET ROLE regress_lamin_alice;
 SELECT id, author, body, branch_id FROM keys.notes ORDER BY id;
 RESET ROLE;
 
+-- key columns whose names hold '.', ',' or 't.': enable() makes the heads of the existing
+-- version families right with each column quoted on its own, and the batched procedures list
+-- the keys and order by them the same way
+CREATE TABLE keys.dotted ("last.id" integer PRIMARY KEY, uid varchar(20) NOT NULL, is_latest boolean NOT NULL);
+INSERT INTO keys.dotted VALUES (1, 'dotAAAAAAAAAAAAA0000', true), (2, 'dotAAAAAAAAAAAAA0001', false),
+                               (3, 'dotBBBBBBBBBBBBB0000', false);
+SELECT relation, main_view, family_index FROM lamin.enable('keys.dotted');
+SELECT "last.id", uid, is_latest, branch_id FROM keys.dotted_all ORDER BY 1;
+CREATE TABLE keys.commas (
+    "a,b" integer,
+    "t.x, y" text,
+    uid varchar(20) NOT NULL,
+    is_latest boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY ("a,b", "t.x, y")
+);
+-- versions by created_at, then by key where it ties: the second column decides between 2 and 3
+INSERT INTO keys.commas VALUES
+    (1, 'b', 'comAAAAAAAAAAAAA0000', true, '2024-01-02 00:00+00'), (2, 'a', 'comAAAAAAAAAAAAA0001', false, '2024-01-01 00:00+00'),
+    (2, 'c', 'comCCCCCCCCCCCCC0000', false, '2024-01-01 00:00+00'), (2, 'b', 'comCCCCCCCCCCCCC0001', true, '2024-01-01 00:00+00');
+SELECT relation, main_view, family_index FROM lamin.enable('keys.commas');
+SELECT "a,b", "t.x, y", uid, is_latest, branch_id FROM keys.commas_all ORDER BY 1, 2;
+SET client_min_messages = warning;
+CALL lamin.trash_batched('keys.commas', '"a,b" = 2', 2);
+SELECT "a,b", "t.x, y", branch_id FROM keys.commas_all ORDER BY 1, 2;
+CALL lamin.restore_batched('keys.commas', '"t.x, y" <> ''a''', 1);
+CALL lamin.purge_batched('keys.commas', batch_size => 5);
+CALL lamin.trash_batched('keys.dotted', '"last.id" > 1', 1);
+CALL lamin.purge_batched('keys.dotted', '"last.id" = 3');
+RESET client_min_messages;
+SELECT "a,b", "t.x, y", uid, is_latest, branch_id FROM keys.commas_all ORDER BY 1, 2;
+SELECT "last.id", uid, is_latest, branch_id FROM keys.dotted_all ORDER BY 1;
+SELECT lamin.disable('keys.commas', drop_columns => true);
+SELECT lamin.disable('keys.dotted', drop_columns => true);
+DROP TABLE keys.commas, keys.dotted;
+
 DROP SCHEMA keys CASCADE;
 DROP ROLE regress_lamin_alice, regress_lamin_bob;
