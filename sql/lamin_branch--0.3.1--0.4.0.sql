@@ -317,9 +317,9 @@ CREATE TRIGGER lamin_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCA
 
 -- The branch columns of an enabled table that refer to lamin.branch have no foreign key: the row
 -- trigger checks them, without a query for main, archive and trash, and lamin.branch keeps its
--- rows while a table uses them. (lamin.artifact_all keeps its foreign keys: its rows are restored
--- by pg_dump into a table whose triggers are on, and the keys make pg_dump restore the branches
--- first.)
+-- rows while a table uses them. (lamin.artifact_all keeps the foreign key of created_on_id, which
+-- a move never changes: pg_dump restores its rows into a table whose triggers are on, and only a
+-- foreign key makes it restore the branches first.)
 CREATE FUNCTION lamin._branch_in_use() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -480,7 +480,8 @@ COMMENT ON FUNCTION lamin.disable(regclass, boolean) IS
 SELECT lamin._heads_triggers(e.relation) FROM lamin.enabled_table e
  WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = e.relation AND t.tgname = 'lamin_branch_heads');
 
--- ... and lose the foreign keys to lamin.branch that lamin.enable() made (a table's own stay)
+-- ... and lose the foreign keys to lamin.branch that lamin.enable() made (a table's own stay), and
+-- lamin.artifact_all that of branch_id
 DO $$
 DECLARE
     c record;
@@ -491,7 +492,8 @@ BEGIN
                JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
               WHERE k.contype = 'f' AND k.confrelid = 'lamin.branch'::regclass
                 AND pg_catalog.cardinality(k.conkey) = 1
-                AND e.mode <> 'extension' AND a.attname = ANY (e.added_columns) LOOP
+                AND (e.mode <> 'extension' AND a.attname = ANY (e.added_columns)
+                     OR e.mode = 'extension' AND a.attname = 'branch_id') LOOP
         EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', c.tbl, c.conname);
     END LOOP;
 END

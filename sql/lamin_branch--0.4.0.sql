@@ -166,7 +166,7 @@ CREATE TABLE lamin.artifact_all (
     is_latest      boolean NOT NULL DEFAULT true,
     is_locked      boolean NOT NULL DEFAULT false,
     created_at     timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),
-    branch_id      lamin.branch_id NOT NULL DEFAULT 1 REFERENCES lamin.branch (id),
+    branch_id      lamin.branch_id NOT NULL DEFAULT 1,
     space_id       smallint NOT NULL DEFAULT 1 REFERENCES lamin.space (id),
     storage_id     integer NOT NULL DEFAULT 1,
     run_id         integer,
@@ -324,9 +324,9 @@ CREATE TRIGGER lamin_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCA
 
 -- The branch columns of an enabled table that refer to lamin.branch have no foreign key: the row
 -- trigger checks them, without a query for main, archive and trash, and lamin.branch keeps its
--- rows while a table uses them. (lamin.artifact_all keeps its foreign keys: its rows are restored
--- by pg_dump into a table whose triggers are on, and the keys make pg_dump restore the branches
--- first.)
+-- rows while a table uses them. (lamin.artifact_all keeps the foreign key of created_on_id, which
+-- a move never changes: pg_dump restores its rows into a table whose triggers are on, and only a
+-- foreign key makes it restore the branches first.)
 CREATE FUNCTION lamin._branch_in_use() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
