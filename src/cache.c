@@ -109,7 +109,7 @@ free_retired(XactEvent event, void *arg)
 		{
 			int			i;
 
-			for (i = 0; i < LP_NUM_PLANS; i++)
+			for (i = 0; i < 2 * LP_NUM_PLANS; i++)
 				if (r->table->plans[i])
 					SPI_freeplan(r->table->plans[i]);
 			MemoryContextDelete(r->table->mcxt);
@@ -383,7 +383,13 @@ append_key_match(StringInfo sql, LaminTable *t, int first)
 		appendStringInfo(sql, "%s%s %s $%d", i ? " AND " : "", t->key_name[i], t->key_eq[i], first + i);
 }
 
-/* SELECT DISTINCT ($1)[(i-1)*k+1]::t1 AS k1, ... FROM generate_series(1, $2) i: the keys of a request */
+/*
+ * The keys of a request: $1 holds nkeys text values per key, in key order. One unnest, so the
+ * work is linear in the keys (subscripting a long text[] is not):
+ *   SELECT DISTINCT v::t1 AS k1 FROM unnest($1) v                      (one key column)
+ *   SELECT DISTINCT min(v) FILTER (WHERE n % k = 1)::t1 AS k1, ...
+ *     FROM unnest($1) WITH ORDINALITY u(v, n) GROUP BY (n - 1) / k     (several)
+ */
 static char *
 keyset_sql(LaminTable *t)
 {
@@ -391,11 +397,19 @@ keyset_sql(LaminTable *t)
 	int			i;
 
 	initStringInfo(&s);
+	if (t->nkeys == 1)
+	{
+		appendStringInfo(&s, "SELECT DISTINCT v::%s AS %s FROM pg_catalog.unnest($1::pg_catalog.text[]) v",
+						 format_type_be_qualified(t->key_type[0]), t->key_name[0]);
+		return s.data;
+	}
 	appendStringInfoString(&s, "SELECT DISTINCT ");
 	for (i = 0; i < t->nkeys; i++)
-		appendStringInfo(&s, "%s($1)[(i OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) %d OPERATOR(pg_catalog.+) %d]::%s AS %s",
-						 i ? ", " : "", t->nkeys, i + 1, format_type_be_qualified(t->key_type[i]), t->key_name[i]);
-	appendStringInfoString(&s, " FROM pg_catalog.generate_series(1, $2) i");
+		appendStringInfo(&s, "%spg_catalog.min(v) FILTER (WHERE n OPERATOR(pg_catalog.%%) %d OPERATOR(pg_catalog.=) %d)::%s AS %s",
+						 i ? ", " : "", t->nkeys, (i + 1) % t->nkeys, format_type_be_qualified(t->key_type[i]),
+						 t->key_name[i]);
+	appendStringInfo(&s, " FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY u(v, n) "
+					 "GROUP BY (n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) %d", t->nkeys);
 	return s.data;
 }
 
@@ -431,6 +445,19 @@ keytext_sql(LaminTable *t, const char *a)
 	return s.data;
 }
 
+/* "k1, k2": the key columns, to order by */
+static char *
+key_order_sql(LaminTable *t)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	for (i = 0; i < t->nkeys; i++)
+		appendStringInfo(&s, "%s%s", i ? ", " : "", t->key_name[i]);
+	return s.data;
+}
+
 /* the keys of the rows locked, as a request takes them: one text[] and its number of keys */
 static char *
 locked_keys_sql(LaminTable *t)
@@ -446,9 +473,16 @@ locked_keys_sql(LaminTable *t)
 	return s.data;
 }
 
+/*
+ * A statement on the table, prepared once and kept. `many`: for a set of keys or families
+ * larger than a handful, the statement is planned for the values of each call (a custom plan:
+ * the planner then sees how many keys there are); for one or two, the plan is reused.
+ */
 SPIPlanPtr
-lamin_table_plan(LaminTable *t, LaminPlan which)
+lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 {
+	int			slot = which + (many ? LP_NUM_PLANS : 0);
+
 	StringInfoData sql;
 	Oid			argtypes[INDEX_MAX_KEYS + 3];
 	int			n = t->nkeys;	/* parameters after the key */
@@ -456,12 +490,12 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 	SPIPlanPtr	plan;
 
 	/* a plan Postgres invalidated is replaced; the old one may be running: retired, not freed */
-	if (t->plans[which])
+	if (t->plans[slot])
 	{
-		if (SPI_plan_is_valid(t->plans[which]))
-			return t->plans[which];
-		retire(NULL, t->plans[which]);
-		t->plans[which] = NULL;
+		if (SPI_plan_is_valid(t->plans[slot]))
+			return t->plans[slot];
+		retire(NULL, t->plans[slot]);
+		t->plans[slot] = NULL;
 	}
 
 	for (i = 0; i < t->nkeys; i++)
@@ -473,24 +507,27 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 		case LP_HEADS:
 			/*
 			 * The versions of the families whose is_latest is wrong, made right: usually none,
-			 * and then nothing is written. Returns the key, uid, new flag and branch of each.
+			 * and then nothing is written. Each family is read through the family index
+			 * (LATERAL), so the work is linear in the families whatever plan the statement
+			 * gets. Returns the key, uid, new flag and branch of each version changed.
 			 */
-			appendStringInfo(&sql, "UPDATE %s t SET is_latest = w.lamin_head FROM (SELECT ", t->qualname);
+			appendStringInfoString(&sql, "WITH f AS MATERIALIZED (SELECT DISTINCT s, b FROM ROWS FROM "
+								   "(pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.int4[])) u(s, b)), "
+								   "w AS MATERIALIZED (SELECT * FROM (SELECT ");
 			for (i = 0; i < t->nkeys; i++)
 				appendStringInfo(&sql, "x.%s, ", t->key_name[i]);
-			appendStringInfoString(&sql, "x.is_latest, pg_catalog.row_number() OVER (PARTITION BY "
-								   "pg_catalog.substr(x.uid::pg_catalog.text, 1, 16), x.branch_id ORDER BY ");
+			appendStringInfoString(&sql, "x.is_latest, pg_catalog.row_number() OVER (PARTITION BY f.s, f.b ORDER BY ");
 			if (t->att_created_at != InvalidAttrNumber)
 				appendStringInfoString(&sql, "x.created_at DESC NULLS LAST, ");
 			for (i = 0; i < t->nkeys; i++)
 				appendStringInfo(&sql, "%sx.%s DESC", i ? ", " : "", t->key_name[i]);
-			appendStringInfo(&sql, ") OPERATOR(pg_catalog.=) 1 AS lamin_head FROM %s x JOIN "
-							 "(SELECT DISTINCT s, b FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.int4[])) u(s, b)) f "
-							 "ON pg_catalog.substr(x.uid::pg_catalog.text, 1, 16) OPERATOR(pg_catalog.=) f.s "
-							 "AND x.branch_id OPERATOR(pg_catalog.=) f.b) w WHERE %s "
-							 "AND w.is_latest IS DISTINCT FROM w.lamin_head "
+			appendStringInfo(&sql, ") OPERATOR(pg_catalog.=) 1 AS lamin_head FROM f CROSS JOIN LATERAL "
+							 "(SELECT * FROM %s x WHERE pg_catalog.substr(x.uid::pg_catalog.text, 1, 16) OPERATOR(pg_catalog.=) f.s "
+							 "AND x.branch_id OPERATOR(pg_catalog.=) f.b) x) v "
+							 "WHERE v.is_latest IS DISTINCT FROM v.lamin_head) "
+							 "UPDATE %s t SET is_latest = w.lamin_head FROM w WHERE %s "
 							 "RETURNING %s, t.uid::pg_catalog.text, t.is_latest, t.branch_id::pg_catalog.int4",
-							 t->qualname, join_sql(t, "t", "w"), keytext_sql(t, "t"));
+							 t->qualname, t->qualname, join_sql(t, "t", "w"), keytext_sql(t, "t"));
 			argtypes[0] = TEXTARRAYOID;
 			argtypes[1] = INT4ARRAYOID;
 			n = 2;
@@ -515,8 +552,14 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 			argtypes[n++] = INT4OID;
 			break;
 		case LP_FAMILIES:
-			appendStringInfo(&sql, "SELECT DISTINCT t.%s::pg_catalog.text FROM (%s) k JOIN %s t ON %s",
-							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL", keyset_sql(t), t->qualname,
+			/*
+			 * The keys drive index look-ups of their rows (LATERAL ... OFFSET 0), here and
+			 * below: the work stays linear in the keys whatever the planner thinks of the
+			 * table's size.
+			 */
+			appendStringInfo(&sql, "SELECT DISTINCT t.lamin_uid FROM (%s) k CROSS JOIN LATERAL "
+							 "(SELECT %s::pg_catalog.text AS lamin_uid FROM %s t WHERE %s OFFSET 0) t",
+							 keyset_sql(t), t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL", t->qualname,
 							 join_sql(t, "t", "k"));
 			argtypes[0] = TEXTARRAYOID;
 			argtypes[1] = INT4OID;
@@ -527,49 +570,64 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 		case LP_LOCK_SKIP:
 			/*
 			 * Lock every row in key order (bulk moves on overlapping keys wait, they do not
-			 * deadlock), then report in one row: the branches the rows are on, up to five keys
-			 * that are missing (a row deleted while we waited for it counts as missing; one
-			 * skipped because another transaction holds it does not), in the trash, or in a
-			 * space role $3 may not write, and for a single key its state.
+			 * deadlock), then report in one row: the branches the rows are on, how many keys are
+			 * missing (a row deleted while we waited for it counts as missing; one skipped
+			 * because another transaction holds it does not), up to five keys of rows in the
+			 * trash or in a space role $3 may not write, for a single key its state, and when
+			 * skipping, the keys of the rows locked.
 			 */
-			appendStringInfo(&sql, "WITH k AS (%s), locked AS MATERIALIZED (SELECT ", keyset_sql(t));
+			appendStringInfo(&sql, "WITH k AS MATERIALIZED (SELECT * FROM (%s) k ORDER BY %s), "
+							 "locked AS MATERIALIZED (SELECT t.* FROM k CROSS JOIN LATERAL (SELECT ",
+							 keyset_sql(t), key_order_sql(t));
 			for (i = 0; i < t->nkeys; i++)
 				appendStringInfo(&sql, "t.%s, ", t->key_name[i]);
 			appendStringInfo(&sql, "t.branch_id::pg_catalog.int4 AS lamin_from, %s AS lamin_locked, "
 							 "%s::pg_catalog.text AS lamin_uid, %s::pg_catalog.text AS lamin_keycol, %s AS lamin_writable "
-							 "FROM %s t JOIN k ON %s ORDER BY ",
+							 "FROM %s t WHERE %s OFFSET 0 FOR UPDATE%s) t) SELECT "
+							 "(SELECT pg_catalog.array_agg(DISTINCT lamin_from) FROM locked), ",
 							 t->att_is_locked != InvalidAttrNumber ? "t.is_locked" : "false",
 							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL",
 							 t->att_key != InvalidAttrNumber ? "t.key" : "NULL",
 							 t->spaces ? "t.space_id OPERATOR(pg_catalog.=) ANY (lamin.writable_spaces($3))" : "true",
-							 t->qualname, join_sql(t, "t", "k"));
-			for (i = 0; i < t->nkeys; i++)
-				appendStringInfo(&sql, "%st.%s", i ? ", " : "", t->key_name[i]);
-			appendStringInfo(&sql, " FOR UPDATE OF t%s) SELECT "
-							 "(SELECT pg_catalog.array_agg(DISTINCT lamin_from) FROM locked), "
-							 "(SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT * FROM k WHERE NOT EXISTS "
-							 "(SELECT 1 FROM %s t WHERE %s) LIMIT 5) k), "
+							 t->qualname, join_sql(t, "t", "k"),
+							 which == LP_LOCK_NOWAIT ? " NOWAIT" : which == LP_LOCK_SKIP ? " SKIP LOCKED" : "");
+			if (which == LP_LOCK_SKIP)
+				appendStringInfo(&sql, "(SELECT pg_catalog.count(*) FROM k) OPERATOR(pg_catalog.-) "
+								 "(SELECT pg_catalog.count(*) FROM k CROSS JOIN LATERAL (SELECT 1 FROM %s t WHERE %s OFFSET 0) e), ",
+								 t->qualname, join_sql(t, "t", "k"));
+			else
+				appendStringInfoString(&sql, "(SELECT pg_catalog.count(*) FROM k) OPERATOR(pg_catalog.-) "
+									   "(SELECT pg_catalog.count(*) FROM locked), ");
+			appendStringInfo(&sql, "(SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT * FROM locked k "
+							 "WHERE lamin_from OPERATOR(pg_catalog.=) -1 ORDER BY %s LIMIT 5) k), "
 							 "(SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT * FROM locked k "
-							 "WHERE lamin_from OPERATOR(pg_catalog.=) -1 LIMIT 5) k), "
-							 "(SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT * FROM locked k "
-							 "WHERE NOT lamin_writable LIMIT 5) k), "
+							 "WHERE NOT lamin_writable ORDER BY %s LIMIT 5) k), "
 							 "l.lamin_from, l.lamin_locked, l.lamin_uid, l.lamin_keycol, %s, %s "
 							 "FROM (SELECT 1) one LEFT JOIN (SELECT * FROM locked LIMIT 1) l ON true",
-							 which == LP_LOCK_NOWAIT ? " NOWAIT" : which == LP_LOCK_SKIP ? " SKIP LOCKED" : "",
-							 keytext_sql(t, "k"),
-							 which == LP_LOCK_SKIP ? t->qualname : "locked", join_sql(t, "t", "k"),
-							 keytext_sql(t, "k"), keytext_sql(t, "k"), keytext_sql(t, "l"),
+							 keytext_sql(t, "k"), key_order_sql(t), keytext_sql(t, "k"), key_order_sql(t),
+							 keytext_sql(t, "l"),
 							 which == LP_LOCK_SKIP ? locked_keys_sql(t) : "NULL::pg_catalog.text[], 0");
 			argtypes[0] = TEXTARRAYOID;
 			argtypes[1] = INT4OID;
 			argtypes[2] = REGROLEOID;
 			n = 3;
 			break;
+		case LP_MISSING:
+			/* up to five keys no row has, in key order */
+			appendStringInfo(&sql, "SELECT pg_catalog.string_agg(%s, ', ') FROM (SELECT k.* FROM (%s) k "
+							 "LEFT JOIN LATERAL (SELECT true AS lamin_found FROM %s t WHERE %s OFFSET 0) x ON true "
+							 "WHERE x.lamin_found IS NULL ORDER BY %s LIMIT 5) k",
+							 keytext_sql(t, "k"), keyset_sql(t), t->qualname, join_sql(t, "t", "k"),
+							 key_order_sql(t));
+			argtypes[0] = TEXTARRAYOID;
+			argtypes[1] = INT4OID;
+			n = 2;
+			break;
 		case LP_MOVE_KEYS:
 			/* the rows are locked: their branch is the one they leave */
-			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $3 FROM (SELECT k.*, x.branch_id::pg_catalog.int4 "
-							 "AS lamin_from FROM (%s) k JOIN %s x ON %s) k WHERE %s "
-							 "AND k.lamin_from OPERATOR(pg_catalog.<>) $3 RETURNING %s, %s::pg_catalog.text, k.lamin_from",
+			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $3 FROM (SELECT k.*, x.lamin_from FROM (%s) k "
+							 "CROSS JOIN LATERAL (SELECT x.branch_id::pg_catalog.int4 AS lamin_from FROM %s x WHERE %s OFFSET 0) x) k "
+							 "WHERE %s AND k.lamin_from OPERATOR(pg_catalog.<>) $3 RETURNING %s, %s::pg_catalog.text, k.lamin_from",
 							 t->qualname, keyset_sql(t), t->qualname, join_sql(t, "x", "k"), join_sql(t, "t", "k"),
 							 keytext_sql(t, "k"), t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
 			argtypes[0] = TEXTARRAYOID;
@@ -590,12 +648,12 @@ lamin_table_plan(LaminTable *t, LaminPlan which)
 			elog(ERROR, "unknown lamin_branch plan %d", (int) which);
 	}
 
-	plan = SPI_prepare(sql.data, n, argtypes);
+	plan = SPI_prepare_cursor(sql.data, n, argtypes, many ? CURSOR_OPT_CUSTOM_PLAN : 0);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "could not keep plan \"%s\"", sql.data);
-	t->plans[which] = plan;
+	t->plans[slot] = plan;
 	pfree(sql.data);
 	return plan;
 }
@@ -756,7 +814,7 @@ lamin_check_space(LaminTable *t, Datum *key, Oid caller)
 		return;
 	memcpy(values, key, sizeof(Datum) * t->nkeys);
 	values[t->nkeys] = ObjectIdGetDatum(caller);
-	rc = SPI_execute_plan(lamin_table_plan(t, LP_SPACE_WRITABLE), values, NULL, false, 1);
+	rc = SPI_execute_plan(lamin_table_plan(t, LP_SPACE_WRITABLE, false), values, NULL, false, 1);
 	lamin_spi_check(rc, "checking the space");
 	if (SPI_processed > 0 &&
 		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))

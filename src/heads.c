@@ -387,7 +387,7 @@ recompute_heads(LaminTable *t, HeadsState *st)
 	args[0] = PointerGetDatum(construct_array(stems, n, TEXTOID, -1, false, TYPALIGN_INT));
 	args[1] = PointerGetDatum(construct_array(branches, n, INT4OID, 4, true, TYPALIGN_INT));
 
-	rc = exec_internal(lamin_table_plan(t, LP_HEADS), args);
+	rc = exec_internal(lamin_table_plan(t, LP_HEADS, n > 2), args);
 	lamin_spi_check(rc, "keeping the version heads");
 
 	memset(&ctl, 0, sizeof(ctl));
@@ -512,7 +512,7 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 				memcpy(keys + (n++) * t->nkeys, lfirst(lc), sizeof(Datum) * t->nkeys);
 			args[0] = PointerGetDatum(construct_array(keys, n * t->nkeys, TEXTOID, -1, false, TYPALIGN_INT));
 			args[1] = Int32GetDatum(n);
-			rc = exec_internal(lamin_table_plan(t, LP_CLEAR_HEADS), args);
+			rc = exec_internal(lamin_table_plan(t, LP_CLEAR_HEADS, n > 2), args);
 			lamin_spi_check(rc, "clearing the head of a trashed version");
 		}
 	}

@@ -37,6 +37,7 @@ typedef enum LaminPlan
 	LP_LOCK_WAIT,				/* lock the rows, report on them ($3 the caller, for spaces) */
 	LP_LOCK_NOWAIT,				/* the same, failing on a row another transaction holds */
 	LP_LOCK_SKIP,				/* the same, skipping such rows */
+	LP_MISSING,					/* up to five of the keys no row has */
 	LP_MOVE_KEYS,				/* move the rows to branch $3 */
 	LP_PURGE_KEYS,				/* delete the rows for good */
 	LP_NUM_PLANS
@@ -81,14 +82,14 @@ typedef struct LaminTable
 	bool		check_created_on;
 	int			natts;
 	char	  **att_names;	/* column names by attnum - 1 (NULL for dropped) */
-	SPIPlanPtr	plans[LP_NUM_PLANS];
+	SPIPlanPtr	plans[2 * LP_NUM_PLANS];	/* generic, then custom (see lamin_table_plan) */
 } LaminTable;
 
 /* cache.c */
 extern void lamin_table_cache_init(void);
 extern void lamin_planner_init(void);
 extern LaminTable *lamin_table_get(Oid relid);
-extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which);
+extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which, bool many);
 extern void lamin_tuple_key(LaminTable *t, HeapTuple tup, TupleDesc desc, Datum *key);
 extern char *lamin_key_text(LaminTable *t, Datum *key);
 extern void lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key);

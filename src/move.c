@@ -149,7 +149,8 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	char	   *single_uid = NULL;
 	char	   *single_keycol = NULL;
 	bool		single_locked = false;
-	char	   *missing,
+	int64		n_missing;
+	char	   *missing = NULL,
 			   *trashed,
 			   *unwritable;
 	ArrayType  *froms;
@@ -172,7 +173,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	{
 		bool		wanted[LAMIN_FAMILY_SLOTS];
 
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_FAMILIES), values, NULL, true, 0);
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_FAMILIES, req->nrows > 2), values, NULL, true, 0);
 		lamin_spi_check(rc, "finding the families");
 		memset(wanted, 0, sizeof(wanted));
 		for (i = 0; i < SPI_processed; i++)
@@ -186,7 +187,8 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	}
 
 	rc = SPI_execute_plan(lamin_table_plan(t, req->locking == LOCKING_NOWAIT ? LP_LOCK_NOWAIT :
-										   req->locking == LOCKING_SKIP ? LP_LOCK_SKIP : LP_LOCK_WAIT),
+										   req->locking == LOCKING_SKIP ? LP_LOCK_SKIP : LP_LOCK_WAIT,
+										   req->nrows > 2),
 						  values, NULL, false, 0);
 	lamin_spi_check(rc, "locking the rows");
 	{
@@ -196,7 +198,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 
 		d = SPI_getbinval(row, desc, 1, &isnull);
 		froms = isnull ? NULL : DatumGetArrayTypePCopy(d);
-		missing = text_col(row, desc, 2);
+		n_missing = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
 		trashed = text_col(row, desc, 3);
 		unwritable = text_col(row, desc, 4);
 		/* rows skipped because another transaction holds them are not moved */
@@ -224,8 +226,19 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	}
 
 	/* 2. Checks, from the rows as they are now that they are locked */
+	if (n_missing > 0)
+	{
+		Datum		all[2];
+
+		all[0] = req->keys;
+		all[1] = Int32GetDatum(0);
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_MISSING, true), all, NULL, false, 1);
+		lamin_spi_check(rc, "naming the missing keys");
+		missing = text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	}
 	if (missing)
 	{
+
 		if (req->single)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
@@ -311,11 +324,11 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 		pfree(lamin_last_promoted);
 	lamin_last_promoted = NULL;
 	if (purge)
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_PURGE_KEYS), values, NULL, false, 0);
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_PURGE_KEYS, req->nrows > 2), values, NULL, false, 0);
 	else
 	{
 		values[2] = Int32GetDatum(target);
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_MOVE_KEYS), values, NULL, false, 0);
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_MOVE_KEYS, req->nrows > 2), values, NULL, false, 0);
 	}
 	lamin_spi_check(rc, "moving the rows");
 

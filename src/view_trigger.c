@@ -123,7 +123,7 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 			lamin_lock_family(t, TextDatumGetCString(uid));
 	}
 
-	rc = SPI_execute_plan(lamin_table_plan(t, LP_TRASH_FROM), values, NULL, false, 0);
+	rc = SPI_execute_plan(lamin_table_plan(t, LP_TRASH_FROM, false), values, NULL, false, 0);
 	lamin_spi_check(rc, "moving the row to trash");
 	moved = SPI_processed > 0;
 
