@@ -458,6 +458,19 @@ key_order_sql(LaminTable *t)
 	return s.data;
 }
 
+/* "k1 DESC, k2 DESC" */
+static char *
+key_order_desc_sql(LaminTable *t)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	for (i = 0; i < t->nkeys; i++)
+		appendStringInfo(&s, "%s%s DESC", i ? ", " : "", t->key_name[i]);
+	return s.data;
+}
+
 /* the keys of the rows locked, as a request takes them: one text[] and its number of keys */
 static char *
 locked_keys_sql(LaminTable *t)
@@ -476,7 +489,8 @@ locked_keys_sql(LaminTable *t)
 /*
  * A statement on the table, prepared once and kept. `many`: for a set of keys or families
  * larger than a handful, the statement is planned for the values of each call (a custom plan:
- * the planner then sees how many keys there are); for one or two, the plan is reused.
+ * the planner then sees how many keys there are); for one or two, one generic plan is made
+ * once and reused, which keeps a single move from paying a planning per statement.
  */
 SPIPlanPtr
 lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
@@ -531,6 +545,34 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			argtypes[0] = TEXTARRAYOID;
 			argtypes[1] = INT4ARRAYOID;
 			n = 2;
+			break;
+		case LP_FAMILY_WRONG:
+			/*
+			 * One family's versions whose is_latest is wrong (usually none): key columns, key
+			 * as text, uid, the flag it should have. For a statement that touched one or two
+			 * families, a read that costs less than LP_HEADS.
+			 */
+			appendStringInfoString(&sql, "SELECT ");
+			for (i = 0; i < t->nkeys; i++)
+				appendStringInfo(&sql, "%s, ", t->key_name[i]);
+			appendStringInfo(&sql, "%s, uid::pg_catalog.text, lamin_head FROM (SELECT *, "
+							 "pg_catalog.row_number() OVER (ORDER BY ", keytext_sql(t, "f"));
+			if (t->att_created_at != InvalidAttrNumber)
+				appendStringInfoString(&sql, "created_at DESC NULLS LAST, ");
+			appendStringInfo(&sql, "%s) OPERATOR(pg_catalog.=) 1 AS lamin_head FROM %s "
+							 "WHERE pg_catalog.substr(uid::pg_catalog.text, 1, 16) OPERATOR(pg_catalog.=) $1 "
+							 "AND branch_id OPERATOR(pg_catalog.=) $2) f "
+							 "WHERE is_latest IS DISTINCT FROM lamin_head",
+							 key_order_desc_sql(t), t->qualname);
+			argtypes[0] = TEXTOID;
+			argtypes[1] = INT4OID;
+			n = 2;
+			break;
+		case LP_SET_LATEST:
+			/* $1..$k key, $k+1 the value */
+			appendStringInfo(&sql, "UPDATE %s SET is_latest = $%d WHERE ", t->qualname, n + 1);
+			append_key_match(&sql, t, 1);
+			argtypes[n++] = BOOLOID;
 			break;
 		case LP_CLEAR_HEADS:
 			appendStringInfo(&sql, "UPDATE %s t SET is_latest = false FROM (%s) k WHERE t.is_latest AND %s",
@@ -635,6 +677,32 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			argtypes[2] = INT4OID;
 			n = 3;
 			break;
+		case LP_ONE_UID:
+			appendStringInfo(&sql, "SELECT %s::pg_catalog.text FROM %s WHERE ",
+							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL", t->qualname);
+			append_key_match(&sql, t, 1);
+			break;
+		case LP_ONE_LOCK:
+			appendStringInfo(&sql, "SELECT branch_id::pg_catalog.int4, %s, %s::pg_catalog.text, %s::pg_catalog.text, %s "
+							 "FROM %s WHERE ",
+							 t->att_is_locked != InvalidAttrNumber ? "is_locked" : "false",
+							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL",
+							 t->att_key != InvalidAttrNumber ? "key" : "NULL",
+							 t->spaces ? psprintf("space_id OPERATOR(pg_catalog.=) ANY (lamin.writable_spaces($%d))", n + 1) : "true",
+							 t->qualname);
+			append_key_match(&sql, t, 1);
+			appendStringInfoString(&sql, " FOR UPDATE");
+			argtypes[n++] = REGROLEOID;
+			break;
+		case LP_ONE_MOVE:
+			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d WHERE ", t->qualname, n + 1);
+			append_key_match(&sql, t, 1);
+			argtypes[n++] = INT4OID;
+			break;
+		case LP_ONE_PURGE:
+			appendStringInfo(&sql, "DELETE FROM %s WHERE ", t->qualname);
+			append_key_match(&sql, t, 1);
+			break;
 		case LP_PURGE_KEYS:
 			appendStringInfo(&sql, "DELETE FROM %s t USING (%s) k WHERE %s "
 							 "RETURNING %s, %s::pg_catalog.text, t.branch_id::pg_catalog.int4",
@@ -648,7 +716,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			elog(ERROR, "unknown lamin_branch plan %d", (int) which);
 	}
 
-	plan = SPI_prepare_cursor(sql.data, n, argtypes, many ? CURSOR_OPT_CUSTOM_PLAN : 0);
+	plan = SPI_prepare_cursor(sql.data, n, argtypes, many ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)

@@ -353,6 +353,27 @@ note_promotions(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot,
 	}
 }
 
+/* A version that became head: remembered, its family marked promoted. Returns 1, or 0. */
+static int
+note_promoted(HeadsState *st, const char *keytext, const char *uid, int32 branch)
+{
+	char		hkey[NAMEDATALEN * 4];
+	PromotedEntry *p;
+	FamilyKey	k;
+	FamilyEntry *f;
+
+	if (uid == NULL || keytext == NULL)
+		return 0;
+	strlcpy(hkey, keytext, sizeof(hkey));
+	p = hash_search(st->promoted, hkey, HASH_ENTER, NULL);
+	p->uid = pstrdup(uid);
+	p->branch = branch;
+	p->moved = false;
+	if (family_key(&k, uid, branch) && (f = hash_search(st->families, &k, HASH_FIND, NULL)) != NULL)
+		f->promoted = true;
+	return 1;
+}
+
 /*
  * Make the newest version of every family the statement's rows left or joined its one head,
  * with one UPDATE that flips only the flags that are wrong. Returns how many versions became
@@ -384,39 +405,73 @@ recompute_heads(LaminTable *t, HeadsState *st)
 		branches[i] = Int32GetDatum(f->key.branch);
 		i++;
 	}
-	args[0] = PointerGetDatum(construct_array(stems, n, TEXTOID, -1, false, TYPALIGN_INT));
-	args[1] = PointerGetDatum(construct_array(branches, n, INT4OID, 4, true, TYPALIGN_INT));
-
-	rc = exec_internal(lamin_table_plan(t, LP_HEADS, n > 2), args);
-	lamin_spi_check(rc, "keeping the version heads");
-
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = NAMEDATALEN * 4;
 	ctl.entrysize = sizeof(PromotedEntry);
 	ctl.hcxt = CurrentMemoryContext;
 	st->promoted = hash_create("lamin_branch promoted", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	if (n <= 2)
+	{
+		/* one or two families (a single move): read each, write only what is wrong */
+		for (i = 0; i < n; i++)
+		{
+			Datum		fargs[2];
+			uint64		nwrong;
+			HeapTuple  *rows;
+			TupleDesc	desc;
+
+			fargs[0] = stems[i];
+			fargs[1] = branches[i];
+			/* as the family is now, also under REPEATABLE READ: a version committed since counts */
+			if (IsolationUsesXactSnapshot())
+				rc = SPI_execute_snapshot(lamin_table_plan(t, LP_FAMILY_WRONG, false), fargs, NULL,
+										  GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
+			else
+				rc = SPI_execute_plan(lamin_table_plan(t, LP_FAMILY_WRONG, false), fargs, NULL, false, 0);
+			lamin_spi_check(rc, "reading the version heads");
+			nwrong = SPI_processed;
+			if (nwrong == 0)
+				continue;
+			/* copy the rows out: the writes below replace SPI_tuptable */
+			rows = palloc(sizeof(HeapTuple) * nwrong);
+			for (r = 0; r < nwrong; r++)
+				rows[r] = SPI_copytuple(SPI_tuptable->vals[r]);
+			desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+			for (r = 0; r < nwrong; r++)
+			{
+				Datum		wargs[INDEX_MAX_KEYS + 1];
+				bool		isnull;
+				bool		head = DatumGetBool(SPI_getbinval(rows[r], desc, t->nkeys + 3, &isnull));
+				int			k;
+
+				for (k = 0; k < t->nkeys; k++)
+					wargs[k] = SPI_getbinval(rows[r], desc, k + 1, &isnull);
+				wargs[t->nkeys] = BoolGetDatum(head);
+				rc = exec_internal(lamin_table_plan(t, LP_SET_LATEST, false), wargs);
+				lamin_spi_check(rc, "keeping the version heads");
+				if (head)
+					npromoted += note_promoted(st, SPI_getvalue(rows[r], desc, t->nkeys + 1),
+											   SPI_getvalue(rows[r], desc, t->nkeys + 2),
+											   DatumGetInt32(branches[i]));
+			}
+		}
+		return npromoted;
+	}
+
+	args[0] = PointerGetDatum(construct_array(stems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(branches, n, INT4OID, 4, true, TYPALIGN_INT));
+	rc = exec_internal(lamin_table_plan(t, LP_HEADS, true), args);
+	lamin_spi_check(rc, "keeping the version heads");
 	for (r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	row = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		char	   *uid = SPI_getvalue(row, desc, 2);
-		bool		head = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
-		char		hkey[NAMEDATALEN * 4];
-		PromotedEntry *p;
-		FamilyKey	k;
 
-		if (!head || uid == NULL)
-			continue;
-		strlcpy(hkey, SPI_getvalue(row, desc, 1), sizeof(hkey));
-		p = hash_search(st->promoted, hkey, HASH_ENTER, NULL);
-		p->uid = pstrdup(uid);
-		p->branch = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
-		p->moved = false;
-		if (family_key(&k, uid, p->branch) &&
-			(f = hash_search(st->families, &k, HASH_FIND, NULL)) != NULL)
-			f->promoted = true;
-		npromoted++;
+		if (DatumGetBool(SPI_getbinval(row, desc, 3, &isnull)))
+			npromoted += note_promoted(st, SPI_getvalue(row, desc, 1), SPI_getvalue(row, desc, 2),
+									   DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull)));
 	}
 	return npromoted;
 }

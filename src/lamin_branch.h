@@ -30,6 +30,8 @@ typedef enum LaminPlan
 {
 	LP_HEADS,					/* make the newest version of families ($1 stems, $2 branches) head */
 	LP_CLEAR_HEADS,				/* is_latest = false for keys ($1 text[], $2 how many) */
+	LP_FAMILY_WRONG,			/* versions of one family ($1 stem, $2 branch) whose is_latest is wrong */
+	LP_SET_LATEST,				/* is_latest = $k+1 for one key */
 	LP_TRASH_FROM,				/* move a key from a given branch to trash (view DELETE) */
 	LP_SPACE_WRITABLE,			/* may role $k+1 write the row's space? (view DELETE) */
 	/* the move engine: $1 the keys as one text[], $2 how many keys, $3 as noted */
@@ -38,6 +40,11 @@ typedef enum LaminPlan
 	LP_LOCK_NOWAIT,				/* the same, failing on a row another transaction holds */
 	LP_LOCK_SKIP,				/* the same, skipping such rows */
 	LP_MISSING,					/* up to five of the keys no row has */
+	/* the move engine for one key: $1..$k the key, $k+1 as noted */
+	LP_ONE_UID,					/* the row's uid (no lock) */
+	LP_ONE_LOCK,				/* lock the row, report on it ($k+1 the caller, for spaces) */
+	LP_ONE_MOVE,				/* move the row to branch $k+1 */
+	LP_ONE_PURGE,				/* delete the row for good */
 	LP_MOVE_KEYS,				/* move the rows to branch $3 */
 	LP_PURGE_KEYS,				/* delete the rows for good */
 	LP_NUM_PLANS

@@ -52,6 +52,7 @@ typedef struct MoveRequest
 	LaminLocking locking;
 	bool		single;			/* one key: LaminDB's messages, NOTICEs, 'unchanged' results */
 	Datum		keys;			/* text[]: nkeys values per key */
+	Datum		key[INDEX_MAX_KEYS];	/* single: the key's values, of the key's types */
 	int			nrows;
 } MoveRequest;
 
@@ -149,7 +150,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	char	   *single_uid = NULL;
 	char	   *single_keycol = NULL;
 	bool		single_locked = false;
-	int64		n_missing;
+	int64		n_missing = 0;
 	char	   *missing = NULL,
 			   *trashed,
 			   *unwritable;
@@ -169,73 +170,114 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	 * 1. The families first, in slot order, then the rows in key order: the order single-row
 	 * paths take (family, then row), so that no two moves deadlock on each other.
 	 */
-	if (t->has_heads)
+	if (req->single)
 	{
-		bool		wanted[LAMIN_FAMILY_SLOTS];
+		/* one key: statements on the key alone, planned once */
+		Datum		args[INDEX_MAX_KEYS + 1];
 
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_FAMILIES, req->nrows > 2), values, NULL, true, 0);
-		lamin_spi_check(rc, "finding the families");
-		memset(wanted, 0, sizeof(wanted));
-		for (i = 0; i < SPI_processed; i++)
+		memcpy(args, req->key, sizeof(Datum) * t->nkeys);
+		if (t->has_heads)
 		{
-			char	   *uid = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-
-			if (uid)
-				wanted[lamin_family_slot(uid)] = true;
-		}
-		lamin_lock_family_slots(t, wanted);
-	}
-
-	rc = SPI_execute_plan(lamin_table_plan(t, req->locking == LOCKING_NOWAIT ? LP_LOCK_NOWAIT :
-										   req->locking == LOCKING_SKIP ? LP_LOCK_SKIP : LP_LOCK_WAIT,
-										   req->nrows > 2),
-						  values, NULL, false, 0);
-	lamin_spi_check(rc, "locking the rows");
-	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Datum		d;
-
-		d = SPI_getbinval(row, desc, 1, &isnull);
-		froms = isnull ? NULL : DatumGetArrayTypePCopy(d);
-		n_missing = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
-		trashed = text_col(row, desc, 3);
-		unwritable = text_col(row, desc, 4);
-		/* rows skipped because another transaction holds them are not moved */
-		if (req->locking == LOCKING_SKIP)
-		{
-			d = SPI_getbinval(row, desc, 10, &isnull);
-			if (isnull)
-				req->nrows = 0;
-			else
+			rc = SPI_execute_plan(lamin_table_plan(t, LP_ONE_UID, false), args, NULL, true, 1);
+			lamin_spi_check(rc, "finding the family");
+			if (SPI_processed > 0)
 			{
-				values[0] = PointerGetDatum(DatumGetArrayTypePCopy(d));
-				req->nrows = DatumGetInt32(SPI_getbinval(row, desc, 11, &isnull));
+				char	   *uid = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+				if (uid)
+					lamin_lock_family(t, uid);
 			}
-			values[1] = Int32GetDatum(req->nrows);
 		}
-		if (req->single)
+		args[t->nkeys] = ObjectIdGetDatum(caller);
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_ONE_LOCK, false), args, NULL, false, 1);
+		lamin_spi_check(rc, "locking the row");
+		single_key = lamin_key_text(t, req->key);
+		froms = NULL;
+		trashed = NULL;
+		unwritable = NULL;
+		if (SPI_processed == 0)
+			missing = single_key;
+		else
 		{
-			d = SPI_getbinval(row, desc, 5, &isnull);
-			single_from = isnull ? 0 : DatumGetInt32(d);
-			single_locked = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull)) && !isnull;
-			single_uid = text_col(row, desc, 7);
-			single_keycol = text_col(row, desc, 8);
-			single_key = text_col(row, desc, 9);
+			HeapTuple	row = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			Datum		from;
+
+			single_from = DatumGetInt32(SPI_getbinval(row, desc, 1, &isnull));
+			single_locked = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
+			single_uid = text_col(row, desc, 3);
+			single_keycol = text_col(row, desc, 4);
+			if (!DatumGetBool(SPI_getbinval(row, desc, 5, &isnull)))
+				unwritable = single_key;
+			from = Int32GetDatum(single_from);
+			froms = construct_array(&from, 1, INT4OID, 4, true, TYPALIGN_INT);
+		}
+	}
+	else
+	{
+		/*
+		 * The families first, in slot order, then the rows in key order: the order single-row
+		 * paths take (family, then row), so that no two moves deadlock on each other.
+		 */
+		if (t->has_heads)
+		{
+			bool		wanted[LAMIN_FAMILY_SLOTS];
+
+			rc = SPI_execute_plan(lamin_table_plan(t, LP_FAMILIES, req->nrows > 2), values, NULL, true, 0);
+			lamin_spi_check(rc, "finding the families");
+			memset(wanted, 0, sizeof(wanted));
+			for (i = 0; i < SPI_processed; i++)
+			{
+				char	   *uid = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+				if (uid)
+					wanted[lamin_family_slot(uid)] = true;
+			}
+			lamin_lock_family_slots(t, wanted);
+		}
+
+		rc = SPI_execute_plan(lamin_table_plan(t, req->locking == LOCKING_NOWAIT ? LP_LOCK_NOWAIT :
+											   req->locking == LOCKING_SKIP ? LP_LOCK_SKIP : LP_LOCK_WAIT,
+											   req->nrows > 2),
+							  values, NULL, false, 0);
+		lamin_spi_check(rc, "locking the rows");
+		{
+			HeapTuple	row = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			Datum		d;
+
+			d = SPI_getbinval(row, desc, 1, &isnull);
+			froms = isnull ? NULL : DatumGetArrayTypePCopy(d);
+			n_missing = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
+			trashed = text_col(row, desc, 3);
+			unwritable = text_col(row, desc, 4);
+			/* rows skipped because another transaction holds them are not moved */
+			if (req->locking == LOCKING_SKIP)
+			{
+				d = SPI_getbinval(row, desc, 10, &isnull);
+				if (isnull)
+					req->nrows = 0;
+				else
+				{
+					values[0] = PointerGetDatum(DatumGetArrayTypePCopy(d));
+					req->nrows = DatumGetInt32(SPI_getbinval(row, desc, 11, &isnull));
+				}
+				values[1] = Int32GetDatum(req->nrows);
+			}
+		}
+		if (n_missing > 0)
+		{
+			Datum		all[2];
+
+			all[0] = req->keys;
+			all[1] = Int32GetDatum(0);
+			rc = SPI_execute_plan(lamin_table_plan(t, LP_MISSING, true), all, NULL, false, 1);
+			lamin_spi_check(rc, "naming the missing keys");
+			missing = text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		}
 	}
 
 	/* 2. Checks, from the rows as they are now that they are locked */
-	if (n_missing > 0)
-	{
-		Datum		all[2];
-
-		all[0] = req->keys;
-		all[1] = Int32GetDatum(0);
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_MISSING, true), all, NULL, false, 1);
-		lamin_spi_check(rc, "naming the missing keys");
-		missing = text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	}
 	if (missing)
 	{
 
@@ -323,7 +365,15 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	if (lamin_last_promoted)
 		pfree(lamin_last_promoted);
 	lamin_last_promoted = NULL;
-	if (purge)
+	if (req->single)
+	{
+		Datum		args[INDEX_MAX_KEYS + 1];
+
+		memcpy(args, req->key, sizeof(Datum) * t->nkeys);
+		args[t->nkeys] = Int32GetDatum(target);
+		rc = SPI_execute_plan(lamin_table_plan(t, purge ? LP_ONE_PURGE : LP_ONE_MOVE, false), args, NULL, false, 0);
+	}
+	else if (purge)
 		rc = SPI_execute_plan(lamin_table_plan(t, LP_PURGE_KEYS, req->nrows > 2), values, NULL, false, 0);
 	else
 	{
@@ -473,22 +523,12 @@ artifact_table_oid(void)
 	return relid;
 }
 
-/* The one key of a single move as the engine takes keys: a text[] of nkeys values. */
+/* A move of one key, given as values of the key's types. */
 static void
 single_key_request(MoveRequest *req, Datum *key)
 {
-	Datum		texts[INDEX_MAX_KEYS];
-	int			i;
-
-	for (i = 0; i < req->t->nkeys; i++)
-	{
-		Oid			out;
-		bool		varlena;
-
-		getTypeOutputInfo(req->t->key_type[i], &out, &varlena);
-		texts[i] = CStringGetTextDatum(OidOutputFunctionCall(out, key[i]));
-	}
-	req->keys = PointerGetDatum(construct_array(texts, req->t->nkeys, TEXTOID, -1, false, TYPALIGN_INT));
+	memcpy(req->key, key, sizeof(Datum) * req->t->nkeys);
+	req->keys = (Datum) 0;
 	req->nrows = 1;
 	req->single = true;
 	req->locking = LOCKING_WAIT;
