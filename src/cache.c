@@ -1,7 +1,8 @@
 /*
- * table_info.c: what lamin_branch knows of each branch-enabled table (column numbers, owner,
- * quoted names) and the statements it runs on it, prepared once per table and kept until the
- * relcache says the table changed. Also: running as the owner, and the version-family lock.
+ * cache.c: what lamin_branch knows of each branch-enabled table (column numbers, key, owner,
+ * quoted names, which branch columns the row trigger checks) and the statements the engine
+ * runs on it, prepared once per table (cache entries and plans survive invalidations that
+ * arrive while a statement uses them: see below). Also the keys: as users give them, as text.
  */
 #include "postgres.h"
 
@@ -865,30 +866,4 @@ lamin_spi_check(int rc, const char *what)
 {
 	if (rc < 0)
 		elog(ERROR, "lamin_branch: %s failed: %s", what, SPI_result_code_string(rc));
-}
-
-/*
- * With spaces on, a move needs write access to the row's space: the caller's right, checked
- * before the move runs as the table's owner. Called inside the caller's SPI connection.
- */
-void
-lamin_check_space(LaminTable *t, Datum *key, Oid caller)
-{
-	Datum		values[INDEX_MAX_KEYS + 1];
-	bool		isnull;
-	int			rc;
-
-	if (!t->spaces)
-		return;
-	memcpy(values, key, sizeof(Datum) * t->nkeys);
-	values[t->nkeys] = ObjectIdGetDatum(caller);
-	rc = SPI_execute_plan(lamin_table_plan(t, LP_SPACE_WRITABLE, false), values, NULL, false, 1);
-	lamin_spi_check(rc, "checking the space");
-	if (SPI_processed > 0 &&
-		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to change rows of table %s in this space", t->qualname),
-				 errdetail("Role \"%s\" has no write access to the row's space.", GetUserNameFromId(caller, false)),
-				 errhint("A space admin grants it: INSERT INTO lamin.space_access VALUES (space, role, 'write');")));
 }

@@ -1,5 +1,6 @@
 /*
- * lamin_branch.c: module entry, settings prefix, random uids and the branch lookup.
+ * lamin_branch.c: module entry, settings prefix, random uids, and the branch catalogs (lookup by
+ * name, existence, the row trigger's check of branch columns).
  */
 #include "postgres.h"
 

@@ -1,6 +1,7 @@
 /*
- * lamin_branch.h: what the C files of lamin_branch share: per-table metadata and its plans,
- * running SQL as a table's owner, the family lock, and version differences.
+ * lamin_branch.h: what the C files of lamin_branch share, by the file that owns it: per-table
+ * metadata and plans (cache.c), the registry and rights (rights.c), version families
+ * (heads.c), the row trigger (row_trigger.c), the planner hook (planner.c).
  */
 #ifndef LAMIN_BRANCH_H
 #define LAMIN_BRANCH_H
@@ -92,37 +93,17 @@ typedef struct LaminTable
 	SPIPlanPtr	plans[2 * LP_NUM_PLANS];	/* generic, then custom (see lamin_table_plan) */
 } LaminTable;
 
-/* cache.c */
+/* cache.c: what is known of each branch-enabled table, its prepared statements, its keys */
 extern void lamin_table_cache_init(void);
-extern void lamin_planner_init(void);
 extern LaminTable *lamin_table_get(Oid relid);
 extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which, bool many);
 extern void lamin_tuple_key(LaminTable *t, HeapTuple tup, TupleDesc desc, Datum *key);
 extern char *lamin_key_text(LaminTable *t, Datum *key);
 extern void lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key);
+extern char *lamin_stem(const char *uid);
+extern void lamin_spi_check(int rc, const char *what);
 
-/* Run SQL as the table's owner: the caller's rights and RLS policies do not apply. */
-typedef struct LaminSavedUser
-{
-	Oid			userid;
-	int			sec_context;
-} LaminSavedUser;
-extern void lamin_become_owner(LaminTable *t, LaminSavedUser *saved);
-extern void lamin_restore_user(LaminSavedUser *saved);
-
-/* Serialise head changes of one version family (table, uid stem) until transaction end. */
-extern void lamin_lock_family(LaminTable *t, const char *uid);
-extern int	lamin_family_slot(const char *uid);
-extern void lamin_lock_family_slots(LaminTable *t, const bool *wanted);
-
-/* branch_trigger.c: set while the extension itself rewrites is_latest */
-extern int	lamin_internal_depth;
-extern char *lamin_last_promoted;
-extern void lamin_error_locked(LaminTable *t, const char *uid);
-extern void lamin_check_space(LaminTable *t, Datum *key, Oid caller);
-extern void lamin_check_space_value(LaminTable *t, HeapTuple tup, TupleDesc desc, Oid caller);
-
-/* rights.c: a branch-enabled table as the registry knows it, and the rights to move its rows */
+/* rights.c: a branch-enabled table as the registry knows it, and who may move its rows */
 typedef struct LaminEnabled
 {
 	Oid			relid;
@@ -138,6 +119,30 @@ extern bool lamin_registry_lookup(Oid given, LaminEnabled *out);
 extern void lamin_check_view_right(const LaminEnabled *e, bool on_trash, Oid role);
 extern void lamin_check_move_right(const LaminEnabled *e, int32 from, int32 to, bool purge, Oid role);
 extern void lamin_check_update_right(const LaminEnabled *e, int32 branch);
+extern void lamin_check_space(LaminTable *t, Datum *key, Oid caller);
+extern void lamin_check_space_value(LaminTable *t, HeapTuple tup, TupleDesc desc, Oid caller);
+
+/* Run SQL as the table's owner: the caller's rights and RLS policies do not apply (rights.c). */
+typedef struct LaminSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} LaminSavedUser;
+extern void lamin_become_owner(LaminTable *t, LaminSavedUser *saved);
+extern void lamin_restore_user(LaminSavedUser *saved);
+
+/* heads.c: version families, their lock, and their heads */
+extern int	lamin_internal_depth;	/* > 0 while the extension rewrites is_latest */
+extern char *lamin_last_promoted;	/* uid the latest move promoted, for the move functions */
+extern void lamin_lock_family(LaminTable *t, const char *uid);
+extern int	lamin_family_slot(const char *uid);
+extern void lamin_lock_family_slots(LaminTable *t, const bool *wanted);
+
+/* row_trigger.c */
+extern void lamin_error_locked(LaminTable *t, const char *uid);
+
+/* planner.c */
+extern void lamin_planner_init(void);
 
 /* lamin_branch.c: the branch catalogs */
 extern bool lamin_branch_exists(const LaminEnabled *e, int32 branch);
@@ -146,8 +151,5 @@ extern void lamin_check_branch_value(LaminTable *t, const char *column, int32 br
 /* move.c */
 extern int32 lamin_checked_branch(const LaminEnabled *e, int32 branch);
 
-/* Helpers */
-extern char *lamin_stem(const char *uid);
-extern void lamin_spi_check(int rc, const char *what);
 
 #endif							/* LAMIN_BRANCH_H */

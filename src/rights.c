@@ -347,3 +347,29 @@ lamin_check_space_value(LaminTable *t, HeapTuple tup, TupleDesc desc, Oid caller
 				 errdetail("Role \"%s\" has no write access to space %lld.", GetUserNameFromId(caller, false), (long long) space),
 				 errhint("A space admin grants it: INSERT INTO lamin.space_access VALUES (space, role, 'write');")));
 }
+
+/*
+ * With spaces on, a move needs write access to the row's space: the caller's right, checked
+ * before the move runs as the table's owner. Called inside the caller's SPI connection.
+ */
+void
+lamin_check_space(LaminTable *t, Datum *key, Oid caller)
+{
+	Datum		values[INDEX_MAX_KEYS + 1];
+	bool		isnull;
+	int			rc;
+
+	if (!t->spaces)
+		return;
+	memcpy(values, key, sizeof(Datum) * t->nkeys);
+	values[t->nkeys] = ObjectIdGetDatum(caller);
+	rc = SPI_execute_plan(lamin_table_plan(t, LP_SPACE_WRITABLE, false), values, NULL, false, 1);
+	lamin_spi_check(rc, "checking the space");
+	if (SPI_processed > 0 &&
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to change rows of table %s in this space", t->qualname),
+				 errdetail("Role \"%s\" has no write access to the row's space.", GetUserNameFromId(caller, false)),
+				 errhint("A space admin grants it: INSERT INTO lamin.space_access VALUES (space, role, 'write');")));
+}
