@@ -446,29 +446,16 @@ keytext_sql(LaminTable *t, const char *a)
 	return s.data;
 }
 
-/* "k1, k2": the key columns, to order by */
+/* "k1, k2" or "k1 DESC, k2 DESC": the key columns, to order by */
 static char *
-key_order_sql(LaminTable *t)
+key_order(LaminTable *t, const char *direction)
 {
 	StringInfoData s;
 	int			i;
 
 	initStringInfo(&s);
 	for (i = 0; i < t->nkeys; i++)
-		appendStringInfo(&s, "%s%s", i ? ", " : "", t->key_name[i]);
-	return s.data;
-}
-
-/* "k1 DESC, k2 DESC" */
-static char *
-key_order_desc_sql(LaminTable *t)
-{
-	StringInfoData s;
-	int			i;
-
-	initStringInfo(&s);
-	for (i = 0; i < t->nkeys; i++)
-		appendStringInfo(&s, "%s%s DESC", i ? ", " : "", t->key_name[i]);
+		appendStringInfo(&s, "%s%s%s", i ? ", " : "", t->key_name[i], direction);
 	return s.data;
 }
 
@@ -564,7 +551,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 "WHERE pg_catalog.substr(uid::pg_catalog.text, 1, 16) OPERATOR(pg_catalog.=) $1 "
 							 "AND branch_id OPERATOR(pg_catalog.=) $2) f "
 							 "WHERE is_latest IS DISTINCT FROM lamin_head",
-							 key_order_desc_sql(t), t->qualname);
+							 key_order(t, " DESC"), t->qualname);
 			argtypes[0] = TEXTOID;
 			argtypes[1] = INT4OID;
 			n = 2;
@@ -621,7 +608,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			 */
 			appendStringInfo(&sql, "WITH k AS MATERIALIZED (SELECT * FROM (%s) k ORDER BY %s), "
 							 "locked AS MATERIALIZED (SELECT t.* FROM k CROSS JOIN LATERAL (SELECT ",
-							 keyset_sql(t), key_order_sql(t));
+							 keyset_sql(t), key_order(t, ""));
 			for (i = 0; i < t->nkeys; i++)
 				appendStringInfo(&sql, "t.%s, ", t->key_name[i]);
 			appendStringInfo(&sql, "t.branch_id::pg_catalog.int4 AS lamin_from, %s AS lamin_locked, "
@@ -647,7 +634,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 "WHERE NOT lamin_writable ORDER BY %s LIMIT 5) k), "
 							 "l.lamin_from, l.lamin_locked, l.lamin_uid, l.lamin_keycol, %s, %s "
 							 "FROM (SELECT 1) one LEFT JOIN (SELECT * FROM locked LIMIT 1) l ON true",
-							 keytext_sql(t, "k"), key_order_sql(t), keytext_sql(t, "k"), key_order_sql(t),
+							 keytext_sql(t, "k"), key_order(t, ""), keytext_sql(t, "k"), key_order(t, ""),
 							 keytext_sql(t, "l"),
 							 which == LP_LOCK_SKIP ? locked_keys_sql(t) : "NULL::pg_catalog.text[], 0");
 			argtypes[0] = TEXTARRAYOID;
@@ -661,7 +648,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 "LEFT JOIN LATERAL (SELECT true AS lamin_found FROM %s t WHERE %s OFFSET 0) x ON true "
 							 "WHERE x.lamin_found IS NULL ORDER BY %s LIMIT 5) k",
 							 keytext_sql(t, "k"), keyset_sql(t), t->qualname, join_sql(t, "t", "k"),
-							 key_order_sql(t));
+							 key_order(t, ""));
 			argtypes[0] = TEXTARRAYOID;
 			argtypes[1] = INT4OID;
 			n = 2;

@@ -41,6 +41,11 @@ typedef enum MoveAction
 	MOVE_TO						/* to a given branch */
 } MoveAction;
 
+/* The SQL-callable entry points: one line each, naming the action */
+#define MOVE_FUNCTION(name, impl, action) \
+	PG_FUNCTION_INFO_V1(name); \
+	Datum name(PG_FUNCTION_ARGS) { return impl(fcinfo, action); }
+
 typedef struct MoveRequest
 {
 	LaminEnabled e;				/* the table, as the registry knows it */
@@ -573,26 +578,11 @@ artifact_move(FunctionCallInfo fcinfo, MoveAction action)
 	return move_result_datum(fcinfo, InvalidOid, PG_GETARG_DATUM(0), &res);
 }
 
-PG_FUNCTION_INFO_V1(lamin_artifact_delete);
-Datum
-lamin_artifact_delete(PG_FUNCTION_ARGS)
-{
-	return artifact_move(fcinfo, MOVE_DELETE);
-}
+MOVE_FUNCTION(lamin_artifact_delete, artifact_move, MOVE_DELETE)
 
-PG_FUNCTION_INFO_V1(lamin_artifact_restore);
-Datum
-lamin_artifact_restore(PG_FUNCTION_ARGS)
-{
-	return artifact_move(fcinfo, MOVE_RESTORE);
-}
+MOVE_FUNCTION(lamin_artifact_restore, artifact_move, MOVE_RESTORE)
 
-PG_FUNCTION_INFO_V1(lamin_artifact_archive);
-Datum
-lamin_artifact_archive(PG_FUNCTION_ARGS)
-{
-	return artifact_move(fcinfo, MOVE_ARCHIVE);
-}
+MOVE_FUNCTION(lamin_artifact_archive, artifact_move, MOVE_ARCHIVE)
 
 static Datum
 generic_move(FunctionCallInfo fcinfo, MoveAction action)
@@ -635,33 +625,13 @@ generic_move(FunctionCallInfo fcinfo, MoveAction action)
 	return move_result_datum(fcinfo, req.e.relid, (Datum) 0, &res);
 }
 
-PG_FUNCTION_INFO_V1(lamin_delete);
-Datum
-lamin_delete(PG_FUNCTION_ARGS)
-{
-	return generic_move(fcinfo, MOVE_DELETE);
-}
+MOVE_FUNCTION(lamin_delete, generic_move, MOVE_DELETE)
 
-PG_FUNCTION_INFO_V1(lamin_restore);
-Datum
-lamin_restore(PG_FUNCTION_ARGS)
-{
-	return generic_move(fcinfo, MOVE_RESTORE);
-}
+MOVE_FUNCTION(lamin_restore, generic_move, MOVE_RESTORE)
 
-PG_FUNCTION_INFO_V1(lamin_archive);
-Datum
-lamin_archive(PG_FUNCTION_ARGS)
-{
-	return generic_move(fcinfo, MOVE_ARCHIVE);
-}
+MOVE_FUNCTION(lamin_archive, generic_move, MOVE_ARCHIVE)
 
-PG_FUNCTION_INFO_V1(lamin_move);
-Datum
-lamin_move(PG_FUNCTION_ARGS)
-{
-	return generic_move(fcinfo, MOVE_TO);
-}
+MOVE_FUNCTION(lamin_move, generic_move, MOVE_TO)
 
 /*
  * The keys of a bulk call as one flat text[] of nkeys values per key, whatever their type: a
@@ -761,30 +731,10 @@ move_many(FunctionCallInfo fcinfo, MoveAction action)
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(lamin_delete_many);
-Datum
-lamin_delete_many(PG_FUNCTION_ARGS)
-{
-	return move_many(fcinfo, MOVE_DELETE);
-}
+MOVE_FUNCTION(lamin_delete_many, move_many, MOVE_DELETE)
 
-PG_FUNCTION_INFO_V1(lamin_restore_many);
-Datum
-lamin_restore_many(PG_FUNCTION_ARGS)
-{
-	return move_many(fcinfo, MOVE_RESTORE);
-}
+MOVE_FUNCTION(lamin_restore_many, move_many, MOVE_RESTORE)
 
-PG_FUNCTION_INFO_V1(lamin_archive_many);
-Datum
-lamin_archive_many(PG_FUNCTION_ARGS)
-{
-	return move_many(fcinfo, MOVE_ARCHIVE);
-}
+MOVE_FUNCTION(lamin_archive_many, move_many, MOVE_ARCHIVE)
 
-PG_FUNCTION_INFO_V1(lamin_move_many);
-Datum
-lamin_move_many(PG_FUNCTION_ARGS)
-{
-	return move_many(fcinfo, MOVE_TO);
-}
+MOVE_FUNCTION(lamin_move_many, move_many, MOVE_TO)
