@@ -59,7 +59,8 @@ table_cache_invalidate(Datum arg, Oid relid)
 
 	if (table_cache == NULL)
 		return;
-	if (OidIsValid(relid))
+	/* a change of the registry may change what is known of any table (spaces) */
+	if (OidIsValid(relid) && !lamin_is_registry(relid))
 	{
 		e = hash_search(table_cache, &relid, HASH_FIND, NULL);
 		if (e)
@@ -289,15 +290,11 @@ table_load(LaminTable *t)
 				t->check_created_on = false;
 		}
 	}
-	/* spaces are on where lamin.enable(..., spaces => true) put its policy */
-	t->spaces = false;
-	if (root->rd_rsdesc)
+	/* spaces are on where the registry says so */
 	{
-		ListCell   *lc;
+		LaminEnabled e;
 
-		foreach(lc, root->rd_rsdesc->policies)
-			if (strcmp(((RowSecurityPolicy *) lfirst(lc))->policy_name, "lamin_space_write") == 0)
-				t->spaces = true;
+		t->spaces = lamin_registry_lookup(t->query_relid, &e) && e.spaces;
 	}
 	{
 		TupleDesc	desc = RelationGetDescr(rel);

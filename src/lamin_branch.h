@@ -116,6 +116,7 @@ typedef struct LaminEnabled
 extern void lamin_registry_init(void);
 extern LaminEnabled lamin_enabled_table(Oid given);
 extern bool lamin_registry_lookup(Oid given, LaminEnabled *out);
+extern bool lamin_is_registry(Oid relid);
 extern void lamin_check_view_right(const LaminEnabled *e, bool on_trash, Oid role);
 extern void lamin_check_move_right(const LaminEnabled *e, int32 from, int32 to, bool purge, Oid role);
 extern void lamin_check_update_right(const LaminEnabled *e, int32 branch);

@@ -64,9 +64,24 @@ registry_add(Oid oid, LaminEnabled *e)
 	r->e = *e;
 }
 
+static Oid
+registry_owner(void)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(registry_relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", registry_relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
 static void
 registry_load(void)
 {
+	Oid			saved_user;
+	int			saved_context;
 	HASHCTL		ctl;
 	Oid			nsp = get_namespace_oid("lamin", true);
 	uint64		i;
@@ -89,6 +104,10 @@ registry_load(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* as the registry's owner: whoever runs a trigger or a move, the registry is readable */
+	GetUserIdAndSecContext(&saved_user, &saved_context);
+	SetUserIdAndSecContext(registry_owner(),
+						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	PG_TRY();
 	{
 		rc = SPI_execute("SELECT relation::pg_catalog.oid, main_view::pg_catalog.oid, "
@@ -120,7 +139,15 @@ registry_load(void)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	SetUserIdAndSecContext(saved_user, saved_context);
 	SPI_finish();
+}
+
+/* Is relid the registry itself (lamin.enabled_table, as last read)? */
+bool
+lamin_is_registry(Oid relid)
+{
+	return OidIsValid(relid) && relid == registry_relid;
 }
 
 /* The registry row of a table or one of its views, or NULL; valid until the next look-up. */
