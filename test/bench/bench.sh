@@ -53,21 +53,24 @@
 # average latency), so every side meets the same machine; BENCH_METHOD=separate runs each side on
 # its own instead (rotating order, tps of each run). Pairs use one client, so that no two clients
 # move the same row.
-# A second table reports, per workload and side:
-#   HOT      n_tup_hot_upd / n_tup_upd (pg_stat_xact_user_tables, read inside the transaction of
+# Further tables report:
+#   HOT      per workload and side, n_tup_hot_upd / n_tup_upd (pg_stat_xact_user_tables, read inside the transaction of
 #            the trash and restore runs) and the rows updated per row moved (the extension's
 #            triggers may update more rows than the ones moved). The freshly loaded pages are
 #            full, so these moves are hardly ever HOT; the storage cycles show the share on a
 #            table in use
-#   storage  for deciding whether the branch index earns its keep: each table rewritten (VACUUM
-#            FULL), its size and index sizes (pg_relation_size, pg_indexes_size, each index),
-#            then BENCH_CYCLES trash/restore cycles, each of its own BENCH_CYCLE_PERCENT % of the
-#            rows (main rows picked by a hash, spread over the table), each statement committed,
-#            no VACUUM in between; their HOT share (pg_stat_user_tables deltas), the time of the
-#            VACUUM after them and the sizes after it; with the branch index present, then
-#            dropped on both sides. Both sides move rows with the UPDATE pair: on the enabled
-#            table it runs the extension's triggers, so it writes the row versions every path of
-#            the extension writes (the _many functions run one such UPDATE), in less time. The
+#   storage  for deciding whether the branch index earns its keep, on the enabled table: the
+#            table rewritten in key order (CLUSTER on its primary key), its size and index sizes (pg_relation_size,
+#            pg_indexes_size, each index), then BENCH_CYCLES trash/restore cycles, each of its
+#            own BENCH_CYCLE_PERCENT % of the rows (main rows picked by a hash, spread over the
+#            table), each statement committed, no VACUUM in between; their time and HOT share
+#            (pg_stat_user_tables deltas), the time of the VACUUM after them and the sizes after
+#            it; with the branch index present, then dropped. Rows move by the UPDATE pair: it
+#            runs the extension's triggers, so it writes the row versions every path of the
+#            extension writes (the _many functions run one such UPDATE), in less time.
+#            BENCH_STORAGE_SIDES="lamin hand" runs the hand-rolled table too: the same rows and
+#            indexes give the same sizes and HOT share, so only what the extension's triggers
+#            write beyond the moved rows would differ (the HOT table shows that count). The
 #            branch index is found in the catalog: an index whose only key column is branch_id
 #            (artifact_branch_idx today; enable() makes none for app tables, so task has no
 #            "dropped" row). Indexes with branch_id among other columns (the version-family
@@ -89,6 +92,7 @@
 #   BENCH_ROWS           rows of one insert, trash or restore (30000)
 #   BENCH_CYCLES         trash/restore cycles of the storage table (10)
 #   BENCH_CYCLE_PERCENT  share of the table's rows one cycle moves (10)
+#   BENCH_STORAGE_SIDES  tables of the storage runs: lamin (the default; the enabled table), hand
 #   BENCH_SIZES          table sizes instead of the flags' (for example "1000000")
 #   BENCH_WORKLOADS      "artifact task" (the default), or one of them
 #   BENCH_CLIENTS        pgbench clients for read (1)
@@ -161,11 +165,15 @@ BULK_ROWS=${BENCH_ROWS:-30000}
 CYCLES=${BENCH_CYCLES:-10}
 CYCLE_PERCENT=${BENCH_CYCLE_PERCENT:-10}
 WORKLOADS=${BENCH_WORKLOADS:-artifact task}
+STORAGE_SIDES=${BENCH_STORAGE_SIDES:-lamin}
 CLIENTS=${BENCH_CLIENTS:-1}
 PROTOCOL=${BENCH_PROTOCOL:-prepared}
 METHOD=${BENCH_METHOD:-mixed}
 for w in $WORKLOADS; do
     case $w in artifact|task) ;; *) echo "unknown workload: $w (artifact, task)" >&2; exit 2 ;; esac
+done
+for s in $STORAGE_SIDES; do
+    case $s in lamin|hand) ;; *) echo "unknown storage side: $s (lamin, hand)" >&2; exit 2 ;; esac
 done
 [ "$CYCLE_PERCENT" -ge 1 ] && [ "$CYCLE_PERCENT" -le 50 ] || { echo "BENCH_CYCLE_PERCENT: 1 to 50" >&2; exit 2; }
 STARTED=$(date +%s)
@@ -623,14 +631,14 @@ bench_bulks() {
 # Storage: sizes, HOT share and VACUUM time after trash/restore cycles, branch index or not
 # ---------------------------------------------------------------------------------------------
 
-# "workload|N|branch index|side|table MB|table MB after|indexes MB|indexes MB after|branch index MB|HOT|VACUUM ms"
+# "workload|N|branch index|side|table MB|table MB after|indexes MB|indexes MB after|branch index MB|HOT|cycles s|VACUUM ms"
 STORAGE=()
-# "workload|N|index|lamin MB|lamin MB after|hand MB|hand MB after"
+# "workload|N|side|index|MB|MB after"
 INDEXES=()
 
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 
-# cycles TABLE: "UPDATED HOT VACUUM_MS" of CYCLES trash/restore cycles on TABLE (each statement
+# cycles TABLE: "UPDATED HOT CYCLES_S VACUUM_MS" of CYCLES trash/restore cycles on TABLE (each statement
 # committed; cycle c moves the main rows of keys "cycle<c>" to trash and back), then the VACUUM
 # after them
 cycles() {
@@ -638,20 +646,22 @@ cycles() {
     out=$(q <<SQL
 SELECT pg_stat_force_next_flush();
 SELECT n_tup_upd AS u0, n_tup_hot_upd AS h0 FROM pg_stat_user_tables WHERE relid = '$tbl'::regclass \gset
+SELECT clock_timestamp() AS t0 \gset
 $(for c in $(seq "$CYCLES"); do
     keys="(SELECT keys FROM bench.keys WHERE name = 'cycle$c')::bigint[]"
     echo "UPDATE $tbl SET branch_id = -1 WHERE id = ANY($keys) AND branch_id = 1;"
     echo "UPDATE $tbl SET branch_id = 1 WHERE id = ANY($keys) AND branch_id = -1;"
 done)
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 1) AS cs \gset
 SELECT pg_stat_force_next_flush();
 SELECT n_tup_upd - :u0 AS du, n_tup_hot_upd - :h0 AS dh FROM pg_stat_user_tables WHERE relid = '$tbl'::regclass \gset
 \timing on
 VACUUM $tbl;
 \timing off
-\echo result :du :dh
+\echo result :du :dh :cs
 SQL
     ) || { echo "$out" >&2; return 1; }
-    echo "$out" | awk '/^Time: / {ms = $2} $1 == "result" {r = $2 " " $3} END {print r, ms}'
+    echo "$out" | awk '/^Time: / {ms = $2} $1 == "result" {r = $2 " " $3 " " $4} END {print r, ms}'
 }
 
 # sizes TABLE: "TABLE_BYTES INDEXES_BYTES BRANCH_INDEX_BYTES"
@@ -667,7 +677,7 @@ index_sizes() {
 }
 
 bench_storage() {
-    local n=$1 variant side tbl before after res du dh vms lb li rest
+    local n=$1 variant side tbl before after res du dh cs vms lb li
     # each cycle its own main rows, spread over the table: 2 * CYCLE_PERCENT % of the odd ids
     q -c "INSERT INTO bench.keys SELECT 'cycle' || c, ARRAY(SELECT i FROM generate_series(1, $n, 2) AS i
                  WHERE (hashtext(i || ':' || c) & 2147483647) % 1000 < $(( 20 * CYCLE_PERCENT )))
@@ -686,27 +696,34 @@ bench_storage() {
             q -c "SELECT 'DROP INDEX ' || i || ';' FROM bench.branch_indexes('$BASE') i
                   UNION ALL SELECT 'DROP INDEX ' || i || ';' FROM bench.branch_indexes('$HAND') i" | q
         fi
-        for side in lamin hand; do
+        for side in $STORAGE_SIDES; do
             tbl=$BASE; [ "$side" = hand ] && tbl=$HAND
-            q -c "VACUUM FULL $tbl" -c "VACUUM (ANALYZE) $tbl"
+            # rewritten in key order, as loaded, whatever earlier moves did to the layout
+            q <<SQL
+SELECT 'CLUSTER $tbl USING ' || quote_ident(c.relname) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+ WHERE x.indrelid = '$tbl'::regclass AND x.indisprimary \gexec
+VACUUM (ANALYZE) $tbl;
+SQL
             before=$(sizes "$tbl")
             [ "$variant" = present ] && while IFS='|' read -r lb li; do ib[$side|$lb]=$li; done < <(index_sizes "$tbl")
             res=$(cycles "$tbl")
-            read -r du dh vms <<<"$res"
+            read -r du dh cs vms <<<"$res"
             after=$(sizes "$tbl")
             [ "$variant" = present ] && while IFS='|' read -r lb li; do ia[$side|$lb]=$li; done < <(index_sizes "$tbl")
             local b a
             read -r -a b <<<"$before"; read -r -a a <<<"$after"
-            STORAGE+=("$W|$n|$variant|$side|$(mb "${b[0]}")|$(mb "${a[0]}")|$(mb "${b[1]}")|$(mb "${a[1]}")|$(mb "${a[2]}")|$(awk -v h="$dh" -v u="$du" 'BEGIN {printf "%.3f", u ? h / u : 0}')|$vms")
-            printf '   %-20s N=%s branch index %-7s %-5s: table %s -> %s MB, indexes %s -> %s MB, %s updates, %s HOT, VACUUM %s ms\n' \
-                "$W/storage" "$n" "$variant" "$side" "$(mb "${b[0]}")" "$(mb "${a[0]}")" "$(mb "${b[1]}")" "$(mb "${a[1]}")" "$du" "$dh" "$vms"
+            STORAGE+=("$W|$n|$variant|$side|$(mb "${b[0]}")|$(mb "${a[0]}")|$(mb "${b[1]}")|$(mb "${a[1]}")|$(mb "${a[2]}")|$(awk -v h="$dh" -v u="$du" 'BEGIN {printf "%.3f", u ? h / u : 0}')|$cs|$vms")
+            printf '   %-20s N=%s branch index %-7s %-5s: table %s -> %s MB, indexes %s -> %s MB, %s updates (%s HOT) in %s s, VACUUM %s ms\n' \
+                "$W/storage" "$n" "$variant" "$side" "$(mb "${b[0]}")" "$(mb "${a[0]}")" "$(mb "${b[1]}")" "$(mb "${a[1]}")" "$du" "$dh" "$cs" "$vms"
         done
     done
     [ -z "$defs" ] || echo "$defs" | q
-    # per index, matched by definition
-    while IFS= read -r lb; do
-        INDEXES+=("$W|$n|$lb|$(mb "${ib[lamin|$lb]:-0}")|$(mb "${ia[lamin|$lb]:-0}")|$(mb "${ib[hand|$lb]:-0}")|$(mb "${ia[hand|$lb]:-0}")")
-    done < <(for k in "${!ib[@]}"; do echo "${k#*|}"; done | sort -u)
+    # per index, by definition, with the branch index present
+    for side in $STORAGE_SIDES; do
+        while IFS= read -r lb; do
+            INDEXES+=("$W|$n|$side|$lb|$(mb "${ib[$side|$lb]:-0}")|$(mb "${ia[$side|$lb]:-0}")")
+        done < <(for k in "${!ib[@]}"; do [ "${k%%|*}" = "$side" ] && echo "${k#*|}"; done | sort)
+    done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -784,23 +801,25 @@ for line in "${HOTS[@]}"; do
 done
 
 echo
-echo "== storage: $CYCLES trash/restore cycles of $CYCLE_PERCENT% of the rows, then VACUUM (sizes in MB: after VACUUM FULL -> after the cycles and VACUUM)"
-fmt3='%-9s %8s %-8s %-6s %17s %17s %9s %6s %10s\n'
-printf "$fmt3" workload N "branch ix" side table indexes "branch ix" HOT "VACUUM ms"
-mds="| workload | N | branch index | side | table MB | indexes MB | branch index MB | HOT share of the cycles | VACUUM ms |"$'\n'"|---|---:|---|---|---:|---:|---:|---:|---:|"
+echo "== storage: $CYCLES trash/restore cycles of $CYCLE_PERCENT% of the rows, then VACUUM (sizes in MB: after CLUSTER -> after the cycles and VACUUM)"
+fmt3='%-9s %8s %-8s %-6s %17s %17s %9s %6s %8s %10s\n'
+printf "$fmt3" workload N "branch ix" side table indexes "branch ix" HOT "cycles s" "VACUUM ms"
+mds="| workload | N | branch index | table | table MB | indexes MB | branch index MB | HOT share of the cycles | cycles s | VACUUM ms |"$'\n'"|---|---:|---|---|---:|---:|---:|---:|---:|---:|"
 for line in "${STORAGE[@]}"; do
-    IFS='|' read -r w n v s tb ta ib ia bx hot vms <<<"$line"
-    printf "$fmt3" "$w" "$n" "$v" "$s" "$tb -> $ta" "$ib -> $ia" "$bx" "$hot" "$vms"
-    mds+=$'\n'"| $w | $n | $v | $s | $tb → $ta | $ib → $ia | $bx | $hot | $vms |"
+    IFS='|' read -r w n v s tb ta ib ia bx hot cs vms <<<"$line"
+    printf "$fmt3" "$w" "$n" "$v" "$s" "$tb -> $ta" "$ib -> $ia" "$bx" "$hot" "$cs" "$vms"
+    if [ "$s" = lamin ]; then s=enabled; else s="hand-rolled"; fi
+    mds+=$'\n'"| $w | $n | $v | $s | $tb → $ta | $ib → $ia | $bx | $hot | $cs | $vms |"
 done
-mdi="| workload | N | index | lamin_branch MB | hand-rolled MB |"$'\n'"|---|---:|---|---:|---:|"
+mdi="| workload | N | table | index | MB |"$'\n'"|---|---:|---|---|---:|"
 for line in "${INDEXES[@]}"; do
-    IFS='|' read -r w n lb l0 l1 h0 h1 <<<"$line"
-    printf '   %-9s %8s %-70s lamin %s -> %s, hand %s -> %s\n' "$w" "$n" "$lb" "$l0" "$l1" "$h0" "$h1"
-    mdi+=$'\n'"| $w | $n | \`$lb\` | $l0 → $l1 | $h0 → $h1 |"
+    IFS='|' read -r w n s lb i0 i1 <<<"$line"
+    printf '   %-9s %8s %-6s %-68s %s -> %s\n' "$w" "$n" "$s" "$lb" "$i0" "$i1"
+    if [ "$s" = lamin ]; then s=enabled; else s="hand-rolled"; fi
+    mdi+=$'\n'"| $w | $n | $s | \`$lb\` | $i0 → $i1 |"
 done
 echo
-echo "== run time: ${PARTS[*]}"
+echo "== run time: $(printf '%s; ' "${PARTS[@]}" | sed 's/; $//')"
 
 if [ -n "$OUT" ]; then
     {
@@ -827,13 +846,13 @@ if [ -n "$OUT" ]; then
         echo
         echo "## Storage: the branch index"
         echo
-        echo "Each table rewritten (VACUUM FULL), then $CYCLES trash/restore cycles of $CYCLE_PERCENT% of its rows (each cycle its own rows, main rows picked by a hash; the UPDATE pair on both tables, each statement committed: on the enabled table the extension's triggers write what every move path of the extension writes), then VACUUM. Sizes: after VACUUM FULL → after the cycles and the VACUUM. The branch index is an index whose only key column is branch_id; \"dropped\" runs without it on both sides."
+        echo "The enabled table (and the hand-rolled one where BENCH_STORAGE_SIDES names it) rewritten in key order (CLUSTER on its primary key), then $CYCLES trash/restore cycles of $CYCLE_PERCENT% of its rows (each cycle its own rows, main rows picked by a hash; the UPDATE pair, each statement committed: on the enabled table the extension's triggers write what every move path of the extension writes), then VACUUM. Sizes: after CLUSTER → after the cycles and the VACUUM. The branch index is an index whose only key column is branch_id; \"dropped\" runs without it. cycles s: the time of the cycles' UPDATEs."
         echo
         echo "$mds"
         echo
         echo "$mdi"
         echo
-        echo "Run time per part: ${PARTS[*]}."
+        echo "Run time per part: $(printf '%s; ' "${PARTS[@]}" | sed 's/; $//')."
     } >"$OUT"
     echo "   written to $OUT"
 fi
