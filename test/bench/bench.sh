@@ -27,9 +27,9 @@
 #          (lamin.artifact_all, app.task_all), so it pays the extension's row triggers, foreign
 #          keys and row-level security; lamin / same is the cost of the views and functions alone
 # Cases (ratio lamin / hand, the goal next to it; the same ratio against "same" for information):
-#   insert       INSERT ... SELECT of BENCH_ROWS new rows: artifact into lamin.artifact_all, task
-#                through the view app.task (same: into app.task_all), hand into its table
-#                (time ratio, goal <= 1.3)
+#   insert       INSERT ... SELECT of BENCH_ROWS new rows: artifact into lamin.artifact_all (so
+#                no "same" side), task through the view app.task (same: into app.task_all),
+#                hand into its table (time ratio, goal <= 1.3)
 #   trash        DELETE FROM lamin.artifact / app.task WHERE id <= 2R (R = min(BENCH_ROWS, N/2)
 #                main rows) vs UPDATE ... SET branch_id = -1 WHERE branch_id = 1 AND id <= 2R
 #                (goal <= 1.5)
@@ -54,36 +54,36 @@
 # its own instead (rotating order, tps of each run). Pairs use one client, so that no two clients
 # move the same row.
 # Further tables report:
-#   HOT      per workload and side, n_tup_hot_upd / n_tup_upd (pg_stat_xact_user_tables, read inside the transaction of
-#            the trash and restore runs) and the rows updated per row moved (the extension's
-#            triggers may update more rows than the ones moved). The freshly loaded pages are
-#            full, so these moves are hardly ever HOT; the storage cycles show the share on a
-#            table in use
+#   HOT      per workload and side, n_tup_hot_upd / n_tup_upd (pg_stat_xact_user_tables, read
+#            inside the transaction of the trash and restore runs) and the rows updated per row
+#            moved (the extension's triggers may update more rows than the ones moved). The
+#            freshly loaded pages are full, so these moves are hardly ever HOT; the storage
+#            cycles show the share on a table in use.
 #   storage  for deciding whether the branch index earns its keep, on the enabled table: the
-#            table rewritten in key order (CLUSTER on its primary key), its size and index sizes (pg_relation_size,
-#            pg_indexes_size, each index), then BENCH_CYCLES trash/restore cycles, each of its
-#            own BENCH_CYCLE_PERCENT % of the rows (main rows picked by a hash, spread over the
-#            table), each statement committed, no VACUUM in between; their time and HOT share
-#            (pg_stat_user_tables deltas), the time of the VACUUM after them and the sizes after
-#            it; with the branch index present, then dropped. Rows move by the UPDATE pair: it
-#            runs the extension's triggers, so it writes the row versions every path of the
-#            extension writes (the _many functions run one such UPDATE), in less time.
-#            BENCH_STORAGE_SIDES="lamin hand" runs the hand-rolled table too: the same rows and
-#            indexes give the same sizes and HOT share, so only what the extension's triggers
-#            write beyond the moved rows would differ (the HOT table shows that count). The
-#            branch index is found in the catalog: an index whose only key column is branch_id
-#            (artifact_branch_idx today; enable() makes none for app tables, so task has no
-#            "dropped" row). Indexes with branch_id among other columns (the version-family
-#            index) stay: the extension looks families up by them, and while one exists no
-#            UPDATE of branch_id can be HOT. Dropped indexes are created again afterwards.
+#            table rewritten in key order (CLUSTER on its primary key), its size and index sizes
+#            (pg_relation_size, pg_indexes_size, each index), then BENCH_CYCLES trash/restore
+#            cycles, each of its own BENCH_CYCLE_PERCENT % of the rows (main rows picked by a
+#            hash, spread over the table), each statement committed, no VACUUM in between; their
+#            time and HOT share (pg_stat_user_tables deltas), the time of the VACUUM after them
+#            and the sizes after it; with the branch index present, then dropped. Rows move by
+#            the UPDATE pair: it runs the extension's triggers, so it writes the row versions
+#            every path of the extension writes (the _many functions run one such UPDATE), in
+#            less time. BENCH_STORAGE_SIDES="lamin hand" runs the hand-rolled table too: the same
+#            rows and indexes give the same sizes and HOT share, so only what the extension's
+#            triggers write beyond the moved rows would differ (the HOT table shows that count).
+#            The branch index is found in the catalog: an index whose only key column is
+#            branch_id (artifact_branch_idx today; enable() makes none for app tables, so task
+#            has no "dropped" row). Indexes with branch_id among other columns (the
+#            version-family index) stay: the extension looks families up by them, and while one
+#            exists no UPDATE of branch_id can be HOT. Dropped indexes are made again afterwards.
 # Run time, by default about 15 minutes on 2 cores (10^6 is most of it); --quick about 2.
 #
 #   --pg N      PostgreSQL major version: 15 (this system's, the default), 17 or 18 (run inside
 #               the Debian root scripts/pgroots.sh makes for it; the tree is copied to
 #               /src/lamin_branch.bench there, built and installed into that root's server)
 #   --quick     N = 10^5 only, short runs
-#   --huge      N = 10^5, 10^6 and 10^7 (10^7: about 5 GB per artifact table, so more than the
-#               server's cache; hours rather than minutes)
+#   --huge      N = 10^5, 10^6 and 10^7 (10^7: about 5 GB per artifact table, more than
+#               shared_buffers; hours rather than minutes)
 #   --out FILE  also write the results as Markdown tables to FILE
 # Environment (defaults: full run / --quick):
 #   BENCH_SECONDS        pgbench -T of one run (5 / 2)
@@ -146,8 +146,9 @@ if [ "$PGV" != 15 ] && [ -z "${LAMIN_IN_ROOT:-}" ]; then
     status=0
     chroot "$(pg_root "$PGV")" env -i BENCH_COMMIT="$commit" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
         PG_MAJOR="$PGV" LAMIN_IN_ROOT=1 "${benv[@]}" \
-        bash /src/lamin_branch.bench/test/bench/bench.sh "${inner[@]}" --out /tmp/bench.md || status=$?
-    [ -z "$OUT" ] || [ "$status" -ne 0 ] || cp "$(pg_root "$PGV")/tmp/bench.md" "$OUT"
+        bash /src/lamin_branch.bench/test/bench/bench.sh "${inner[@]}" --out "/tmp/lamin_branch.bench.$$.md" || status=$?
+    [ -z "$OUT" ] || [ "$status" -ne 0 ] || cp "$(pg_root "$PGV")/tmp/lamin_branch.bench.$$.md" "$OUT"
+    rm -f "$(pg_root "$PGV")/tmp/lamin_branch.bench.$$.md"
     exit $status
 fi
 export PG_MAJOR=$PGV
@@ -196,8 +197,8 @@ start_server "$WORK" "$PORT"
 # psql on the bench database, unaligned, quiet, stopping at the first error
 q() { as_pg psql -X -q -At -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -d "${DB:-bench}" "$@"; }
 
-# Settings for measuring CPU cost rather than the disk: every table of a size cached (both
-# workloads, three tables at 10^6 take about 1.3 GB), no checkpoint or autovacuum in the middle
+# Settings for measuring CPU cost rather than the disk: every table of a size cached (the four
+# tables of both workloads take about 1.2 GB at 10^6), no checkpoint or autovacuum in the middle
 # of a run (the script vacuums between runs), commits not waiting for the WAL flush (the pairs
 # are one commit per statement on every side; waiting for fsync would hide the difference).
 mem_kb=$(awk '/^MemTotal/ {print $2}' /proc/meminfo)
