@@ -76,7 +76,9 @@
 #            has no "dropped" row). Indexes with branch_id among other columns (the
 #            version-family index) stay: the extension looks families up by them, and while one
 #            exists no UPDATE of branch_id can be HOT. Dropped indexes are made again afterwards.
-# Run time, by default about 15 minutes on 2 cores (10^6 is most of it); --quick about 2.
+# Run time on 2 cores shared with other work: about 20 minutes by default, 6 of them the storage
+# cycles of the artifact table at 10^6 (BENCH_STORAGE_SIDES=hand runs them on the hand-rolled
+# copy in half the time, BENCH_CYCLES=5 halves them); --quick about 3.
 #
 #   --pg N      PostgreSQL major version: 15 (this system's, the default), 17 or 18 (run inside
 #               the Debian root scripts/pgroots.sh makes for it; the tree is copied to
@@ -662,7 +664,7 @@ VACUUM $tbl;
 \echo result :du :dh :cs
 SQL
     ) || { echo "$out" >&2; return 1; }
-    echo "$out" | awk '/^Time: / {ms = $2} $1 == "result" {r = $2 " " $3 " " $4} END {print r, ms}'
+    echo "$out" | awk '/^Time: / {ms = sprintf("%.0f", $2)} $1 == "result" {r = $2 " " $3 " " $4} END {print r, ms}'
 }
 
 # sizes TABLE: "TABLE_BYTES INDEXES_BYTES BRANCH_INDEX_BYTES"
@@ -837,6 +839,8 @@ if [ -n "$OUT" ]; then
         echo "insert, trash, restore: median elapsed time of $BULK_ROUNDS runs per side, sides in rotating order, each one statement rolled back after VACUUM and CHECKPOINT ($BULK_ROWS rows, at most N/2 for trash and restore)."
         echo "read-generic runs read on one generic plan per statement (execution only); read-no-hook is read with lamin_branch.flatten_views = off (no goal)."
         echo
+        echo "## Cost against hand-written SQL"
+        echo
         echo "$md"
         echo
         echo "## HOT updates per move"
@@ -847,7 +851,7 @@ if [ -n "$OUT" ]; then
         echo
         echo "## Storage: the branch index"
         echo
-        echo "The enabled table (and the hand-rolled one where BENCH_STORAGE_SIDES names it) rewritten in key order (CLUSTER on its primary key), then $CYCLES trash/restore cycles of $CYCLE_PERCENT% of its rows (each cycle its own rows, main rows picked by a hash; the UPDATE pair, each statement committed: on the enabled table the extension's triggers write what every move path of the extension writes), then VACUUM. Sizes: after CLUSTER → after the cycles and the VACUUM. The branch index is an index whose only key column is branch_id; \"dropped\" runs without it. cycles s: the time of the cycles' UPDATEs."
+        echo "The enabled table (and the hand-rolled one where BENCH_STORAGE_SIDES names it) rewritten in key order (CLUSTER on its primary key), then $CYCLES trash/restore cycles of $CYCLE_PERCENT% of its rows (each cycle its own rows, main rows picked by a hash; the UPDATE pair, each statement committed: on the enabled table the extension's triggers write what every move path of the extension writes), then VACUUM. Sizes: after CLUSTER → after the cycles and the VACUUM. The branch index is an index whose only key column is branch_id; \"dropped\" runs without it, and is there only for tables that have one (enable() makes none for app tables). cycles s: the time of the cycles' UPDATEs."
         echo
         echo "$mds"
         echo
