@@ -1,43 +1,112 @@
 #!/usr/bin/env bash
-# lamin_branch benchmark: what the branch model costs next to the hand-written SQL it replaces.
+# lamin_branch benchmark: what an enabled table costs next to the table a user would write by hand.
 #
-#   bash test/bench/bench.sh [--pg N] [--quick] [--out FILE]
+#   bash test/bench/bench.sh [--pg N] [--quick | --huge] [--out FILE]
 #
 # On its own on a fresh Debian 12 machine: installs and builds (scripts/setup.sh), starts a
-# throw-away server, loads N artifacts (half of them trashed) for N = 10^5 and 10^6, and measures
-# in the same run, the two sides of each comparison alternating:
-#   read   SELECT sum(size) over 200 ids through lamin.artifact vs lamin.artifact_all with
-#          "branch_id = 1 AND" by hand; ratio raw tps / view tps (goal <= 1.05)
-#   read-generic  the same with plan_cache_mode = force_generic_plan: execution only, where
-#          read plans every statement (the custom plans pgbench -M prepared gets for a range)
-#   read-no-hook  read with lamin_branch.flatten_views = off: Postgres plans the security_barrier
-#          view itself, as in a session without the module loaded (no goal: what preloading saves)
-#   pairs  lamin.artifact_delete + lamin.artifact_restore of a random main row vs the guarded raw
-#          UPDATE pair; ratio lamin pairs/s / raw pairs/s (goal >= 0.8)
-#   bulk   DELETE FROM lamin.artifact of 10^5 main rows (all of them when N/2 is fewer) vs the raw
-#          UPDATE of the same rows, each in a transaction rolled back; ratio view ms / raw ms
-#          (goal <= 1.5)
-# read and pairs: median over rounds of pgbench -T runs that mix both scripts at random per
-# transaction (a side's figure is clients / its average latency), so both sides meet the same
-# machine; BENCH_METHOD=separate runs each side on its own instead (ABBA order, tps of each run).
-# bulk: median over rounds, sides alternating. The base table's own triggers (lamin_branch_row,
-# lamin_branch_heads) fire on both sides of pairs and bulk: the ratios are the cost of the view,
-# the functions and the INSTEAD OF trigger on top of them. About 8 minutes on 2 cores.
+# throw-away server and, for each table size N, loads two workloads, half of each table's rows
+# in trash (even ids) and half on main (odd ids):
+#   artifact  lamin.artifact_all (the extension's artifact table; views lamin.artifact, ...)
+#   task      app.task (id bigint generated always as identity primary key, title text, n int),
+#             enabled with lamin.enable('app.task') in rename mode: the table is app.task_all,
+#             the main view app.task
+# Each workload is measured on three sides, in the same run, alternating:
+#   lamin  what a user of the extension writes: the views and the lamin.* functions
+#   hand   the primary baseline, a hand-rolled table: the enabled table's columns, types,
+#          defaults, identity, CHECK constraints, storage parameters and every index (the
+#          extension's branch and version-family indexes included), copied with CREATE TABLE
+#          ... (LIKE ... INCLUDING ...) from the catalog, so it follows whatever the extension's
+#          tables look like. No triggers, views, policies or foreign keys (LIKE copies none), and
+#          branch_id and created_on_id are plain integer columns: the extension's domain
+#          lamin.branch_id (CHECK VALUE >= -1) becomes its base type. The domain check is a
+#          single comparison, but a user writing the table by hand would not have it, so it
+#          counts as the extension's. Defaults that call extension functions (the artifact uid's
+#          lamin.random_base62) stay: the same work on both sides, and no case below uses them.
+#          The hand-written SQL filters and moves with branch_id by hand.
+#   same   the secondary baseline: that hand-written SQL on the enabled table itself
+#          (lamin.artifact_all, app.task_all), so it pays the extension's row triggers, foreign
+#          keys and row-level security; lamin / same is the cost of the views and functions alone
+# Cases (ratio lamin / hand, the goal next to it; the same ratio against "same" for information):
+#   insert       INSERT ... SELECT of BENCH_ROWS new rows: artifact into lamin.artifact_all (so
+#                no "same" side), task through the view app.task (same: into app.task_all),
+#                hand into its table (time ratio, goal <= 1.3)
+#   trash        DELETE FROM lamin.artifact / app.task WHERE id <= 2R (R = min(BENCH_ROWS, N/2)
+#                main rows) vs UPDATE ... SET branch_id = -1 WHERE branch_id = 1 AND id <= 2R
+#                (goal <= 1.5)
+#   restore      lamin.restore_many(view, keys) of R trashed rows vs UPDATE ... SET branch_id = 1
+#                WHERE id = ANY(keys) AND branch_id = -1; the keys are read from a table, as a
+#                bound array parameter would be (goal <= 1.5)
+#   pairs-fn     lamin.artifact_delete(id) + lamin.artifact_restore(id) (task: lamin.delete and
+#                lamin.restore) of a random main row vs the guarded UPDATE pair; throughput ratio
+#                (pairs/s lamin / pairs/s hand, goal >= 0.8)
+#   pairs-view   DELETE FROM the main view + lamin.restore(view, id) vs the same UPDATE pair
+#                (goal >= 0.8)
+#   read         SELECT sum() over 201 ids through the main view vs "branch_id = 1 AND" by hand;
+#                time ratio (hand tps / lamin tps, goal <= 1.03)
+#   read-generic artifact only: read with plan_cache_mode = force_generic_plan (execution only)
+#   read-no-hook artifact only: read with lamin_branch.flatten_views = off (no goal: what
+#                preloading the module saves)
+# insert, trash and restore: one statement in a transaction that is rolled back after VACUUM and
+# CHECKPOINT, sides in rotating order, median elapsed time over rounds; each run is checked (the
+# rows inserted or where the moved rows ended up). read and pairs: median over rounds of pgbench
+# -T runs that mix the sides' scripts at random per transaction (a side's figure is clients / its
+# average latency), so every side meets the same machine; BENCH_METHOD=separate runs each side on
+# its own instead (rotating order, tps of each run). Pairs use one client, so that no two clients
+# move the same row.
+# Further tables report:
+#   HOT      per workload and side, n_tup_hot_upd / n_tup_upd (pg_stat_xact_user_tables, read
+#            inside the transaction of the trash and restore runs) and the rows updated per row
+#            moved (the extension's triggers may update more rows than the ones moved). The
+#            freshly loaded pages are full, so these moves are hardly ever HOT; the storage
+#            cycles show the share on a table in use.
+#   storage  for deciding whether the branch index earns its keep, on the enabled table: the
+#            table rewritten in key order (CLUSTER on its primary key), its size and index sizes
+#            (pg_relation_size, pg_indexes_size, each index), then BENCH_CYCLES trash/restore
+#            cycles, each of its own BENCH_CYCLE_PERCENT % of the rows (main rows picked by a
+#            hash, spread over the table), each statement committed, no VACUUM in between; their
+#            time and HOT share (pg_stat_user_tables deltas), the time of the VACUUM after them
+#            and the sizes after it; with the branch index present, then dropped. Rows move by
+#            the UPDATE pair: it runs the extension's triggers, so it writes the row versions
+#            every path of the extension writes (the _many functions run one such UPDATE), in
+#            less time. BENCH_STORAGE_SIDES="lamin hand" runs the hand-rolled table too: the same
+#            rows and indexes give the same sizes and HOT share, so only what the extension's
+#            triggers write beyond the moved rows would differ (the HOT table shows that count).
+#            The branch index is found in the catalog: an index whose only key column is
+#            branch_id (artifact_branch_idx today; enable() makes none for app tables, so task
+#            has no "dropped" row). Indexes with branch_id among other columns (the
+#            version-family index) stay: the extension looks families up by them, and while one
+#            exists no UPDATE of branch_id can be HOT. Dropped indexes are made again afterwards.
+# Run time on 2 cores shared with other work: about 20 minutes by default, 6 of them the storage
+# cycles of the artifact table at 10^6 (BENCH_STORAGE_SIDES=hand runs them on the hand-rolled
+# copy in half the time, BENCH_CYCLES=5 halves them); --quick about 3.
 #
 #   --pg N      PostgreSQL major version: 15 (this system's, the default), 17 or 18 (run inside
-#               the Debian root scripts/pgroots.sh makes for it)
-#   --quick     N = 10^5 only, shorter runs (about a minute)
-#   --out FILE  also write the results as a Markdown table to FILE
-# Environment: BENCH_SECONDS (pgbench -T of one run), BENCH_ROUNDS (rounds of each case; by
-# default 3 with --quick, else 5 for read and pairs and 7 for bulk),
-# BENCH_CLIENTS (pgbench clients for read; pairs always use 1 so that no two clients move the
-# same row), BENCH_PROTOCOL (pgbench -M: prepared, the default, or simple), BENCH_METHOD.
+#               the Debian root scripts/pgroots.sh makes for it; the tree is copied to
+#               /src/lamin_branch.bench there, built and installed into that root's server)
+#   --quick     N = 10^5 only, short runs
+#   --huge      N = 10^5, 10^6 and 10^7 (10^7: about 5 GB per artifact table, more than
+#               shared_buffers; hours rather than minutes)
+#   --out FILE  also write the results as Markdown tables to FILE
+# Environment (defaults: full run / --quick):
+#   BENCH_SECONDS        pgbench -T of one run (5 / 2)
+#   BENCH_ROUNDS         rounds of each case (5 / 3)
+#   BENCH_BULK_ROUNDS    rounds of the insert, trash and restore cases (BENCH_ROUNDS)
+#   BENCH_ROWS           rows of one insert, trash or restore (30000)
+#   BENCH_CYCLES         trash/restore cycles of the storage table (10)
+#   BENCH_CYCLE_PERCENT  share of the table's rows one cycle moves (10)
+#   BENCH_STORAGE_SIDES  tables of the storage runs: lamin (the default; the enabled table), hand
+#   BENCH_SIZES          table sizes instead of the flags' (for example "1000000")
+#   BENCH_WORKLOADS      "artifact task" (the default), or one of them
+#   BENCH_CLIENTS        pgbench clients for read (1)
+#   BENCH_PROTOCOL       pgbench -M: prepared (the default) or simple
+#   BENCH_METHOD         mixed (the default) or separate, see above
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 
 QUICK=0
+HUGE=0
 OUT=""
 PGV=${PG_MAJOR:-15}
 ARGS=("$@")
@@ -46,6 +115,7 @@ while [ $# -gt 0 ]; do
         --pg) [ $# -ge 2 ] || { echo "--pg needs a version" >&2; exit 2; }; PGV=$2; shift ;;
         --pg=*) PGV=${1#--pg=} ;;
         --quick) QUICK=1 ;;
+        --huge) HUGE=1 ;;
         --out) [ $# -ge 2 ] || { echo "--out needs a file" >&2; exit 2; }; OUT=$2; shift ;;
         --out=*) OUT=${1#--out=} ;;
         -h|--help) usage; exit 0 ;;
@@ -54,13 +124,16 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -z "$OUT" ] || OUT=$(realpath -m "$OUT")
+[ "$QUICK" -eq 0 ] || [ "$HUGE" -eq 0 ] || { echo "--quick and --huge exclude each other" >&2; exit 2; }
 
-# another major version: the same script inside its Debian root, the table copied out
+# another major version: the same script inside its Debian root, the tables copied out
 if [ "$PGV" != 15 ] && [ -z "${LAMIN_IN_ROOT:-}" ]; then
     . "$REPO/scripts/pgroots.sh"
     ensure_pg_root "$PGV" || exit 1
-    copy_into_root "$PGV" /src/lamin_branch
-    # the same arguments but --pg and --out: the table is written inside the root, then copied
+    # a directory of its own, so that a test run copying the tree to /src/lamin_branch meanwhile
+    # does not pull it from under the benchmark
+    copy_into_root "$PGV" /src/lamin_branch.bench
+    # the same arguments but --pg and --out: the tables are written inside the root, then copied
     inner=(); skip=0
     for a in "${ARGS[@]}"; do
         if [ "$skip" -eq 1 ]; then skip=0; continue; fi
@@ -68,23 +141,44 @@ if [ "$PGV" != 15 ] && [ -z "${LAMIN_IN_ROOT:-}" ]; then
     done
     commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || true)
     git -C "$REPO" diff --quiet HEAD -- src sql 2>/dev/null || commit="$commit with uncommitted changes"
+    benv=()
+    while IFS= read -r -d '' kv; do
+        case $kv in BENCH_*=*) benv+=("$kv") ;; esac
+    done < <(env -0)
+    status=0
     chroot "$(pg_root "$PGV")" env -i BENCH_COMMIT="$commit" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-        PG_MAJOR="$PGV" LAMIN_IN_ROOT=1 BENCH_SECONDS="${BENCH_SECONDS:-}" BENCH_ROUNDS="${BENCH_ROUNDS:-}" \
-        bash /src/lamin_branch/test/bench/bench.sh "${inner[@]}" --out /tmp/bench.md
-    status=$?
-    [ -z "$OUT" ] || cp "$(pg_root "$PGV")/tmp/bench.md" "$OUT"
+        PG_MAJOR="$PGV" LAMIN_IN_ROOT=1 "${benv[@]}" \
+        bash /src/lamin_branch.bench/test/bench/bench.sh "${inner[@]}" --out "/tmp/lamin_branch.bench.$$.md" || status=$?
+    [ -z "$OUT" ] || [ "$status" -ne 0 ] || cp "$(pg_root "$PGV")/tmp/lamin_branch.bench.$$.md" "$OUT"
+    rm -f "$(pg_root "$PGV")/tmp/lamin_branch.bench.$$.md"
     exit $status
 fi
 export PG_MAJOR=$PGV
 
 if [ "$QUICK" -eq 1 ]; then
-    SIZES="100000"; SECONDS_RUN=${BENCH_SECONDS:-3}; ROUNDS=${BENCH_ROUNDS:-3}; BULK_ROUNDS=${BENCH_ROUNDS:-3}
+    SIZES="100000"; SECONDS_RUN=${BENCH_SECONDS:-2}; ROUNDS=${BENCH_ROUNDS:-3}
+elif [ "$HUGE" -eq 1 ]; then
+    SIZES="100000 1000000 10000000"; SECONDS_RUN=${BENCH_SECONDS:-5}; ROUNDS=${BENCH_ROUNDS:-5}
 else
-    SIZES="100000 1000000"; SECONDS_RUN=${BENCH_SECONDS:-10}; ROUNDS=${BENCH_ROUNDS:-5}; BULK_ROUNDS=${BENCH_ROUNDS:-7}
+    SIZES="100000 1000000"; SECONDS_RUN=${BENCH_SECONDS:-5}; ROUNDS=${BENCH_ROUNDS:-5}
 fi
+SIZES=${BENCH_SIZES:-$SIZES}
+BULK_ROUNDS=${BENCH_BULK_ROUNDS:-$ROUNDS}
+BULK_ROWS=${BENCH_ROWS:-30000}
+CYCLES=${BENCH_CYCLES:-10}
+CYCLE_PERCENT=${BENCH_CYCLE_PERCENT:-10}
+WORKLOADS=${BENCH_WORKLOADS:-artifact task}
+STORAGE_SIDES=${BENCH_STORAGE_SIDES:-lamin}
 CLIENTS=${BENCH_CLIENTS:-1}
 PROTOCOL=${BENCH_PROTOCOL:-prepared}
-BULK_ROWS=100000        # main rows one bulk delete covers (all main rows when there are fewer)
+METHOD=${BENCH_METHOD:-mixed}
+for w in $WORKLOADS; do
+    case $w in artifact|task) ;; *) echo "unknown workload: $w (artifact, task)" >&2; exit 2 ;; esac
+done
+for s in $STORAGE_SIDES; do
+    case $s in lamin|hand) ;; *) echo "unknown storage side: $s (lamin, hand)" >&2; exit 2 ;; esac
+done
+[ "$CYCLE_PERCENT" -ge 1 ] && [ "$CYCLE_PERCENT" -le 50 ] || { echo "BENCH_CYCLE_PERCENT: 1 to 50" >&2; exit 2; }
 STARTED=$(date +%s)
 
 bash "$REPO/scripts/setup.sh"
@@ -105,19 +199,23 @@ start_server "$WORK" "$PORT"
 # psql on the bench database, unaligned, quiet, stopping at the first error
 q() { as_pg psql -X -q -At -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -d "${DB:-bench}" "$@"; }
 
-# Settings for measuring CPU cost rather than the disk: everything cached, no checkpoint or
-# autovacuum in the middle of a run (the script vacuums between runs), commits not waiting for
-# the WAL flush (the pairs are one commit per statement on both sides; waiting for fsync would
-# hide the difference).
+# Settings for measuring CPU cost rather than the disk: every table of a size cached (the four
+# tables of both workloads take about 1.2 GB at 10^6), no checkpoint or autovacuum in the middle
+# of a run (the script vacuums between runs), commits not waiting for the WAL flush (the pairs
+# are one commit per statement on every side; waiting for fsync would hide the difference).
 mem_kb=$(awk '/^MemTotal/ {print $2}' /proc/meminfo)
-if [ "$mem_kb" -ge 6000000 ]; then sb=1GB; elif [ "$mem_kb" -ge 3000000 ]; then sb=512MB; else sb=128MB; fi
+if [ "$mem_kb" -ge 12000000 ]; then sb=3GB
+elif [ "$mem_kb" -ge 6000000 ]; then sb=1GB
+elif [ "$mem_kb" -ge 3000000 ]; then sb=512MB
+else sb=128MB; fi
 DB=postgres q <<SQL
 ALTER SYSTEM SET shared_buffers = '$sb';
-ALTER SYSTEM SET max_wal_size = '8GB';
+ALTER SYSTEM SET max_wal_size = '16GB';
 ALTER SYSTEM SET checkpoint_timeout = '1h';
 ALTER SYSTEM SET synchronous_commit = off;
 ALTER SYSTEM SET autovacuum = off;
 ALTER SYSTEM SET jit = off;
+ALTER SYSTEM SET maintenance_work_mem = '256MB';
 SQL
 as_pg pg_ctl -D "$WORK/data" -w -m fast restart >/dev/null
 DB=postgres q -c "CREATE DATABASE bench"
@@ -132,56 +230,198 @@ elif commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); then
     git -C "$REPO" diff --quiet HEAD -- src sql 2>/dev/null || commit="$commit with uncommitted changes"
     BUILD="$BUILD (commit $commit)"
 fi
-echo "   PostgreSQL $(q -c 'SHOW server_version'), $BUILD, shared_buffers $sb, pgbench -M $PROTOCOL, $ROUNDS rounds of ${SECONDS_RUN}s"
+SERVER=$(q -c 'SHOW server_version')
+echo "   PostgreSQL $SERVER, $BUILD, shared_buffers $sb, pgbench -M $PROTOCOL, $ROUNDS rounds of ${SECONDS_RUN}s, bulk $BULK_ROUNDS rounds"
 
-# load N: ids 1..N, even ids in trash, odd ids on main; distinct uids (and so version families)
-load() {
-    local n=$1
-    q <<SQL
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+
+# The app table, enabled the way an application would; the hand-rolled copies, made from the
+# enabled tables' definitions as they are now (bench.hand_copy); the keys of the bulk cases.
+q >/dev/null <<'SQL'
 SET client_min_messages = warning;
-TRUNCATE lamin.artifact_all;
--- the extension's row triggers (lamin_branch_row, and any other it has) are off for the load:
--- every family has one version, so is_latest = true is already right
-CREATE TEMP TABLE off AS SELECT tgname FROM pg_trigger
- WHERE tgrelid = 'lamin.artifact_all'::regclass AND NOT tgisinternal AND tgenabled <> 'D';
-DO \$\$
-DECLARE tg name;
+CREATE SCHEMA bench;
+CREATE TABLE bench.keys (name text PRIMARY KEY, keys bigint[] NOT NULL);
+
+-- dst: src's columns, defaults, identity, generated columns, CHECK constraints, indexes and
+-- storage parameters; columns of the extension's domains become their base type. LIKE copies no
+-- trigger, policy, foreign key or row-level security setting.
+CREATE PROCEDURE bench.hand_copy(src regclass, dst_schema name, dst name)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t    regclass;
+    c    record;
+    opts text[];
 BEGIN
-    FOR tg IN SELECT tgname FROM off LOOP
-        EXECUTE format('ALTER TABLE lamin.artifact_all DISABLE TRIGGER %I', tg);
+    EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED '
+                   'INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMPRESSION)',
+                   dst_schema, dst, src);
+    t := format('%I.%I', dst_schema, dst)::regclass;
+    FOR c IN SELECT a.attname, format_type(ty.typbasetype, ty.typtypmod) AS base
+               FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+              WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped AND ty.typtype = 'd'
+                AND EXISTS (SELECT 1 FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid
+                             WHERE d.classid = 'pg_type'::regclass AND d.objid = ty.oid
+                               AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                               AND x.extname = 'lamin_branch')
+    LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s', t, c.attname, c.base);
     END LOOP;
-END \$\$;
+    SELECT reloptions INTO opts FROM pg_class WHERE oid = src;
+    IF opts IS NOT NULL THEN
+        EXECUTE format('ALTER TABLE %s SET (%s)', t, array_to_string(opts, ', '));
+    END IF;
+END
+$$;
+
+-- an index by what it is, whatever its name and table: "unique btree (storage_id, hash) WHERE ..."
+CREATE FUNCTION bench.index_label(i regclass) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN x.indisunique THEN 'unique ' ELSE '' END
+           || regexp_replace(pg_get_indexdef(i), '^.* USING ', '')
+      FROM pg_index x WHERE x.indexrelid = i
+$$;
+
+-- the branch indexes: those whose one key column is branch_id
+CREATE FUNCTION bench.branch_indexes(t regclass) RETURNS SETOF regclass LANGUAGE sql STABLE AS $$
+    SELECT x.indexrelid::regclass FROM pg_index x
+      JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attname = 'branch_id'
+     WHERE x.indrelid = t AND x.indnkeyatts = 1 AND x.indkey[0] = a.attnum AND x.indexprs IS NULL
+     ORDER BY 1
+$$;
+
+CREATE SCHEMA app;
+CREATE TABLE app.task (
+    id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    title text NOT NULL,
+    n     integer NOT NULL
+);
+SELECT lamin.enable('app.task');
+
+CREATE TABLE bench.workload (name text PRIMARY KEY, base regclass, hand regclass);
+CALL bench.hand_copy('lamin.artifact_all', 'bench', 'artifact_hand');
+CALL bench.hand_copy('app.task_all', 'app', 'task_hand');
+INSERT INTO bench.workload VALUES
+    ('artifact', 'lamin.artifact_all', 'bench.artifact_hand'),
+    ('task', 'app.task_all', 'app.task_hand');
+SQL
+
+# What each hand-rolled table is, and a check that it has the enabled table's indexes (by
+# definition) and none of its triggers, policies or foreign keys.
+q <<'SQL'
+SELECT format('   %s: %s columns (%s), %s indexes, checks: %s; defaults calling the extension: %s',
+              w.hand,
+              (SELECT count(*) FROM pg_attribute WHERE attrelid = w.hand AND attnum > 0 AND NOT attisdropped),
+              (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
+                 FROM pg_attribute WHERE attrelid = w.hand AND attname IN ('branch_id', 'created_on_id')),
+              (SELECT count(*) FROM pg_index WHERE indrelid = w.hand),
+              coalesce((SELECT string_agg(pg_get_constraintdef(oid), ', ') FROM pg_constraint
+                         WHERE conrelid = w.hand AND contype = 'c'), 'none'),
+              coalesce((SELECT string_agg(a.attname || ' = ' || pg_get_expr(d.adbin, d.adrelid), ', ')
+                          FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                         WHERE d.adrelid = w.hand AND pg_get_expr(d.adbin, d.adrelid) LIKE '%lamin.%'), 'none'))
+  FROM bench.workload w ORDER BY w.name;
+DO $$
+DECLARE w record;
+BEGIN
+    FOR w IN SELECT * FROM bench.workload LOOP
+        IF EXISTS (SELECT bench.index_label(indexrelid) FROM pg_index WHERE indrelid = w.base
+                   EXCEPT ALL SELECT bench.index_label(indexrelid) FROM pg_index WHERE indrelid = w.hand)
+           OR EXISTS (SELECT bench.index_label(indexrelid) FROM pg_index WHERE indrelid = w.hand
+                   EXCEPT ALL SELECT bench.index_label(indexrelid) FROM pg_index WHERE indrelid = w.base) THEN
+            RAISE EXCEPTION '% and % do not have the same indexes', w.hand, w.base;
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = w.hand)
+           OR EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = w.hand)
+           OR EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = w.hand AND contype = 'f')
+           OR (SELECT relrowsecurity FROM pg_class WHERE oid = w.hand) THEN
+            RAISE EXCEPTION '% has triggers, policies or foreign keys', w.hand;
+        END IF;
+    END LOOP;
+END $$;
+SQL
+
+# wl NAME: the workload's relations and SQL pieces
+wl() {
+    W=$1
+    case $W in
+        artifact)
+            BASE=lamin.artifact_all; VIEW=lamin.artifact; HAND=bench.artifact_hand; SUMCOL=size
+            FN_DEL="lamin.artifact_delete(:id)"; FN_RES="lamin.artifact_restore(:id)"
+            V_RES="lamin.restore('lamin.artifact', :id::bigint)" ;;
+        task)
+            BASE=app.task_all; VIEW=app.task; HAND=app.task_hand; SUMCOL=n
+            FN_DEL="lamin.delete('app.task', :id::bigint)"; FN_RES="lamin.restore('app.task', :id::bigint)"
+            V_RES="lamin.restore('app.task', :id::bigint)" ;;
+    esac
+}
+
+# insert_sql TARGET ROWS: the insert case's statement into TARGET (a table or the main view)
+insert_sql() {
+    case $W in
+        artifact) cat <<SQL
+INSERT INTO $1 (uid, key, description, suffix, kind, otype, size, hash, n_observations, version)
+SELECT substr(md5('new' || i), 1, 16) || '0000', 'bench/new_' || i || '.parquet', 'new artifact ' || i,
+       '.parquet', 'dataset', 'DataFrame', 1000 + (i::bigint * 7919) % 1000000,
+       substr(md5('newhash' || i), 1, 22), 100 + i % 5000, '1'
+FROM generate_series(1, $2) AS i
+SQL
+        ;;
+        task) echo "INSERT INTO $1 (title, n) SELECT 'new task ' || i, i % 1000 FROM generate_series(1, $2) AS i" ;;
+    esac
+}
+
+# load N: the workload's tables with ids 1..N, even ids in trash, odd ids on main; the hand-rolled
+# table gets the very same rows. The enabled table is loaded with its triggers on (by its owner,
+# straight onto each row's branch), so that whatever the extension keeps beside the rows is made
+# by the extension itself; every artifact family has one version.
+load() {
+    local n=$1 rows
+    case $W in
+        artifact) rows=$(cat <<SQL
 INSERT INTO lamin.artifact_all (uid, id, key, description, suffix, kind, otype, size, hash,
         n_files, n_observations, version, is_latest, is_locked, created_at, branch_id, space_id,
         storage_id, run_id, schema_id, created_by_id, created_on_id, updated_at)
-SELECT substr(md5('uid' || i), 1, 16) || '0000',
-       i,
-       'bench/dataset_' || i || '.parquet',
-       'benchmark artifact ' || i,
-       '.parquet', 'dataset', 'DataFrame',
-       1000 + (i::bigint * 7919) % 1000000,
-       substr(md5('hash' || i), 1, 22),
-       NULL, 100 + i % 5000, '1',
-       true, false,
+SELECT substr(md5('uid' || i), 1, 16) || '0000', i, 'bench/dataset_' || i || '.parquet',
+       'benchmark artifact ' || i, '.parquet', 'dataset', 'DataFrame',
+       1000 + (i::bigint * 7919) % 1000000, substr(md5('hash' || i), 1, 22),
+       NULL, 100 + i % 5000, '1', true, false,
        timestamptz '2024-01-01' + i * interval '1 second',
-       CASE WHEN i % 2 = 0 THEN -1 ELSE 1 END,
-       1, 1, i % 100, NULL, 1, 1,
+       CASE WHEN i % 2 = 0 THEN -1 ELSE 1 END, 1, 1, i % 100, NULL, 1, 1,
        timestamptz '2024-01-01' + i * interval '1 second'
 FROM generate_series(1, $n) AS i;
-DO \$\$
-DECLARE tg name;
-BEGIN
-    FOR tg IN SELECT tgname FROM off LOOP
-        EXECUTE format('ALTER TABLE lamin.artifact_all ENABLE TRIGGER %I', tg);
-    END LOOP;
-END \$\$;
-SELECT setval('lamin.artifact_all_id_seq', $n);
-VACUUM (ANALYZE) lamin.artifact_all;
+SQL
+        ) ;;
+        task) rows="INSERT INTO app.task_all (id, title, n, branch_id) OVERRIDING SYSTEM VALUE
+SELECT i, 'task ' || i, i % 1000, CASE WHEN i % 2 = 0 THEN -1 ELSE 1 END FROM generate_series(1, $n) AS i;" ;;
+    esac
+    q <<SQL
+SET client_min_messages = warning;
+TRUNCATE $BASE, $HAND;
+$rows
+INSERT INTO $HAND OVERRIDING SYSTEM VALUE SELECT * FROM $BASE ORDER BY id;
+SELECT setval(pg_get_serial_sequence('$BASE', 'id'), $n), setval(pg_get_serial_sequence('$HAND', 'id'), $n);
+VACUUM (ANALYZE) $BASE, $HAND;
 CHECKPOINT;
 SELECT pg_prewarm(c.oid) FROM pg_class c
- WHERE c.oid = 'lamin.artifact_all'::regclass
-    OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'lamin.artifact_all'::regclass);
+ WHERE c.oid IN ('$BASE'::regclass, '$HAND'::regclass)
+    OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN ('$BASE'::regclass, '$HAND'::regclass));
 SQL
+}
+
+vacuum() { q -c "VACUUM $BASE, $HAND" -c "CHECKPOINT"; }
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------------------------
+
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# rotate R SIDE...: the sides in the order of round R (each side first in turn)
+rotate() {
+    local r=$1; shift
+    local s=("$@") k=$# i
+    for ((i = 0; i < k; i++)); do printf '%s ' "${s[$(( (i + r - 1) % k ))]}"; done
 }
 
 # pgbench_run CLIENTS PGOPTIONS FILE...: the pgbench report of one -T run of FILEs
@@ -194,89 +434,97 @@ pgbench_run() {
     echo "$out"
 }
 
-# compare NAME N CLIENTS PGOPTIONS VACUUM: runs $WORK/NAME_raw.sql against $WORK/NAME_lamin.sql
-# for ROUNDS rounds and sets MED_RAW, MED_LAMIN to the median throughput (per second) of each.
-#   mixed (default): each round is one pgbench run of both scripts, picked at random per
-#     transaction, so that both sides meet the same machine; a side's throughput is
-#     clients / its average latency (what it would do alone).
-#   separate (BENCH_METHOD=separate): each round runs one side then the other (ABBA order), and a
-#     side's throughput is the tps of its own run.
+# compare NAME N CLIENTS PGOPTIONS VACUUM SIDE...: runs $WORK/NAME_SIDE.sql of every SIDE for
+# ROUNDS rounds and sets MED[SIDE] to the median throughput (per second) of each.
+declare -A MED
 compare() {
-    local name=$1 n=$2 clients=$3 opts=$4 vac=$5 raw=() lam=() r side out t tr tl
+    local name=$1 n=$2 clients=$3 opts=$4 vac=$5
+    shift 5
+    local sides=("$@") r s out t line files
+    declare -A got=()
     for r in $(seq "$ROUNDS"); do
-        if [ "${BENCH_METHOD:-mixed}" = separate ]; then
-            for side in $( [ $((r % 2)) -eq 1 ] && echo raw lamin || echo lamin raw); do
+        line=""
+        if [ "$METHOD" = separate ]; then
+            for s in $(rotate "$r" "${sides[@]}"); do
                 [ "$vac" = vacuum ] && vacuum
-                out=$(pgbench_run "$clients" "$opts" "$WORK/${name}_$side.sql")
+                out=$(pgbench_run "$clients" "$opts" "$WORK/${name}_$s.sql")
                 t=$(echo "$out" | awk '/^tps = / {printf "%.1f", $3; exit}')
-                if [ "$side" = raw ]; then tr=$t; raw+=("$t"); else tl=$t; lam+=("$t"); fi
+                got[$s]="${got[$s]:-} $t"; line="$line $s $t/s,"
             done
         else
             [ "$vac" = vacuum ] && vacuum
-            out=$(pgbench_run "$clients" "$opts" "$WORK/${name}_raw.sql@1" "$WORK/${name}_lamin.sql@1")
-            read -r tr tl < <(echo "$out" | awk -v c="$clients" '
+            files=()
+            for s in "${sides[@]}"; do files+=("$WORK/${name}_$s.sql@1"); done
+            out=$(pgbench_run "$clients" "$opts" "${files[@]}")
+            local vals
+            read -r -a vals < <(echo "$out" | awk -v c="$clients" '
                 /^SQL script/ {k++}
                 k && /latency average/ {v[k] = sprintf("%.1f", c * 1000 / $(NF - 1))}
-                END {print v[1], v[2]}')
-            raw+=("$tr"); lam+=("$tl")
+                END {for (i = 1; i <= k; i++) printf "%s ", v[i]; print ""}')
+            local i=0
+            for s in "${sides[@]}"; do
+                got[$s]="${got[$s]:-} ${vals[$i]}"; line="$line $s ${vals[$i]}/s,"; i=$((i + 1))
+            done
         fi
-        printf '   %-12s N=%s round %s: raw %s/s, lamin %s/s\n' "$name" "$n" "$r" "$tr" "$tl"
+        printf '   %-20s N=%s round %s:%s\n' "$W/$name" "$n" "$r" "${line%,}"
     done
-    MED_RAW=$(median "${raw[@]}")
-    MED_LAMIN=$(median "${lam[@]}")
+    for s in "${sides[@]}"; do
+        # shellcheck disable=SC2086
+        MED[$s]=$(median ${got[$s]})
+    done
 }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-
-# results: one line per case, "case|N|raw|lamin|ratio|goal|result|unit"
+# Results: one line per case, "workload|case|N|lamin|hand|same|unit|ratio_hand|ratio_same|goal|result"
 RESULTS=()
-record() {          # case n raw lamin ratio_expr(a=raw,b=lamin) op goal unit
-    local ratio verdict
-    ratio=$(awk -v a="$3" -v b="$4" "BEGIN {printf \"%.3f\", $5}")
-    if [ "$7" = "-" ]; then
-        verdict="info"
+# record CASE N UNIT KIND OP GOAL LAMIN HAND SAME: KIND time (lamin / other), rate (lamin / other,
+# higher is better) or tps (other / lamin: the time ratio of a throughput); SAME may be "-"
+record() {
+    local c=$1 n=$2 unit=$3 kind=$4 op=$5 goal=$6 lam=$7 hand=$8 same=$9 rh rs verdict g
+    ratio() { if [ "$kind" = tps ]; then awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b / a}'
+              else awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; fi; }
+    rh=$(ratio "$lam" "$hand")
+    rs="-"; [ "$same" = "-" ] || rs=$(ratio "$lam" "$same")
+    if [ "$goal" = "-" ]; then
+        verdict="info"; g="none"
     else
-        verdict=$(awk -v r="$ratio" -v g="$7" "BEGIN {print (r $6 g) ? \"PASS\" : \"MISS\"}")
+        verdict=$(awk -v r="$rh" -v g="$goal" "BEGIN {print (r $op g) ? \"PASS\" : \"MISS\"}")
+        g="$op $goal"
     fi
-    local goal="$6 $7"
-    [ "$7" != "-" ] || goal="none"
-    RESULTS+=("$1|$2|$3|$4|$ratio|$goal|$verdict|$8")
-    printf '   => %s N=%s: raw %s, lamin %s %s, ratio %s (goal %s) %s\n' "$1" "$2" "$3" "$4" "$8" "$ratio" "$goal" "$verdict"
+    RESULTS+=("$W|$c|$n|$lam|$hand|$same|$unit|$rh|$rs|$g|$verdict")
+    printf '   => %s/%s N=%s: lamin %s, hand %s, same %s %s; x hand %s (goal %s) %s, x same %s\n' \
+        "$W" "$c" "$n" "$lam" "$hand" "$same" "$unit" "$rh" "$g" "$verdict" "$rs"
 }
-
-vacuum() { q -c "VACUUM lamin.artifact_all" -c "CHECKPOINT"; }
 
 # bench_read N CASE [PGOPTIONS [GOAL]]
 bench_read() {
-    local n=$1 name=$2 opts=${3:-} goal=${4:-1.05}
-    cat >"$WORK/${name}_raw.sql" <<SQL
-\set s random(1, $((n - 200)))
-SELECT sum(size) FROM lamin.artifact_all WHERE branch_id = 1 AND id BETWEEN :s AND :s + 200;
-SQL
-    cat >"$WORK/${name}_lamin.sql" <<SQL
-\set s random(1, $((n - 200)))
-SELECT sum(size) FROM lamin.artifact WHERE id BETWEEN :s AND :s + 200;
-SQL
-    compare "$name" "$n" "$CLIENTS" "$opts" no
-    record "$name" "$n" "$MED_RAW" "$MED_LAMIN" "a / b" "<=" "$goal" "tps"
+    local n=$1 name=$2 opts=${3:-} goal=${4:-1.03}
+    printf '\\set s random(1, %s)\nSELECT sum(%s) FROM %s WHERE id BETWEEN :s AND :s + 200;\n' \
+        $((n - 200)) "$SUMCOL" "$VIEW" >"$WORK/${name}_lamin.sql"
+    printf '\\set s random(1, %s)\nSELECT sum(%s) FROM %s WHERE branch_id = 1 AND id BETWEEN :s AND :s + 200;\n' \
+        $((n - 200)) "$SUMCOL" "$HAND" >"$WORK/${name}_hand.sql"
+    printf '\\set s random(1, %s)\nSELECT sum(%s) FROM %s WHERE branch_id = 1 AND id BETWEEN :s AND :s + 200;\n' \
+        $((n - 200)) "$SUMCOL" "$BASE" >"$WORK/${name}_same.sql"
+    compare "$name" "$n" "$CLIENTS" "$opts" no lamin hand same
+    record "$name" "$n" tps tps "<=" "$goal" "${MED[lamin]}" "${MED[hand]}" "${MED[same]}"
+}
+
+# the guarded UPDATE pair on TABLE: odd ids are on main, and each pair puts the row back
+update_pair() {
+    printf '\\set id 2 * random(0, %s) + 1\nUPDATE %s SET branch_id = -1 WHERE id = :id AND branch_id = 1;\nUPDATE %s SET branch_id = 1 WHERE id = :id AND branch_id = -1;\n' \
+        $(( $2 / 2 - 1 )) "$1" "$1"
 }
 
 bench_pairs() {
-    local n=$1
-    # odd ids are on main; each pair puts the row back where it was
-    cat >"$WORK/pairs_raw.sql" <<SQL
-\set id 2 * random(0, $((n / 2 - 1))) + 1
-UPDATE lamin.artifact_all SET branch_id = -1 WHERE id = :id AND branch_id = 1;
-UPDATE lamin.artifact_all SET branch_id = 1 WHERE id = :id AND branch_id = -1;
-SQL
-    cat >"$WORK/pairs_lamin.sql" <<SQL
-\set id 2 * random(0, $((n / 2 - 1))) + 1
-SELECT lamin.artifact_delete(:id);
-SELECT lamin.artifact_restore(:id);
-SQL
-    # one client: two clients could pick the same row, and artifact_delete refuses a trashed one
-    compare pairs "$n" 1 "" vacuum
-    record pairs "$n" "$MED_RAW" "$MED_LAMIN" "b / a" ">=" 0.8 "pairs/s"
+    local n=$1 pick
+    pick=$(printf '\\set id 2 * random(0, %s) + 1' $((n / 2 - 1)))
+    update_pair "$HAND" "$n" >"$WORK/pairs_hand.sql"
+    update_pair "$BASE" "$n" >"$WORK/pairs_same.sql"
+    printf '%s\nSELECT %s;\nSELECT %s;\n' "$pick" "$FN_DEL" "$FN_RES" >"$WORK/pairs_fn.sql"
+    printf '%s\nDELETE FROM %s WHERE id = :id;\nSELECT %s;\n' "$pick" "$VIEW" "$V_RES" >"$WORK/pairs_view.sql"
+    # one client: two clients could pick the same row, and a delete of a trashed row is refused
+    compare pairs "$n" 1 "" vacuum hand same fn view
+    record pairs-fn "$n" "pairs/s" rate ">=" 0.8 "${MED[fn]}" "${MED[hand]}" "${MED[same]}"
+    record pairs-view "$n" "pairs/s" rate ">=" 0.8 "${MED[view]}" "${MED[hand]}" "${MED[same]}"
 }
 
 # The backend's CPU time in ns (Linux schedstat), shown next to the elapsed time of each bulk run:
@@ -288,9 +536,10 @@ else
     CPU_NS="0"
 fi
 
-# bulk_ms SQL: "MS CPU_MS ROWS" of one statement in a transaction that is rolled back: elapsed
-# time, the backend's CPU time, and the rows of lamin.artifact_all the transaction updated
-# (whichever path did it)
+# bulk_ms SQL TABLE CHECK: "MS CPU_MS UPDATED HOT INSERTED CHECKED" of one statement in a
+# transaction that is rolled back: elapsed time, the backend's CPU time, TABLE's rows updated,
+# HOT-updated and inserted by the transaction (whichever path did it), and the value of the
+# query CHECK run after the statement
 bulk_ms() {
     local out
     out=$(q <<SQL
@@ -298,79 +547,317 @@ BEGIN;
 SELECT clock_timestamp() AS t0, $CPU_NS AS c0 \gset
 $1;
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 1) AS ms,
-       round(($CPU_NS - :c0) / 1e6, 1) AS cpu,
-       pg_stat_get_xact_tuples_updated('lamin.artifact_all'::regclass) AS n \gset
-\echo result :ms :cpu :n
+       round(($CPU_NS - :c0) / 1e6, 1) AS cpu \gset
+SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_ins AS ins, ($3) AS chk
+  FROM pg_stat_xact_user_tables WHERE relid = '$2'::regclass \gset
+\echo result :ms :cpu :upd :hot :ins :chk
 ROLLBACK;
 SQL
     ) || { echo "$out" >&2; return 1; }
-    echo "$out" | awk '$1 == "result" {print $2, $3, $4}'
+    echo "$out" | awk '$1 == "result" {print $2, $3, $4, $5, $6, $7}'
 }
 
+# HOT lines: "workload|case|N|side|updated per row moved|HOT share"
+HOTS=()
+
+# bench_bulk N CASE GOAL ROWS EXPECT: the case's sides (bulk_SIDE variables: the statement and
+# the table it changes) in rotating order; EXPECT is what the check query must return
 bench_bulk() {
-    local n=$1 raw=() view=() r side res ms cpu moved rows x
-    rows=$(( n / 2 < BULK_ROWS ? n / 2 : BULK_ROWS ))
-    x=$((2 * rows))          # ids 1..x hold `rows` main rows (the odd ones)
+    local n=$1 name=$2 goal=$3 rows=$4 expect=$5 r s res ms cpu upd hot ins chk sides=()
+    declare -A t=() h=() u=()
+    for s in lamin hand same; do
+        local v="bulk_$s"
+        [ -n "${!v:-}" ] && sides+=("$s")
+    done
     for r in $(seq "$BULK_ROUNDS"); do
-        for side in $( [ $((r % 2)) -eq 1 ] && echo raw view || echo view raw); do
+        for s in $(rotate "$r" "${sides[@]}"); do
             vacuum
-            if [ "$side" = raw ]; then
-                res=$(bulk_ms "UPDATE lamin.artifact_all SET branch_id = -1 WHERE id <= $x AND branch_id = 1")
-            else
-                res=$(bulk_ms "DELETE FROM lamin.artifact WHERE id <= $x")
+            local sql="bulk_$s" tbl="bulk_${s}_table"
+            res=$(bulk_ms "${!sql}" "${!tbl}" "$(printf "$bulk_check" "${!tbl}")")
+            read -r ms cpu upd hot ins chk <<<"$res"
+            printf '   %-20s N=%s round %s %-5s: %s ms, backend CPU %s ms, %s updated (%s HOT), %s inserted, check %s\n' \
+                "$W/$name" "$n" "$r" "$s" "$ms" "$cpu" "$upd" "$hot" "$ins" "$chk"
+            if [ "$chk" != "$expect" ]; then
+                echo "$W/$name $s: check gave $chk, expected $expect" >&2; return 1
             fi
-            read -r ms cpu moved <<<"$res"
-            printf '   %-12s N=%s round %s %-4s: %s ms, backend CPU %s ms, %s rows updated\n' bulk "$n" "$r" "$side" "$ms" "$cpu" "$moved"
-            if [ "$moved" != "$rows" ]; then
-                echo "bulk $side updated $moved rows, expected $rows" >&2; return 1
-            fi
-            if [ "$side" = raw ]; then raw+=("$ms"); else view+=("$ms"); fi
+            t[$s]="${t[$s]:-} $ms"
+            u[$s]=$upd
+            h[$s]="${h[$s]:-} $(awk -v a="$hot" -v b="$upd" 'BEGIN {printf "%.3f", b ? a / b : 0}')"
         done
     done
-    record bulk "$n" "$(median "${raw[@]}")" "$(median "${view[@]}")" "b / a" "<=" 1.5 "ms ($rows rows)"
+    local med_same="-"
+    # shellcheck disable=SC2086
+    [ -z "${t[same]:-}" ] || med_same=$(median ${t[same]})
+    # shellcheck disable=SC2086
+    record "$name" "$n" "ms ($rows rows)" time "<=" "$goal" "$(median ${t[lamin]})" "$(median ${t[hand]})" "$med_same"
+    if [ "$name" != insert ]; then
+        for s in "${sides[@]}"; do
+            # shellcheck disable=SC2086
+            HOTS+=("$W|$name|$n|$s|$(awk -v a="${u[$s]}" -v b="$rows" 'BEGIN {printf "%.2f", a / b}')|$(median ${h[$s]})")
+        done
+    fi
+}
+
+bench_bulks() {
+    local n=$1 rows x
+    rows=$(( n / 2 < BULK_ROWS ? n / 2 : BULK_ROWS ))
+    x=$((2 * rows))          # ids 1..x hold `rows` main rows (odd ids) and `rows` trashed (even)
+    q -c "INSERT INTO bench.keys VALUES ('restore', ARRAY(SELECT generate_series(2, $x, 2)::bigint))
+          ON CONFLICT (name) DO UPDATE SET keys = excluded.keys"
+
+    bulk_lamin=$(insert_sql "$VIEW" "$BULK_ROWS"); bulk_lamin_table=$BASE
+    bulk_hand=$(insert_sql "$HAND" "$BULK_ROWS"); bulk_hand_table=$HAND
+    # for artifacts the insert goes into the base table itself: there is no "same" side
+    if [ "$W" = artifact ]; then
+        bulk_lamin=$(insert_sql "$BASE" "$BULK_ROWS"); bulk_same=""
+    else
+        bulk_same=$(insert_sql "$BASE" "$BULK_ROWS"); bulk_same_table=$BASE
+    fi
+    bulk_check="SELECT n_tup_ins FROM pg_stat_xact_user_tables WHERE relid = '%s'::regclass"
+    bench_bulk "$n" insert 1.3 "$BULK_ROWS" "$BULK_ROWS"
+
+    bulk_lamin="DELETE FROM $VIEW WHERE id <= $x"
+    bulk_hand="UPDATE $HAND SET branch_id = -1 WHERE branch_id = 1 AND id <= $x"
+    bulk_same="UPDATE $BASE SET branch_id = -1 WHERE branch_id = 1 AND id <= $x"; bulk_same_table=$BASE
+    bulk_check="SELECT count(*) FROM %s WHERE id <= $x AND branch_id = -1"
+    bench_bulk "$n" trash 1.5 "$rows" "$x"
+
+    local keys="(SELECT keys FROM bench.keys WHERE name = 'restore')"
+    bulk_lamin="SELECT count(*) FROM lamin.restore_many('$VIEW', $keys)"
+    bulk_hand="UPDATE $HAND SET branch_id = 1 WHERE id = ANY($keys::bigint[]) AND branch_id = -1"
+    bulk_same="UPDATE $BASE SET branch_id = 1 WHERE id = ANY($keys::bigint[]) AND branch_id = -1"
+    bulk_check="SELECT count(*) FROM %s WHERE id <= $x AND branch_id = 1"
+    bench_bulk "$n" restore 1.5 "$rows" "$x"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Storage: sizes, HOT share and VACUUM time after trash/restore cycles, branch index or not
+# ---------------------------------------------------------------------------------------------
+
+# "workload|N|branch index|side|table MB|table MB after|indexes MB|indexes MB after|branch index MB|HOT|cycles s|VACUUM ms"
+STORAGE=()
+# "workload|N|side|index|MB|MB after"
+INDEXES=()
+
+mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
+
+# cycles TABLE: "UPDATED HOT CYCLES_S VACUUM_MS" of CYCLES trash/restore cycles on TABLE (each statement
+# committed; cycle c moves the main rows of keys "cycle<c>" to trash and back), then the VACUUM
+# after them
+cycles() {
+    local tbl=$1 c keys out
+    out=$(q <<SQL
+SELECT pg_stat_force_next_flush();
+SELECT n_tup_upd AS u0, n_tup_hot_upd AS h0 FROM pg_stat_user_tables WHERE relid = '$tbl'::regclass \gset
+SELECT clock_timestamp() AS t0 \gset
+$(for c in $(seq "$CYCLES"); do
+    keys="(SELECT keys FROM bench.keys WHERE name = 'cycle$c')::bigint[]"
+    echo "UPDATE $tbl SET branch_id = -1 WHERE id = ANY($keys) AND branch_id = 1;"
+    echo "UPDATE $tbl SET branch_id = 1 WHERE id = ANY($keys) AND branch_id = -1;"
+done)
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 1) AS cs \gset
+SELECT pg_stat_force_next_flush();
+SELECT n_tup_upd - :u0 AS du, n_tup_hot_upd - :h0 AS dh FROM pg_stat_user_tables WHERE relid = '$tbl'::regclass \gset
+\timing on
+VACUUM $tbl;
+\timing off
+\echo result :du :dh :cs
+SQL
+    ) || { echo "$out" >&2; return 1; }
+    echo "$out" | awk '/^Time: / {ms = sprintf("%.0f", $2)} $1 == "result" {r = $2 " " $3 " " $4} END {print r, ms}'
+}
+
+# sizes TABLE: "TABLE_BYTES INDEXES_BYTES BRANCH_INDEX_BYTES"
+sizes() {
+    q -c "SELECT pg_relation_size('$1'), pg_indexes_size('$1'),
+                 coalesce((SELECT sum(pg_relation_size(i)) FROM bench.branch_indexes('$1') i), 0)" | tr '|' ' '
+}
+
+# index_sizes TABLE: "label|bytes" per index
+index_sizes() {
+    q -c "SELECT bench.index_label(indexrelid) || '|' || pg_relation_size(indexrelid)
+            FROM pg_index WHERE indrelid = '$1'::regclass ORDER BY 1"
+}
+
+bench_storage() {
+    local n=$1 variant side tbl before after res du dh cs vms lb li
+    # each cycle its own main rows, spread over the table: 2 * CYCLE_PERCENT % of the odd ids
+    q -c "INSERT INTO bench.keys SELECT 'cycle' || c, ARRAY(SELECT i FROM generate_series(1, $n, 2) AS i
+                 WHERE (hashtext(i || ':' || c) & 2147483647) % 1000 < $(( 20 * CYCLE_PERCENT )))
+            FROM generate_series(1, $CYCLES) AS c
+          ON CONFLICT (name) DO UPDATE SET keys = excluded.keys"
+    # the branch indexes of both tables, as they are defined now
+    local defs
+    defs=$(q -c "SELECT pg_get_indexdef(i) || ';' FROM bench.branch_indexes('$BASE') i
+                 UNION ALL SELECT pg_get_indexdef(i) || ';' FROM bench.branch_indexes('$HAND') i")
+    local variants="present"
+    if [ -n "$defs" ]; then variants="present dropped"
+    else echo "   $W: no index has branch_id as its only key column; nothing to drop"; fi
+    declare -A ib=() ia=()
+    for variant in $variants; do
+        if [ "$variant" = dropped ]; then
+            q -c "SELECT 'DROP INDEX ' || i || ';' FROM bench.branch_indexes('$BASE') i
+                  UNION ALL SELECT 'DROP INDEX ' || i || ';' FROM bench.branch_indexes('$HAND') i" | q
+        fi
+        for side in $STORAGE_SIDES; do
+            tbl=$BASE; [ "$side" = hand ] && tbl=$HAND
+            # rewritten in key order, as loaded, whatever earlier moves did to the layout
+            q <<SQL
+SELECT 'CLUSTER $tbl USING ' || quote_ident(c.relname) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+ WHERE x.indrelid = '$tbl'::regclass AND x.indisprimary \gexec
+VACUUM (ANALYZE) $tbl;
+SQL
+            before=$(sizes "$tbl")
+            [ "$variant" = present ] && while IFS='|' read -r lb li; do ib[$side|$lb]=$li; done < <(index_sizes "$tbl")
+            res=$(cycles "$tbl")
+            read -r du dh cs vms <<<"$res"
+            after=$(sizes "$tbl")
+            [ "$variant" = present ] && while IFS='|' read -r lb li; do ia[$side|$lb]=$li; done < <(index_sizes "$tbl")
+            local b a
+            read -r -a b <<<"$before"; read -r -a a <<<"$after"
+            STORAGE+=("$W|$n|$variant|$side|$(mb "${b[0]}")|$(mb "${a[0]}")|$(mb "${b[1]}")|$(mb "${a[1]}")|$(mb "${a[2]}")|$(awk -v h="$dh" -v u="$du" 'BEGIN {printf "%.3f", u ? h / u : 0}')|$cs|$vms")
+            printf '   %-20s N=%s branch index %-7s %-5s: table %s -> %s MB, indexes %s -> %s MB, %s updates (%s HOT) in %s s, VACUUM %s ms\n' \
+                "$W/storage" "$n" "$variant" "$side" "$(mb "${b[0]}")" "$(mb "${a[0]}")" "$(mb "${b[1]}")" "$(mb "${a[1]}")" "$du" "$dh" "$cs" "$vms"
+        done
+    done
+    [ -z "$defs" ] || echo "$defs" | q
+    # per index, by definition, with the branch index present
+    for side in $STORAGE_SIDES; do
+        while IFS= read -r lb; do
+            INDEXES+=("$W|$n|$side|$lb|$(mb "${ib[$side|$lb]:-0}")|$(mb "${ia[$side|$lb]:-0}")")
+        done < <(for k in "${!ib[@]}"; do [ "${k%%|*}" = "$side" ] && echo "${k#*|}"; done | sort)
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+PARTS=()
+part() {   # part LABEL START: how long a part took
+    local s=$(( $(date +%s) - $2 ))
+    PARTS+=("$1 ${s}s")
+    echo "   ($1: ${s}s)"
 }
 
 for n in $SIZES; do
-    echo "== N = $n: loading"
-    t0=$(date +%s)
-    load "$n" >/dev/null
-    echo "   loaded in $(( $(date +%s) - t0 ))s: $(q -c "SELECT count(*) FILTER (WHERE branch_id = 1) || ' main, ' || count(*) FILTER (WHERE branch_id = -1) || ' trash, ' || pg_size_pretty(pg_total_relation_size('lamin.artifact_all')) FROM lamin.artifact_all")"
-    echo "== N = $n: read"
-    bench_read "$n" read
-    # the same with one generic plan per statement: execution only, without planning each time
-    bench_read "$n" read-generic "-c plan_cache_mode=force_generic_plan"
-    # without the planner hook: what a session without the module preloaded pays
-    bench_read "$n" read-no-hook "-c lamin_branch.flatten_views=off" -
-    echo "== N = $n: pairs"
-    bench_pairs "$n"
-    echo "== N = $n: bulk"
-    bench_bulk "$n"
+    for w in $WORKLOADS; do
+        wl "$w"
+        echo "== $W, N = $n: loading"
+        t0=$(date +%s)
+        load "$n" >/dev/null
+        echo "   $(q -c "SELECT count(*) FILTER (WHERE branch_id = 1) || ' main, ' || count(*) FILTER (WHERE branch_id = -1)
+                           || ' trash; ' || pg_size_pretty(pg_total_relation_size('$BASE')) || ' enabled, '
+                           || pg_size_pretty(pg_total_relation_size('$HAND')) || ' hand-rolled' FROM $BASE")"
+        part "N=$n $W load" "$t0"
+        echo "== $W, N = $n: read"
+        t0=$(date +%s)
+        bench_read "$n" read
+        if [ "$W" = artifact ]; then
+            # one generic plan per statement: execution only, without planning each time
+            bench_read "$n" read-generic "-c plan_cache_mode=force_generic_plan"
+            # without the planner hook: what a session without the module preloaded pays
+            bench_read "$n" read-no-hook "-c lamin_branch.flatten_views=off" -
+        fi
+        part "N=$n $W read" "$t0"
+        echo "== $W, N = $n: pairs"
+        t0=$(date +%s)
+        bench_pairs "$n"
+        part "N=$n $W pairs" "$t0"
+        echo "== $W, N = $n: insert, trash, restore"
+        t0=$(date +%s)
+        bench_bulks "$n"
+        part "N=$n $W bulk" "$t0"
+        echo "== $W, N = $n: storage"
+        t0=$(date +%s)
+        bench_storage "$n"
+        part "N=$n $W storage" "$t0"
+    done
 done
 
-# the table, on the terminal and as Markdown
+# ---------------------------------------------------------------------------------------------
+# The tables, on the terminal and as Markdown
+# ---------------------------------------------------------------------------------------------
+
+TOTAL=$(( $(date +%s) - STARTED ))
 echo
-echo "== results ($(( $(date +%s) - STARTED ))s in all; read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, ${BENCH_METHOD:-mixed}; bulk: median of $BULK_ROUNDS)"
-printf '%-12s %8s %10s %10s %-16s %6s %-7s %s\n' case N raw lamin unit ratio goal result
-md="| case | N | raw | lamin | unit | ratio | goal | result |"$'\n'"|---|---:|---:|---:|---|---:|---|---|"
+echo "== results (${TOTAL}s in all; read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, $METHOD; bulk: median of $BULK_ROUNDS)"
+fmt='%-9s %-13s %8s %10s %10s %10s %-17s %7s %7s %-8s %s\n'
+printf "$fmt" workload case N lamin hand same unit "x hand" "x same" goal result
+md="| workload | case | N | lamin_branch | hand-rolled | same table, extension's triggers | unit | ratio vs hand-rolled | ratio vs same table | goal (vs hand-rolled) | result |"
+md+=$'\n'"|---|---|---:|---:|---:|---:|---|---:|---:|---|---|"
 for line in "${RESULTS[@]}"; do
-    IFS='|' read -r c n raw lam ratio goal verdict unit <<<"$line"
-    printf '%-12s %8s %10s %10s %-16s %6s %-7s %s\n' "$c" "$n" "$raw" "$lam" "$unit" "$ratio" "$goal" "$verdict"
-    md+=$'\n'"| $c | $n | $raw | $lam | $unit | $ratio | $goal | $verdict |"
+    IFS='|' read -r w c n lam hand same unit rh rs goal verdict <<<"$line"
+    printf "$fmt" "$w" "$c" "$n" "$lam" "$hand" "$same" "$unit" "$rh" "$rs" "$goal" "$verdict"
+    md+=$'\n'"| $w | $c | $n | $lam | $hand | $same | $unit | $rh | $rs | $goal | $verdict |"
 done
+
+echo
+echo "== HOT updates in the trash and restore runs (updated: rows the transaction updated per row moved)"
+fmt2='%-9s %-8s %8s %-6s %8s %6s\n'
+printf "$fmt2" workload case N side updated HOT
+mdh="| workload | case | N | side | rows updated per row moved | HOT share |"$'\n'"|---|---|---:|---|---:|---:|"
+for line in "${HOTS[@]}"; do
+    IFS='|' read -r w c n s u h <<<"$line"
+    printf "$fmt2" "$w" "$c" "$n" "$s" "$u" "$h"
+    mdh+=$'\n'"| $w | $c | $n | $s | $u | $h |"
+done
+
+echo
+echo "== storage: $CYCLES trash/restore cycles of $CYCLE_PERCENT% of the rows, then VACUUM (sizes in MB: after CLUSTER -> after the cycles and VACUUM)"
+fmt3='%-9s %8s %-8s %-6s %17s %17s %9s %6s %8s %10s\n'
+printf "$fmt3" workload N "branch ix" side table indexes "branch ix" HOT "cycles s" "VACUUM ms"
+mds="| workload | N | branch index | table | table MB | indexes MB | branch index MB | HOT share of the cycles | cycles s | VACUUM ms |"$'\n'"|---|---:|---|---|---:|---:|---:|---:|---:|---:|"
+for line in "${STORAGE[@]}"; do
+    IFS='|' read -r w n v s tb ta ib ia bx hot cs vms <<<"$line"
+    printf "$fmt3" "$w" "$n" "$v" "$s" "$tb -> $ta" "$ib -> $ia" "$bx" "$hot" "$cs" "$vms"
+    if [ "$s" = lamin ]; then s=enabled; else s="hand-rolled"; fi
+    mds+=$'\n'"| $w | $n | $v | $s | $tb → $ta | $ib → $ia | $bx | $hot | $cs | $vms |"
+done
+mdi="| workload | N | table | index | MB |"$'\n'"|---|---:|---|---|---:|"
+for line in "${INDEXES[@]}"; do
+    IFS='|' read -r w n s lb i0 i1 <<<"$line"
+    printf '   %-9s %8s %-6s %-68s %s -> %s\n' "$w" "$n" "$s" "$lb" "$i0" "$i1"
+    if [ "$s" = lamin ]; then s=enabled; else s="hand-rolled"; fi
+    mdi+=$'\n'"| $w | $n | $s | \`$lb\` | $i0 → $i1 |"
+done
+echo
+echo "== run time: $(printf '%s; ' "${PARTS[@]}" | sed 's/; $//')"
+
 if [ -n "$OUT" ]; then
     {
         echo "# lamin_branch benchmark"
         echo
-        echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $BUILD, $(nproc) cores, PostgreSQL $(q -c 'SHOW server_version'), shared_buffers $sb, synchronous_commit off, autovacuum off (VACUUM and CHECKPOINT before each pairs and bulk run), pgbench -M $PROTOCOL, $CLIENTS client(s) for read, 1 for pairs."
-        if [ "${BENCH_METHOD:-mixed}" = separate ]; then
-            echo "read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s per side, sides alternated (ABBA);"
+        echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $BUILD, $(nproc) cores, PostgreSQL $SERVER, shared_buffers $sb, synchronous_commit off, autovacuum off (VACUUM and CHECKPOINT before each pairs round and bulk run), pgbench -M $PROTOCOL, $CLIENTS client(s) for read, 1 for pairs; ${TOTAL}s in all."
+        echo
+        echo "Sides: **lamin_branch** is what a user of the extension writes (views, lamin.* functions); **hand-rolled** is the same table (columns, defaults, CHECK constraints, every index) with a plain integer branch_id and no trigger, view, policy or foreign key, moved and filtered with branch_id by hand; **same table** is that hand-written SQL on the enabled table itself, paying the extension's triggers, foreign keys and row-level security. Ratios are lamin_branch's cost over the other side's (time for insert, trash, restore and read; pairs/s for the pairs, where higher is better)."
+        if [ "$METHOD" = separate ]; then
+            echo "read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s per side, sides in rotating order;"
         else
-            echo "read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, each mixing both sides at random per transaction (a side's figure: clients / its mean latency);"
+            echo "read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, each mixing the sides at random per transaction (a side's figure: clients / its mean latency);"
         fi
-        echo "bulk: median elapsed time of $BULK_ROUNDS runs per side, sides alternated (ABBA), each rolled back after VACUUM and CHECKPOINT. Ratios: read raw/view, pairs lamin/raw, bulk view/raw."
-        echo "read plans every statement (custom plans); read-generic runs the same statements on one generic plan each (execution only); read-no-hook is read with lamin_branch.flatten_views = off (no goal)."
+        echo "insert, trash, restore: median elapsed time of $BULK_ROUNDS runs per side, sides in rotating order, each one statement rolled back after VACUUM and CHECKPOINT ($BULK_ROWS rows, at most N/2 for trash and restore)."
+        echo "read-generic runs read on one generic plan per statement (execution only); read-no-hook is read with lamin_branch.flatten_views = off (no goal)."
+        echo
+        echo "## Cost against hand-written SQL"
         echo
         echo "$md"
+        echo
+        echo "## HOT updates per move"
+        echo
+        echo "From pg_stat_xact_user_tables inside each trash and restore run (median share over the runs). These runs move rows of a freshly loaded table, whose pages are full (fillfactor 100): a new row version goes to another page and cannot be HOT, whatever the indexes. The cycles of the next table move rows spread over a table that has seen earlier moves, as a table in use does."
+        echo
+        echo "$mdh"
+        echo
+        echo "## Storage: the branch index"
+        echo
+        echo "The enabled table (and the hand-rolled one where BENCH_STORAGE_SIDES names it) rewritten in key order (CLUSTER on its primary key), then $CYCLES trash/restore cycles of $CYCLE_PERCENT% of its rows (each cycle its own rows, main rows picked by a hash; the UPDATE pair, each statement committed: on the enabled table the extension's triggers write what every move path of the extension writes), then VACUUM. Sizes: after CLUSTER → after the cycles and the VACUUM. The branch index is an index whose only key column is branch_id; \"dropped\" runs without it, and is there only for tables that have one (enable() makes none for app tables). cycles s: the time of the cycles' UPDATEs."
+        echo
+        echo "$mds"
+        echo
+        echo "$mdi"
+        echo
+        echo "Run time per part: $(printf '%s; ' "${PARTS[@]}" | sed 's/; $//')."
     } >"$OUT"
     echo "   written to $OUT"
 fi
