@@ -563,8 +563,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			appendStringInfo(&sql, "UPDATE %s t SET is_latest = false FROM (%s) k WHERE t.is_latest AND %s",
 							 t->qualname, keyset_sql(t), join_sql(t, "t", "k"));
 			argtypes[0] = TEXTARRAYOID;
-			argtypes[1] = INT4OID;
-			n = 2;
+			n = 1;
 			break;
 		case LP_SPACE_WRITABLE:
 			appendStringInfo(&sql, "SELECT space_id OPERATOR(pg_catalog.=) ANY (lamin.writable_spaces($%d)) "
@@ -589,8 +588,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 keyset_sql(t), t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL", t->qualname,
 							 join_sql(t, "t", "k"));
 			argtypes[0] = TEXTARRAYOID;
-			argtypes[1] = INT4OID;
-			n = 2;
+			n = 1;
 			break;
 		case LP_LOCK_WAIT:
 		case LP_LOCK_NOWAIT:
@@ -600,7 +598,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			 * deadlock), then report in one row: the branches the rows are on, how many keys are
 			 * missing (a row deleted while we waited for it counts as missing; one skipped
 			 * because another transaction holds it does not), up to five keys of rows in the
-			 * trash or in a space role $3 may not write, for a single key its state, and when
+			 * trash or in a space role $2 may not write, for a single key its state, and when
 			 * skipping, the keys of the rows locked.
 			 */
 			appendStringInfo(&sql, "WITH k AS MATERIALIZED (SELECT * FROM (%s) k ORDER BY %s), "
@@ -615,7 +613,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 t->att_is_locked != InvalidAttrNumber ? "t.is_locked" : "false",
 							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL",
 							 t->att_key != InvalidAttrNumber ? "t.key" : "NULL",
-							 t->spaces ? "t.space_id OPERATOR(pg_catalog.=) ANY (lamin.writable_spaces($3))" : "true",
+							 t->spaces ? "t.space_id OPERATOR(pg_catalog.=) ANY (lamin.writable_spaces($2))" : "true",
 							 t->qualname, join_sql(t, "t", "k"),
 							 which == LP_LOCK_NOWAIT ? " NOWAIT" : which == LP_LOCK_SKIP ? " SKIP LOCKED" : "");
 			if (which == LP_LOCK_SKIP)
@@ -635,9 +633,8 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 keytext_sql(t, "l"),
 							 which == LP_LOCK_SKIP ? locked_keys_sql(t) : "NULL::pg_catalog.text[], 0");
 			argtypes[0] = TEXTARRAYOID;
-			argtypes[1] = INT4OID;
-			argtypes[2] = REGROLEOID;
-			n = 3;
+			argtypes[1] = REGROLEOID;
+			n = 2;
 			break;
 		case LP_MISSING:
 			/* up to five keys no row has, in key order */
@@ -647,20 +644,18 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 keytext_sql(t, "k"), keyset_sql(t), t->qualname, join_sql(t, "t", "k"),
 							 key_order(t, ""));
 			argtypes[0] = TEXTARRAYOID;
-			argtypes[1] = INT4OID;
-			n = 2;
+			n = 1;
 			break;
 		case LP_MOVE_KEYS:
 			/* the rows are locked: their branch is the one they leave */
-			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $3 FROM (SELECT k.*, x.lamin_from FROM (%s) k "
+			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 FROM (SELECT k.*, x.lamin_from FROM (%s) k "
 							 "CROSS JOIN LATERAL (SELECT x.branch_id::pg_catalog.int4 AS lamin_from FROM %s x WHERE %s OFFSET 0) x) k "
-							 "WHERE %s AND k.lamin_from OPERATOR(pg_catalog.<>) $3 RETURNING %s, %s::pg_catalog.text, k.lamin_from",
+							 "WHERE %s AND k.lamin_from OPERATOR(pg_catalog.<>) $2 RETURNING %s, %s::pg_catalog.text, k.lamin_from",
 							 t->qualname, keyset_sql(t), t->qualname, join_sql(t, "x", "k"), join_sql(t, "t", "k"),
 							 keytext_sql(t, "k"), t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
 			argtypes[0] = TEXTARRAYOID;
 			argtypes[1] = INT4OID;
-			argtypes[2] = INT4OID;
-			n = 3;
+			n = 2;
 			break;
 		case LP_ONE_UID:
 			appendStringInfo(&sql, "SELECT %s::pg_catalog.text FROM %s WHERE ",
@@ -694,8 +689,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 t->qualname, keyset_sql(t), join_sql(t, "t", "k"), keytext_sql(t, "k"),
 							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
 			argtypes[0] = TEXTARRAYOID;
-			argtypes[1] = INT4OID;
-			n = 2;
+			n = 1;
 			break;
 		default:
 			elog(ERROR, "unknown lamin_branch plan %d", (int) which);
@@ -709,17 +703,6 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 	t->plans[slot] = plan;
 	pfree(sql.data);
 	return plan;
-}
-
-/* The key of a row of this table (or partition). */
-void
-lamin_tuple_key(LaminTable *t, HeapTuple tup, TupleDesc desc, Datum *key)
-{
-	int			i;
-	bool		isnull;
-
-	for (i = 0; i < t->nkeys; i++)
-		key[i] = heap_getattr(tup, t->key_att[i], desc, &isnull);
 }
 
 /* The key as users write it: the value, or (v1,v2) for a key of several columns. */
@@ -837,12 +820,6 @@ lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("key of table %s has %d columns", t->qualname, t->nkeys),
 			 errhint("Pass the key as an array or a row: ARRAY['1', 'a'] or ROW(1, 'a').")));
-}
-
-char *
-lamin_stem(const char *uid)
-{
-	return pnstrdup(uid, LAMIN_UID_STEM_LEN);
 }
 
 void

@@ -560,13 +560,12 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 			Datum	   *keys = palloc(sizeof(Datum) * t->nkeys * list_length(st.to_clear));
 			int			n = 0;
 			ListCell   *lc;
-			Datum		args[2];
+			Datum		args[1];
 			int			rc;
 
 			foreach(lc, st.to_clear)
 				memcpy(keys + (n++) * t->nkeys, lfirst(lc), sizeof(Datum) * t->nkeys);
 			args[0] = PointerGetDatum(construct_array(keys, n * t->nkeys, TEXTOID, -1, false, TYPALIGN_INT));
-			args[1] = Int32GetDatum(n);
 			rc = exec_internal(lamin_table_plan(t, LP_CLEAR_HEADS, n > 2), args);
 			lamin_spi_check(rc, "clearing the head of a trashed version");
 		}

@@ -30,14 +30,14 @@
 typedef enum LaminPlan
 {
 	LP_HEADS,					/* make the newest version of families ($1 stems, $2 branches) head */
-	LP_CLEAR_HEADS,				/* is_latest = false for keys ($1 text[], $2 how many) */
+	LP_CLEAR_HEADS,				/* is_latest = false for keys ($1 text[]) */
 	LP_FAMILY_WRONG,			/* versions of one family ($1 stem, $2 branch) whose is_latest is wrong */
 	LP_SET_LATEST,				/* is_latest = $k+1 for one key */
 	LP_TRASH_FROM,				/* move a key from a given branch to trash (view DELETE) */
 	LP_SPACE_WRITABLE,			/* may role $k+1 write the row's space? (view DELETE) */
-	/* the move engine: $1 the keys as one text[], $2 how many keys, $3 as noted */
+	/* the move engine: $1 the keys as one text[], $2 as noted */
 	LP_FAMILIES,				/* uids of the keys' rows */
-	LP_LOCK_WAIT,				/* lock the rows, report on them ($3 the caller, for spaces) */
+	LP_LOCK_WAIT,				/* lock the rows, report on them ($2 the caller, for spaces) */
 	LP_LOCK_NOWAIT,				/* the same, failing on a row another transaction holds */
 	LP_LOCK_SKIP,				/* the same, skipping such rows */
 	LP_MISSING,					/* up to five of the keys no row has */
@@ -46,7 +46,7 @@ typedef enum LaminPlan
 	LP_ONE_LOCK,				/* lock the row, report on it ($k+1 the caller, for spaces) */
 	LP_ONE_MOVE,				/* move the row to branch $k+1 */
 	LP_ONE_PURGE,				/* delete the row for good */
-	LP_MOVE_KEYS,				/* move the rows to branch $3 */
+	LP_MOVE_KEYS,				/* move the rows to branch $2 */
 	LP_PURGE_KEYS,				/* delete the rows for good */
 	LP_NUM_PLANS
 } LaminPlan;
@@ -97,10 +97,8 @@ typedef struct LaminTable
 extern void lamin_table_cache_init(void);
 extern LaminTable *lamin_table_get(Oid relid);
 extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which, bool many);
-extern void lamin_tuple_key(LaminTable *t, HeapTuple tup, TupleDesc desc, Datum *key);
 extern char *lamin_key_text(LaminTable *t, Datum *key);
 extern void lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key);
-extern char *lamin_stem(const char *uid);
 extern void lamin_spi_check(int rc, const char *what);
 
 /* rights.c: a branch-enabled table as the registry knows it, and who may move its rows */
@@ -148,9 +146,6 @@ extern void lamin_planner_init(void);
 /* lamin_branch.c: the branch catalogs */
 extern bool lamin_branch_exists(const LaminEnabled *e, int32 branch);
 extern void lamin_check_branch_value(LaminTable *t, const char *column, int32 branch);
-
-/* move.c */
-extern int32 lamin_checked_branch(const LaminEnabled *e, int32 branch);
 
 
 #endif							/* LAMIN_BRANCH_H */

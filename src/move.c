@@ -145,7 +145,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	LaminTable *t = req->t;
 	LaminSavedUser saved;
 	Oid			caller = GetUserId();
-	Datum		values[3];
+	Datum		values[2];
 	int			rc;
 	uint64		i;
 	bool		purge;
@@ -164,8 +164,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 
 	PreventCommandDuringRecovery("moving rows between branches");
 	values[0] = req->keys;
-	values[1] = Int32GetDatum(req->nrows);
-	values[2] = ObjectIdGetDatum(caller);
+	values[1] = ObjectIdGetDatum(caller);	/* the move statement takes the target here */
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -261,21 +260,23 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 			{
 				d = SPI_getbinval(row, desc, 10, &isnull);
 				if (isnull)
+				{
+					/* every row was skipped: nothing to move */
 					req->nrows = 0;
+					values[0] = PointerGetDatum(construct_empty_array(TEXTOID));
+				}
 				else
 				{
 					values[0] = PointerGetDatum(DatumGetArrayTypePCopy(d));
 					req->nrows = DatumGetInt32(SPI_getbinval(row, desc, 11, &isnull));
 				}
-				values[1] = Int32GetDatum(req->nrows);
 			}
 		}
 		if (n_missing > 0)
 		{
-			Datum		all[2];
+			Datum		all[1];
 
 			all[0] = req->keys;
-			all[1] = Int32GetDatum(0);
 			rc = SPI_execute_plan(lamin_table_plan(t, LP_MISSING, true), all, NULL, false, 1);
 			lamin_spi_check(rc, "naming the missing keys");
 			missing = text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -382,7 +383,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 		rc = SPI_execute_plan(lamin_table_plan(t, LP_PURGE_KEYS, req->nrows > 2), values, NULL, false, 0);
 	else
 	{
-		values[2] = Int32GetDatum(target);
+		values[1] = Int32GetDatum(target);
 		rc = SPI_execute_plan(lamin_table_plan(t, LP_MOVE_KEYS, req->nrows > 2), values, NULL, false, 0);
 	}
 	lamin_spi_check(rc, "moving the rows");
@@ -502,7 +503,7 @@ check_kind_right(MoveRequest *req)
 }
 
 /* A branch by id, checked against the branch catalog of the table. */
-int32
+static int32
 lamin_checked_branch(const LaminEnabled *e, int32 branch)
 {
 	if (!lamin_branch_exists(e, branch))

@@ -10,22 +10,8 @@ CREATE TABLE p18.item (id int PRIMARY KEY, price int NOT NULL, qty int NOT NULL,
 INSERT INTO p18.item (id, price, qty) SELECT i, i * 10, i % 4 FROM generate_series(1, 12) i;
 SELECT relation FROM lamin.enable('p18.item');
 DELETE FROM p18.item WHERE id % 3 = 0;
-CREATE FUNCTION pg_temp.same(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    r_on text;
-    r_off text;
-    n bigint;
-BEGIN
-    PERFORM set_config('lamin_branch.flatten_views', 'on', true);
-    EXECUTE format('SELECT count(*), coalesce(string_agg(x::text, %L ORDER BY x::text), %L) FROM (%s) x', '|', '', q)
-       INTO n, r_on;
-    PERFORM set_config('lamin_branch.flatten_views', 'off', true);
-    EXECUTE format('SELECT coalesce(string_agg(x::text, %L ORDER BY x::text), %L) FROM (%s) x', '|', '', q)
-       INTO r_off;
-    PERFORM set_config('lamin_branch.flatten_views', 'on', true);
-    RETURN CASE WHEN r_on = r_off THEN 'same, ' || n || ' rows' ELSE 'DIFFERENT: ' || r_on || ' / ' || r_off END;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/same_rows.sql
 SELECT q, pg_temp.same(q) FROM (VALUES
     ('SELECT id, total FROM p18.item'),
     ('SELECT total, count(*) FROM p18.item GROUP BY total'),
