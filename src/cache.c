@@ -411,6 +411,19 @@ keyset_sql(LaminTable *t)
 	return s.data;
 }
 
+/*
+ * A one-column key: "a.k = ANY ($1::text[]::type[])", which an index scans in key order (a
+ * btree sorts the array and drops duplicates); NULL for a key of several columns.
+ */
+static char *
+key_any_sql(LaminTable *t, const char *a)
+{
+	if (t->nkeys != 1)
+		return NULL;
+	return psprintf("%s.%s %s ANY ($1::pg_catalog.text[]::%s[])", a, t->key_name[0], t->key_eq[0],
+					format_type_be_qualified(t->key_type[0]));
+}
+
 /* a.k1 = b.k1 AND ... */
 static char *
 join_sql(LaminTable *t, const char *a, const char *b)
@@ -483,7 +496,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 	int			slot = which + (many ? LP_NUM_PLANS : 0);
 
 	StringInfoData sql;
-	Oid			argtypes[INDEX_MAX_KEYS + 3];
+	Oid			argtypes[INDEX_MAX_KEYS + 4];
 	int			n = t->nkeys;	/* parameters after the key */
 	int			i;
 	SPIPlanPtr	plan;
@@ -583,10 +596,15 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			 * below: the work stays linear in the keys whatever the planner thinks of the
 			 * table's size.
 			 */
-			appendStringInfo(&sql, "SELECT DISTINCT t.lamin_uid FROM (%s) k CROSS JOIN LATERAL "
-							 "(SELECT %s::pg_catalog.text AS lamin_uid FROM %s t WHERE %s OFFSET 0) t",
-							 keyset_sql(t), t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL", t->qualname,
-							 join_sql(t, "t", "k"));
+			if (t->nkeys == 1)
+				appendStringInfo(&sql, "SELECT %s::pg_catalog.text FROM %s t WHERE %s",
+								 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL", t->qualname,
+								 key_any_sql(t, "t"));
+			else
+				appendStringInfo(&sql, "SELECT DISTINCT t.lamin_uid FROM (%s) k CROSS JOIN LATERAL "
+								 "(SELECT %s::pg_catalog.text AS lamin_uid FROM %s t WHERE %s OFFSET 0) t",
+								 keyset_sql(t), t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL", t->qualname,
+								 join_sql(t, "t", "k"));
 			argtypes[0] = TEXTARRAYOID;
 			n = 1;
 			break;
@@ -656,6 +674,31 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			argtypes[0] = TEXTARRAYOID;
 			argtypes[1] = INT4OID;
 			n = 2;
+			break;
+		case LP_MOVE_FAST:
+			/*
+			 * Lock and move in one statement the rows that are on the branch a move usually
+			 * takes rows from (the caller's guess, $3): the UPDATE a user would write, joined to
+			 * the keys in key order (a sorted sub-query is never pulled up; the caller plans the
+			 * join as a nested loop), so rows are locked in key order. A row another transaction
+			 * moves meanwhile fails the recheck of its branch and is left to the locking path.
+			 */
+			if (t->nkeys == 1)
+				appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]::%s[]) AS %s "
+								 "ORDER BY 1) k",
+								 t->qualname, format_type_be_qualified(t->key_type[0]), t->key_name[0]);
+			else
+				appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 FROM (SELECT * FROM (%s) k ORDER BY %s) k",
+								 t->qualname, keyset_sql(t), key_order(t, ""));
+			appendStringInfo(&sql, " WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3 RETURNING %s, %s::pg_catalog.text, %s",
+							 join_sql(t, "t", "k"), keytext_sql(t, "k"),
+							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL",
+							 t->spaces ? "t.space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces($4)))" : "true");
+			argtypes[0] = TEXTARRAYOID;
+			argtypes[1] = INT4OID;
+			argtypes[2] = INT4OID;
+			argtypes[3] = REGROLEOID;
+			n = 4;
 			break;
 		case LP_ONE_UID:
 			appendStringInfo(&sql, "SELECT %s::pg_catalog.text FROM %s WHERE ",

@@ -46,7 +46,9 @@ typedef enum LaminPlan
 	LP_ONE_LOCK,				/* lock the row, report on it ($k+1 the caller, for spaces) */
 	LP_ONE_MOVE,				/* move the row to branch $k+1 */
 	LP_ONE_PURGE,				/* delete the row for good */
-	LP_MOVE_KEYS,				/* move the rows to branch $2 */
+	LP_MOVE_KEYS,				/* move the locked rows to branch $2 */
+	LP_MOVE_FAST,				/* lock and move the rows on branch $3 to branch $2, in key order
+								 * ($4 the caller, for spaces) */
 	LP_PURGE_KEYS,				/* delete the rows for good */
 	LP_NUM_PLANS
 } LaminPlan;
@@ -117,6 +119,7 @@ extern bool lamin_registry_lookup(Oid given, LaminEnabled *out);
 extern bool lamin_is_registry(Oid relid);
 extern void lamin_check_view_right(const LaminEnabled *e, bool on_trash, Oid role);
 extern void lamin_check_move_right(const LaminEnabled *e, int32 from, int32 to, bool purge, Oid role);
+extern bool lamin_may_move(const LaminEnabled *e, int32 from, int32 to, bool purge, Oid role);
 extern void lamin_check_update_right(const LaminEnabled *e, int32 branch);
 extern void lamin_check_space(LaminTable *t, Datum *key, Oid caller);
 extern void lamin_check_space_value(LaminTable *t, HeapTuple tup, TupleDesc desc, Oid caller);

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
@@ -28,7 +29,9 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/tuplestore.h"
 
 #include "lamin_branch.h"
@@ -136,6 +139,144 @@ target_of(MoveRequest *req, bool *purge)
 }
 
 /*
+ * Plan the statements that follow with nested-loop joins only, so that an UPDATE joined to its
+ * keys in key order locks its rows in that order, as every move does: two moves of overlapping
+ * keys then wait for each other instead of deadlocking. Undone by AtEOXact_GUC(true, level), or
+ * by the end of the (sub)transaction on error.
+ */
+static int
+plan_in_key_order(void)
+{
+	static const char *const off[] = {"enable_hashjoin", "enable_mergejoin"};
+	int			level = NewGUCNestLevel();
+	int			i;
+
+	for (i = 0; i < lengthof(off); i++)
+		(void) set_config_option(off[i], "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+/* What the fast path of a bulk move did */
+typedef enum FastResult
+{
+	FAST_NONE,					/* nothing: the locking path does the whole move */
+	FAST_ALL,					/* moved a row for every key */
+	FAST_LOCKED					/* moved some, and every other row is locked: the report is in */
+} FastResult;
+
+/* The rows of the keys locked without waiting, in a subtransaction; false if one was held */
+static bool
+lock_nowait(MoveRequest *req, Datum *values, SPITupleTable **report)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool locked = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			rc = SPI_execute_plan(lamin_table_plan(req->t, LP_LOCK_NOWAIT, req->nrows > 2),
+										  values, NULL, false, 0);
+
+		lamin_spi_check(rc, "locking the rows");
+		*report = SPI_tuptable;
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FlushErrorState();
+		FreeErrorData(edata);
+		locked = false;
+	}
+	PG_END_TRY();
+	return locked;
+}
+
+/*
+ * The fast path of a bulk move (see move_rows): LP_MOVE_FAST in a subtransaction of its own. It
+ * is kept when it moved a row for every key, or when every other row of the keys can be locked
+ * at once (FOR UPDATE NOWAIT). Otherwise the locking path must wait for a row, and a move never
+ * waits for a row while it holds rows of higher keys (which is what keeps two bulk moves of
+ * overlapping keys from deadlocking): the fast path is rolled back, its row locks with it, and
+ * the locking path takes every lock in key order from scratch.
+ */
+static FastResult
+move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller,
+		  SPITupleTable **tt, uint64 *n, SPITupleTable **report)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile FastResult result = FAST_NONE;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		Datum		args[4];
+		int			level;
+		int			rc;
+		uint64		i;
+		bool		all;
+
+		args[0] = req->keys;
+		args[1] = Int32GetDatum(target);
+		args[2] = Int32GetDatum(guess);
+		args[3] = ObjectIdGetDatum(caller);
+		level = plan_in_key_order();
+		rc = SPI_execute_plan(lamin_table_plan(req->t, LP_MOVE_FAST, req->nrows > 2), args, NULL, false, 0);
+		AtEOXact_GUC(true, level);
+		lamin_spi_check(rc, "moving the rows");
+		*tt = SPI_tuptable;
+		*n = SPI_processed;
+		/* rows in a space the caller may not write: the locking path names them */
+		all = SPI_processed == (uint64) req->nrows;
+		for (i = 0; all && i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			all = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		}
+		if (all)
+			result = FAST_ALL;
+		else if (lock_nowait(req, values, report))
+			result = FAST_LOCKED;
+		if (result != FAST_NONE)
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (result == FAST_NONE)
+	{
+		*tt = NULL;
+		*n = 0;
+	}
+	return result;
+}
+
+/*
  * The engine. Single requests fill *res; bulk requests put one row per moved row into the
  * tuplestore of rsinfo.
  */
@@ -146,7 +287,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	LaminSavedUser saved;
 	Oid			caller = GetUserId();
 	Datum		values[2];
-	int			rc;
+	int			rc = SPI_OK_UPDATE;
 	uint64		i;
 	bool		purge;
 	int32		target = target_of(req, &purge);
@@ -157,10 +298,16 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	bool		single_locked = false;
 	int64		n_missing = 0;
 	char	   *missing = NULL,
-			   *trashed,
-			   *unwritable;
-	ArrayType  *froms;
+			   *trashed = NULL,
+			   *unwritable = NULL;
+	ArrayType  *froms = NULL;
 	bool		isnull;
+	SPITupleTable *fast_tt = NULL;	/* rows LP_MOVE_FAST moved */
+	uint64		fast_n = 0;
+	int32		guess = LAMIN_BRANCH_MAIN;	/* the branch LP_MOVE_FAST takes rows from */
+	bool		locking_path = true;	/* bulk: lock, check, then move what is left */
+	FastResult	fast = FAST_NONE;
+	SPITupleTable *report = NULL;	/* the locking statement's report */
 
 	PreventCommandDuringRecovery("moving rows between branches");
 	values[0] = req->keys;
@@ -240,16 +387,38 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 			lamin_lock_family_slots(t, wanted);
 		}
 
-		rc = SPI_execute_plan(lamin_table_plan(t, req->locking == LOCKING_NOWAIT ? LP_LOCK_NOWAIT :
-											   req->locking == LOCKING_SKIP ? LP_LOCK_SKIP : LP_LOCK_WAIT,
-											   req->nrows > 2),
-							  values, NULL, false, 0);
-		lamin_spi_check(rc, "locking the rows");
+		/*
+		 * Waiting for locked rows, and moving rather than purging: first lock and move in one
+		 * UPDATE (LP_MOVE_FAST) the rows on the branch such a move usually takes rows from
+		 * (main; trash for a restore), whose move the caller is known to have the right for.
+		 * When it moved a row for every key given, the call is done; otherwise (a key missing
+		 * or given twice, a row on another branch, a row another transaction moved meanwhile)
+		 * the rows are locked (by move_fast when that needs no wait) and checked below, and
+		 * the rest moved.
+		 */
+		guess = target == LAMIN_BRANCH_MAIN ? LAMIN_BRANCH_TRASH : LAMIN_BRANCH_MAIN;
+		if (req->locking == LOCKING_WAIT && !purge && guess != target && req->nrows > 0 &&
+			(has_privs_of_role(caller, t->owner) || lamin_may_move(&req->e, guess, target, false, caller)))
+			fast = move_fast(req, values, target, guess, caller, &fast_tt, &fast_n, &report);
+		locking_path = fast != FAST_ALL;
+
+		if (locking_path)
 		{
-			HeapTuple	row = SPI_tuptable->vals[0];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
+			HeapTuple	row;
+			TupleDesc	desc;
 			Datum		d;
 
+			if (fast != FAST_LOCKED)
+			{
+				rc = SPI_execute_plan(lamin_table_plan(t, req->locking == LOCKING_NOWAIT ? LP_LOCK_NOWAIT :
+													   req->locking == LOCKING_SKIP ? LP_LOCK_SKIP : LP_LOCK_WAIT,
+													   req->nrows > 2),
+									  values, NULL, false, 0);
+				lamin_spi_check(rc, "locking the rows");
+				report = SPI_tuptable;
+			}
+			row = report->vals[0];
+			desc = report->tupdesc;
 			d = SPI_getbinval(row, desc, 1, &isnull);
 			froms = isnull ? NULL : DatumGetArrayTypePCopy(d);
 			n_missing = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
@@ -271,15 +440,15 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 					req->nrows = DatumGetInt32(SPI_getbinval(row, desc, 11, &isnull));
 				}
 			}
-		}
-		if (n_missing > 0)
-		{
-			Datum		all[1];
+			if (n_missing > 0)
+			{
+				Datum		all[1];
 
-			all[0] = req->keys;
-			rc = SPI_execute_plan(lamin_table_plan(t, LP_MISSING, true), all, NULL, false, 1);
-			lamin_spi_check(rc, "naming the missing keys");
-			missing = text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+				all[0] = req->keys;
+				rc = SPI_execute_plan(lamin_table_plan(t, LP_MISSING, true), all, NULL, false, 1);
+				lamin_spi_check(rc, "naming the missing keys");
+				missing = text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			}
 		}
 	}
 
@@ -379,6 +548,8 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 		args[t->nkeys] = Int32GetDatum(target);
 		rc = SPI_execute_plan(lamin_table_plan(t, purge ? LP_ONE_PURGE : LP_ONE_MOVE, false), args, NULL, false, 0);
 	}
+	else if (!locking_path)
+		SPI_processed = 0;		/* LP_MOVE_FAST moved every row */
 	else if (purge)
 		rc = SPI_execute_plan(lamin_table_plan(t, LP_PURGE_KEYS, req->nrows > 2), values, NULL, false, 0);
 	else
@@ -386,7 +557,8 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 		values[1] = Int32GetDatum(target);
 		rc = SPI_execute_plan(lamin_table_plan(t, LP_MOVE_KEYS, req->nrows > 2), values, NULL, false, 0);
 	}
-	lamin_spi_check(rc, "moving the rows");
+	if (req->single || locking_path)
+		lamin_spi_check(rc, "moving the rows");
 
 	/* 4. Report */
 	if (req->single)
@@ -428,26 +600,43 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 			req->action == MOVE_DELETE ? "trashed" : req->action == MOVE_RESTORE ? "restored" :
 			req->action == MOVE_ARCHIVE ? "archived" : "moved";
 
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	row = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			Datum		out[7];
-			bool		nulls[7];
+		SPITupleTable *moved[2];
+		uint64		nmoved[2];
+		int			pass;
 
-			out[0] = ObjectIdGetDatum(t->relid);
-			nulls[0] = false;
-			out[1] = SPI_getbinval(row, desc, 1, &nulls[1]);
-			out[2] = SPI_getbinval(row, desc, 2, &nulls[2]);
-			out[3] = CStringGetTextDatum(verb);
-			nulls[3] = false;
-			out[4] = SPI_getbinval(row, desc, 3, &nulls[4]);
-			out[5] = Int32GetDatum(target);
-			nulls[5] = purge;
-			out[6] = (Datum) 0;
-			nulls[6] = true;
-			/* text values live in SPI memory: the tuplestore copies them */
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+		moved[0] = fast_tt;
+		nmoved[0] = fast_n;
+		moved[1] = locking_path ? SPI_tuptable : NULL;
+		nmoved[1] = locking_path ? SPI_processed : 0;
+		for (pass = 0; pass < 2; pass++)
+		{
+			for (i = 0; i < nmoved[pass]; i++)
+			{
+				HeapTuple	row = moved[pass]->vals[i];
+				TupleDesc	desc = moved[pass]->tupdesc;
+				Datum		out[7];
+				bool		nulls[7];
+
+				out[0] = ObjectIdGetDatum(t->relid);
+				nulls[0] = false;
+				out[1] = SPI_getbinval(row, desc, 1, &nulls[1]);
+				out[2] = SPI_getbinval(row, desc, 2, &nulls[2]);
+				out[3] = CStringGetTextDatum(verb);
+				nulls[3] = false;
+				if (pass == 0)
+				{
+					out[4] = Int32GetDatum(guess);
+					nulls[4] = false;
+				}
+				else
+					out[4] = SPI_getbinval(row, desc, 3, &nulls[4]);
+				out[5] = Int32GetDatum(target);
+				nulls[5] = purge;
+				out[6] = (Datum) 0;
+				nulls[6] = true;
+				/* text values live in SPI memory: the tuplestore copies them */
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+			}
 		}
 	}
 

@@ -256,17 +256,43 @@ lamin_check_view_right(const LaminEnabled *e, bool on_trash, Oid role)
  * branch checked is the branch moved from) and the row trigger. `role` is the caller: the
  * functions check it while they run as the table's owner.
  */
+static Oid
+move_right_view(const LaminEnabled *e, int32 from, int32 to, bool purge, const char **what)
+{
+	if (!purge && from == to)
+		return InvalidOid;
+	if (purge || from == LAMIN_BRANCH_TRASH || to == LAMIN_BRANCH_MAIN)
+	{
+		*what = "back from the trash, or out of it for good,";
+		return e->trash_view;
+	}
+	if (from == LAMIN_BRANCH_ARCHIVE)
+	{
+		*what = "out of the archive";
+		return e->archive_view;
+	}
+	*what = "out of main";
+	return e->main_view;
+}
+
 void
 lamin_check_move_right(const LaminEnabled *e, int32 from, int32 to, bool purge, Oid role)
 {
-	if (!purge && from == to)
-		return;
-	if (purge || from == LAMIN_BRANCH_TRASH || to == LAMIN_BRANCH_MAIN)
-		lamin_check_view_right(e, true, role);
-	else if (from == LAMIN_BRANCH_ARCHIVE)
-		check_delete_on(e, e->archive_view, "out of the archive", role);
-	else
-		lamin_check_view_right(e, false, role);
+	const char *what = NULL;
+	Oid			view = move_right_view(e, from, to, purge, &what);
+
+	if (OidIsValid(view))
+		check_delete_on(e, view, what, role);
+}
+
+/* The same, as a question */
+bool
+lamin_may_move(const LaminEnabled *e, int32 from, int32 to, bool purge, Oid role)
+{
+	const char *what = NULL;
+	Oid			view = move_right_view(e, from, to, purge, &what);
+
+	return !OidIsValid(view) || pg_class_aclcheck(view, role, ACL_DELETE) == ACLCHECK_OK;
 }
 
 /*
