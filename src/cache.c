@@ -544,6 +544,23 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			argtypes[1] = INT4ARRAYOID;
 			n = 2;
 			break;
+		case LP_HEADS_SUSPECT:
+			/*
+			 * The families whose head may be wrong: all but those with no version on the
+			 * branch, or one version that is head, which is what most families are. Reads at
+			 * most two index entries of each, which costs less than LP_HEADS's numbering.
+			 */
+			appendStringInfo(&sql, "SELECT u.s, u.b FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+							 "pg_catalog.unnest($2::pg_catalog.int4[])) u(s, b) "
+							 "WHERE (SELECT pg_catalog.count(*) OPERATOR(pg_catalog.=) 0 OR (pg_catalog.count(*) OPERATOR(pg_catalog.=) 1 "
+							 "AND pg_catalog.bool_and(x.is_latest)) FROM (SELECT x.is_latest FROM %s x "
+							 "WHERE pg_catalog.substr(x.uid::pg_catalog.text, 1, 16) OPERATOR(pg_catalog.=) u.s "
+							 "AND x.branch_id OPERATOR(pg_catalog.=) u.b LIMIT 2) x) IS NOT TRUE",
+							 t->qualname);
+			argtypes[0] = TEXTARRAYOID;
+			argtypes[1] = INT4ARRAYOID;
+			n = 2;
+			break;
 		case LP_FAMILY_WRONG:
 			/*
 			 * One family's versions whose is_latest is wrong (usually none): key columns, key

@@ -411,6 +411,36 @@ recompute_heads(LaminTable *t, HeadsState *st)
 	ctl.hcxt = CurrentMemoryContext;
 	st->promoted = hash_create("lamin_branch promoted", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
+	/*
+	 * many families: only those whose head may be wrong are numbered (usually none). One
+	 * plan, made once: probes of the family index, however many families there are.
+	 */
+	if (n > 2)
+	{
+		args[0] = PointerGetDatum(construct_array(stems, n, TEXTOID, -1, false, TYPALIGN_INT));
+		args[1] = PointerGetDatum(construct_array(branches, n, INT4OID, 4, true, TYPALIGN_INT));
+		/*
+		 * the family as it is now, the statement's own rows included (not read-only: a new
+		 * command and snapshot), also under REPEATABLE READ, as LP_HEADS reads it
+		 */
+		if (IsolationUsesXactSnapshot())
+			rc = SPI_execute_snapshot(lamin_table_plan(t, LP_HEADS_SUSPECT, false), args, NULL,
+									  GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
+		else
+			rc = SPI_execute_plan(lamin_table_plan(t, LP_HEADS_SUSPECT, false), args, NULL, false, 0);
+		lamin_spi_check(rc, "reading the version heads");
+		n = (long) SPI_processed;
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+
+			stems[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+			branches[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+		}
+		if (n == 0)
+			return 0;
+	}
+
 	if (n <= 2)
 	{
 		/* one or two families (a single move): read each, write only what is wrong */

@@ -30,6 +30,7 @@
 typedef enum LaminPlan
 {
 	LP_HEADS,					/* make the newest version of families ($1 stems, $2 branches) head */
+	LP_HEADS_SUSPECT,			/* of those families, the ones whose head may be wrong */
 	LP_CLEAR_HEADS,				/* is_latest = false for keys ($1 text[]) */
 	LP_FAMILY_WRONG,			/* versions of one family ($1 stem, $2 branch) whose is_latest is wrong */
 	LP_SET_LATEST,				/* is_latest = $k+1 for one key */

@@ -12,9 +12,11 @@
  *      rows actually make (rights.c), locked records, spaces;
  *   3. moves the rows with one UPDATE (or DELETE, for good) as the table's owner;
  *   4. reports each row moved.
- * Bad input fails the whole call before anything moves. The statements are prepared once per
- * table (cache.c) and take the keys as one text[]; the base-table triggers keep the version
- * heads right once the statement has run.
+ * A bulk move that waits for locks first tries steps 1 and 3 at once, for the rows on the
+ * branch it usually moves from (move_fast), and keeps that when it cannot deadlock.
+ * Bad input fails the whole call, and nothing it moved stays moved. The statements are prepared
+ * once per table (cache.c) and take the keys as one text[]; the base-table triggers keep the
+ * version heads right once the statement has run.
  */
 #include "postgres.h"
 
@@ -139,21 +141,27 @@ target_of(MoveRequest *req, bool *purge)
 }
 
 /*
- * Plan the statements that follow with nested-loop joins only, so that an UPDATE joined to its
- * keys in key order locks its rows in that order, as every move does: two moves of overlapping
- * keys then wait for each other instead of deadlocking. Undone by AtEOXact_GUC(true, level), or
- * by the end of the (sub)transaction on error.
+ * Run a statement planned with nested-loop joins only, so that an UPDATE joined to its keys in
+ * key order locks its rows in that order, as every move does: two moves of overlapping keys then
+ * wait for each other instead of deadlocking. Only the planning sees these settings: the
+ * statement is opened as a cursor (which plans it) before they are undone, then run, so the
+ * queries of user triggers it fires are planned as the session has it. Fills SPI_tuptable and
+ * SPI_processed.
  */
-static int
-plan_in_key_order(void)
+static void
+run_in_key_order(SPIPlanPtr plan, Datum *args)
 {
 	static const char *const off[] = {"enable_hashjoin", "enable_mergejoin"};
 	int			level = NewGUCNestLevel();
 	int			i;
+	Portal		portal;
 
 	for (i = 0; i < lengthof(off); i++)
 		(void) set_config_option(off[i], "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	return level;
+	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
+	AtEOXact_GUC(true, level);
+	SPI_cursor_fetch(portal, true, FETCH_ALL);
+	SPI_cursor_close(portal);
 }
 
 /* What the fast path of a bulk move did */
@@ -225,8 +233,6 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
 	PG_TRY();
 	{
 		Datum		args[4];
-		int			level;
-		int			rc;
 		uint64		i;
 		bool		all;
 
@@ -234,10 +240,8 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
 		args[1] = Int32GetDatum(target);
 		args[2] = Int32GetDatum(guess);
 		args[3] = ObjectIdGetDatum(caller);
-		level = plan_in_key_order();
-		rc = SPI_execute_plan(lamin_table_plan(req->t, LP_MOVE_FAST, req->nrows > 2), args, NULL, false, 0);
-		AtEOXact_GUC(true, level);
-		lamin_spi_check(rc, "moving the rows");
+		/* one plan for any number of keys: it does the same for 3 keys and for 30000 */
+		run_in_key_order(lamin_table_plan(req->t, LP_MOVE_FAST, false), args);
 		*tt = SPI_tuptable;
 		*n = SPI_processed;
 		/* rows in a space the caller may not write: the locking path names them */
