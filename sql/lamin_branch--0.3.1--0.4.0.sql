@@ -612,8 +612,8 @@ $$;
 
 -- Drop the views of a table so that they can be made again (lamin._views_make) once its columns
 -- changed: returns where the main view is (schema, name) and the statements that give the
--- views their grants back. Views of the user's that depend on them stop it, with an error that
--- names them. Views already gone (a CASCADE) are made again where enable() put them, with a
+-- views their grants back. Views of the user's that depend on them stop it (Postgres's error
+-- names them). Views already gone (a CASCADE) are made again where enable() put them, with a
 -- warning: their grants are lost.
 CREATE FUNCTION lamin._views_drop(tbl regclass)
 RETURNS text[]
@@ -626,7 +626,6 @@ DECLARE
     mainv  name;
     grants text[];
     v      regclass;
-    detail text;
 BEGIN
     SELECT n.nspname, c.relname INTO vnsp, mainv
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = e.main_view;
@@ -639,14 +638,7 @@ BEGIN
      WHERE c.oid IN (e.main_view, e.archive_view, e.trash_view) AND x.grantee <> c.relowner;
     FOREACH v IN ARRAY ARRAY[e.main_view, e.archive_view, e.trash_view] LOOP
         IF EXISTS (SELECT 1 FROM pg_class WHERE oid = v) THEN
-            BEGIN
-                EXECUTE format('DROP VIEW %s', v);
-            EXCEPTION WHEN dependent_objects_still_exist THEN
-                GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-                RAISE EXCEPTION 'the views of % cannot be made again: other objects depend on view %', e.relation, v
-                      USING ERRCODE = 'dependent_objects_still_exist', DETAIL = detail,
-                            HINT = 'Drop those objects, change the table, and create them again.';
-            END;
+            EXECUTE format('DROP VIEW %s', v);
         END IF;
     END LOOP;
     IF mainv IS NULL THEN
