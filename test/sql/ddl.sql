@@ -100,9 +100,9 @@ seven	2
 eight	4
 \.
 SELECT title, priority, branch_id FROM app.task_all WHERE title IN ('seven', 'eight') ORDER BY title;
--- another role may not: the table is closed to it
+-- another role may not: the table is closed to it (refused before the file is read)
 SET ROLE regress_ddl_app;
-COPY app.task (title, priority) FROM stdin;
+COPY app.task (title, priority) FROM '/nonexistent/tasks.tsv';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET ROLE regress_ddl_owner;
 
