@@ -52,7 +52,7 @@ ALTER TABLE app.task ALTER COLUMN priority SET DEFAULT 5;
 ALTER TABLE app.task ALTER COLUMN priority DROP NOT NULL;
 ALTER TABLE app.task ADD CONSTRAINT task_priority_check CHECK (priority BETWEEN 0 AND 9);
 ALTER TABLE app.task ADD CONSTRAINT task_title_key UNIQUE (title);
-SELECT conname, contype FROM pg_constraint WHERE conrelid = 'app.task_all'::regclass ORDER BY conname;
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'app.task_all'::regclass AND contype <> 'n' ORDER BY conname;
 SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'app.task_all'::regclass AND attname = 'priority';
 INSERT INTO app.task (title) VALUES ('four') RETURNING id, title, priority, branch_id;
 INSERT INTO app.task (title, priority) VALUES ('five', 10);
