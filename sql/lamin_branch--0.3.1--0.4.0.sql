@@ -7,6 +7,10 @@
 --     existing version families right: key columns whose names hold '.' or ',' made it fail.
 --   - lamin._branch_of() runs with the caller's rights: naming a branch of a table reads its
 --     branch catalog as the caller, no longer as the extension's owner.
+--   - The views carry their table's column defaults and comments and a comment of their own;
+--     lamin._views_drop and lamin._views_make re-create them for the DDL hook and
+--     lamin.refresh_views; the event triggers follow COMMENT too, and refuse DDL on a main view
+--     for its table where the module is not preloaded.
 \echo Use "ALTER EXTENSION lamin_branch UPDATE TO '0.4.0'" to load this file. \quit
 
 -- Spaces tables enabled under 0.2.0 keep their 0.2.0 main view (the caller's rights, confined by
@@ -498,3 +502,253 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The views' metadata; the views made again by parts, for the DDL hook (src/utility.c) as for
+-- lamin.refresh_views. Replaced by DROP and CREATE.
+DROP EVENT TRIGGER lamin_branch_alter_table;
+DROP FUNCTION lamin._on_alter_table();
+DROP FUNCTION lamin.refresh_views(regclass);
+DROP FUNCTION lamin._create_views_named(lamin.enabled_table, name, name);
+
+-- A column comment of a branch view (COMMENT ON COLUMN on a main view goes to its table where the
+-- module is preloaded). Only for the views' owner.
+CREATE FUNCTION lamin._view_column_comment(view regclass, col name, comment text) RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'lamin_view_column_comment';
+
+-- What tools that read a view's columns (psql's \d+, ORMs that generate models) should see: each
+-- view column carries its table column's default (so that they see it, and INSERT through the
+-- view fills it in as the table would) and comment, and each view a comment naming its table, its
+-- branch and the key. Run when the views are made and after ALTER TABLE or COMMENT on the table;
+-- changes only what differs.
+CREATE FUNCTION lamin._view_meta(tbl regclass, main regclass, archive regclass, trash regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keys text;
+    v    record;
+    a    record;
+    txt  text;
+BEGIN
+    SELECT string_agg(quote_ident(att.attname), ', ' ORDER BY k.i) INTO keys
+      FROM pg_index ix, unnest(ix.indkey) WITH ORDINALITY k(attnum, i), pg_attribute att
+     WHERE ix.indrelid = tbl AND ix.indisprimary AND att.attrelid = tbl AND att.attnum = k.attnum;
+    FOR v IN SELECT * FROM (VALUES (main, 'main', 1, 'DELETE moves rows to the trash.'),
+                                   (archive, 'archive', 0, 'DELETE moves rows to the trash.'),
+                                   (trash, 'trash', -1, 'DELETE removes rows for good; lamin.restore() brings them back.'))
+                           x(view, branch, id, what)
+              WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = x.view) LOOP
+        txt := format('Rows of table %s on branch %s (branch_id = %s), key (%s). %s Made by lamin_branch.',
+                      tbl, v.branch, v.id, keys, v.what);
+        IF obj_description(v.view, 'pg_class') IS DISTINCT FROM txt THEN
+            EXECUTE format('COMMENT ON VIEW %s IS %L', v.view, txt);
+        END IF;
+        FOR a IN SELECT va.attname,
+                        (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+                          WHERE d.adrelid = tbl AND d.adnum = ta.attnum AND ta.attgenerated = '') AS def,
+                        (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+                          WHERE d.adrelid = v.view AND d.adnum = va.attnum) AS view_def,
+                        col_description(tbl, ta.attnum) AS descr,
+                        col_description(v.view, va.attnum) AS view_descr
+                   FROM pg_attribute va
+                   JOIN pg_attribute ta ON ta.attrelid = tbl AND ta.attname = va.attname AND NOT ta.attisdropped
+                  WHERE va.attrelid = v.view AND va.attnum > 0 AND NOT va.attisdropped
+                  ORDER BY va.attnum LOOP
+            IF a.def IS DISTINCT FROM a.view_def THEN
+                IF a.def IS NULL THEN
+                    EXECUTE format('ALTER VIEW %s ALTER COLUMN %I DROP DEFAULT', v.view, a.attname);
+                ELSE
+                    EXECUTE format('ALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s', v.view, a.attname, a.def);
+                END IF;
+            END IF;
+            IF a.descr IS DISTINCT FROM a.view_descr THEN
+                PERFORM lamin._view_column_comment(v.view, a.attname, a.descr);
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+-- Create the three views of a table in schema vnsp (none may exist), with delete triggers and owner.
+CREATE FUNCTION lamin._create_views_named(e lamin.enabled_table, vnsp name, mainv name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols text := lamin._columns(e.relation);
+    owner name := (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = e.relation);
+    v record;
+BEGIN
+    FOR v IN SELECT * FROM (VALUES (mainv, 1),
+                                   (lamin._object_name(e.original_name, '_archive'), 0),
+                                   (lamin._object_name(e.original_name, '_trash'), -1)) x(name, branch) LOOP
+        -- The views run with the owner's rights as security barriers, past row-level security:
+        -- they filter spaces themselves, for the role that queries them, and the row trigger
+        -- checks who may move rows between branches and write in a space. A table that had
+        -- row-level security of its own (e.enabled_rls false) keeps a main view with the
+        -- caller's rights, so that its policies apply to the caller; lamin_branch_main confines
+        -- that view (and the table's grantees) to main.
+        EXECUTE format('CREATE VIEW %I.%I WITH (%s) AS SELECT %s FROM %s WHERE branch_id OPERATOR(pg_catalog.=) %s%s',
+                       vnsp, v.name,
+                       CASE WHEN v.branch = 1 AND NOT e.enabled_rls THEN 'security_invoker = true' ELSE 'security_barrier = true' END,
+                       cols, e.relation, v.branch,
+                       CASE WHEN e.spaces
+                            THEN ' AND space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces())::smallint[])' ELSE '' END);
+        IF v.branch <> -1 THEN
+            EXECUTE format('CREATE TRIGGER lamin_delete_to_trash INSTEAD OF DELETE ON %I.%I '
+                           'FOR EACH ROW EXECUTE FUNCTION lamin.view_delete_trigger()', vnsp, v.name);
+        END IF;
+        IF owner <> current_user THEN
+            EXECUTE format('ALTER VIEW %I.%I OWNER TO %I', vnsp, v.name, owner);
+        END IF;
+    END LOOP;
+    PERFORM lamin._view_meta(e.relation, format('%I.%I', vnsp, mainv)::regclass,
+                             format('%I.%I', vnsp, lamin._object_name(e.original_name, '_archive'))::regclass,
+                             format('%I.%I', vnsp, lamin._object_name(e.original_name, '_trash'))::regclass);
+END
+$$;
+
+-- Drop the views of a table so that they can be made again (lamin._views_make) once its columns
+-- changed: returns where the main view is (schema, name) and the statements that give the
+-- views their grants back. Views of the user's that depend on them stop it (Postgres's error
+-- names them). Views already gone (a CASCADE) are made again where enable() put them, with a
+-- warning: their grants are lost.
+CREATE FUNCTION lamin._views_drop(tbl regclass)
+RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e      lamin.enabled_table := lamin._registry(tbl);
+    vnsp   name;
+    mainv  name;
+    grants text[];
+    v      regclass;
+BEGIN
+    SELECT n.nspname, c.relname INTO vnsp, mainv
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = e.main_view;
+    -- the views' grants, as statements to run on the new views
+    SELECT coalesce(array_agg(format('GRANT %s ON %I.%I TO %s%s', x.privilege_type, n.nspname, c.relname,
+                                     CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END,
+                                     CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)), '{}')
+      INTO grants
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) x
+     WHERE c.oid IN (e.main_view, e.archive_view, e.trash_view) AND x.grantee <> c.relowner;
+    FOREACH v IN ARRAY ARRAY[e.main_view, e.archive_view, e.trash_view] LOOP
+        IF EXISTS (SELECT 1 FROM pg_class WHERE oid = v) THEN
+            EXECUTE format('DROP VIEW %s', v);
+        END IF;
+    END LOOP;
+    IF mainv IS NULL THEN
+        -- the views are gone (dropped by a CASCADE): make them again where enable() put them
+        vnsp := e.views_schema;
+        mainv := e.original_name;
+        RAISE WARNING 'views of % were dropped and are made again; grant them again', e.relation;
+    END IF;
+    RETURN ARRAY[vnsp::text, mainv::text] || grants;
+END
+$$;
+
+-- Make the views of a table again after lamin._views_drop, as enable() made them (options,
+-- triggers, owner, defaults and comments), with their grants, and register them.
+CREATE FUNCTION lamin._views_make(tbl regclass, saved text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e      lamin.enabled_table := lamin._registry(tbl);
+    vnsp   name := saved[1];
+    mainv  name := saved[2];
+    g      text;
+BEGIN
+    PERFORM lamin._create_views_named(e, vnsp, mainv);
+    FOREACH g IN ARRAY saved[3:] LOOP
+        EXECUTE g;
+    END LOOP;
+    UPDATE lamin.enabled_table
+       SET main_view = format('%I.%I', vnsp, mainv)::regclass,
+           archive_view = format('%I.%I', vnsp, lamin._object_name(e.original_name, '_archive'))::regclass,
+           trash_view = format('%I.%I', vnsp, lamin._object_name(e.original_name, '_trash'))::regclass
+     WHERE relation = e.relation;
+END
+$$;
+
+-- Re-create the views of a table after its columns changed, keeping their grants.
+CREATE FUNCTION lamin.refresh_views(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e      lamin.enabled_table := lamin._registry(tbl);
+BEGIN
+    IF e.relation IS NULL THEN
+        RAISE EXCEPTION 'table % is not branch-enabled', tbl USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF e.mode = 'extension' THEN
+        RAISE EXCEPTION 'table % belongs to extension lamin_branch', e.relation USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = e.relation), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', e.relation USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM lamin._views_make(e.relation, lamin._views_drop(e.relation));
+END
+$$;
+COMMENT ON FUNCTION lamin.refresh_views(regclass) IS
+    're-create the views of a branch-enabled table after its columns changed, keeping grants';
+
+-- After ALTER TABLE or COMMENT on a branch-enabled table, its views show its new columns, defaults
+-- and comments. A change the views cannot follow (a dependent view of the user's blocks
+-- re-creating them) is reported as a warning: the ALTER TABLE itself stands. Views that the
+-- module's DDL hook has dropped for this statement (lamin._views_pending) are the hook's to make.
+CREATE FUNCTION lamin._on_alter_table()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    e lamin.enabled_table;
+BEGIN
+    FOR r IN SELECT DISTINCT x.relation
+               FROM pg_event_trigger_ddl_commands() d
+               JOIN lamin.enabled_table x ON x.relation OPERATOR(pg_catalog.=) d.objid
+              WHERE d.classid = 'pg_class'::regclass AND x.mode <> 'extension'
+    LOOP
+        CONTINUE WHEN lamin._views_pending(r.relation);
+        e := lamin._registry(r.relation);
+        BEGIN
+            IF lamin._columns(e.relation) IS DISTINCT FROM (SELECT lamin._columns(e.main_view)) THEN
+                PERFORM lamin.refresh_views(e.relation);
+            ELSE
+                PERFORM lamin._view_meta(e.relation, e.main_view, e.archive_view, e.trash_view);
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'views of % not refreshed: %', e.relation, SQLERRM
+                  USING HINT = format('Run SELECT lamin.refresh_views(%L); once the cause is fixed.', e.relation::text);
+        END;
+    END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER lamin_branch_alter_table ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'COMMENT')
+    EXECUTE FUNCTION lamin._on_alter_table();
+
+-- Has the DDL hook (src/utility.c) dropped the views of this table for the statement running
+-- now, to make them again once it is done? Always false where the module is not preloaded.
+CREATE FUNCTION lamin._views_pending(tbl regclass) RETURNS boolean
+LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'lamin_views_pending';
+
+-- Before DDL that names the main view of a table enabled in rename mode where the module is not
+-- preloaded (the DDL hook would send it to the table): an error whose hint names the table.
+CREATE FUNCTION lamin._on_ddl_start() RETURNS event_trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'lamin_ddl_start';
+CREATE EVENT TRIGGER lamin_branch_ddl_start ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE', 'CREATE INDEX', 'CREATE TABLE', 'COMMENT')
+    EXECUTE FUNCTION lamin._on_ddl_start();
+
+-- Tables enabled before, and the artifacts, get their views' metadata.
+SELECT lamin._view_meta(relation, main_view, archive_view, trash_view) FROM lamin.enabled_table;

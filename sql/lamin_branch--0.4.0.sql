@@ -433,6 +433,66 @@ $$;
 -- 5. lamin.enable / lamin.disable / lamin.refresh_views
 --------------------------------------------------------------------------------------------------
 
+-- A column comment of a branch view (COMMENT ON COLUMN on a main view goes to its table where the
+-- module is preloaded). Only for the views' owner.
+CREATE FUNCTION lamin._view_column_comment(view regclass, col name, comment text) RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'lamin_view_column_comment';
+
+-- What tools that read a view's columns (psql's \d+, ORMs that generate models) should see: each
+-- view column carries its table column's default (so that they see it, and INSERT through the
+-- view fills it in as the table would) and comment, and each view a comment naming its table, its
+-- branch and the key. Run when the views are made and after ALTER TABLE or COMMENT on the table;
+-- changes only what differs.
+CREATE FUNCTION lamin._view_meta(tbl regclass, main regclass, archive regclass, trash regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keys text;
+    v    record;
+    a    record;
+    txt  text;
+BEGIN
+    SELECT string_agg(quote_ident(att.attname), ', ' ORDER BY k.i) INTO keys
+      FROM pg_index ix, unnest(ix.indkey) WITH ORDINALITY k(attnum, i), pg_attribute att
+     WHERE ix.indrelid = tbl AND ix.indisprimary AND att.attrelid = tbl AND att.attnum = k.attnum;
+    FOR v IN SELECT * FROM (VALUES (main, 'main', 1, 'DELETE moves rows to the trash.'),
+                                   (archive, 'archive', 0, 'DELETE moves rows to the trash.'),
+                                   (trash, 'trash', -1, 'DELETE removes rows for good; lamin.restore() brings them back.'))
+                           x(view, branch, id, what)
+              WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = x.view) LOOP
+        txt := format('Rows of table %s on branch %s (branch_id = %s), key (%s). %s Made by lamin_branch.',
+                      tbl, v.branch, v.id, keys, v.what);
+        IF obj_description(v.view, 'pg_class') IS DISTINCT FROM txt THEN
+            EXECUTE format('COMMENT ON VIEW %s IS %L', v.view, txt);
+        END IF;
+        FOR a IN SELECT va.attname,
+                        (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+                          WHERE d.adrelid = tbl AND d.adnum = ta.attnum AND ta.attgenerated = '') AS def,
+                        (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+                          WHERE d.adrelid = v.view AND d.adnum = va.attnum) AS view_def,
+                        col_description(tbl, ta.attnum) AS descr,
+                        col_description(v.view, va.attnum) AS view_descr
+                   FROM pg_attribute va
+                   JOIN pg_attribute ta ON ta.attrelid = tbl AND ta.attname = va.attname AND NOT ta.attisdropped
+                  WHERE va.attrelid = v.view AND va.attnum > 0 AND NOT va.attisdropped
+                  ORDER BY va.attnum LOOP
+            IF a.def IS DISTINCT FROM a.view_def THEN
+                IF a.def IS NULL THEN
+                    EXECUTE format('ALTER VIEW %s ALTER COLUMN %I DROP DEFAULT', v.view, a.attname);
+                ELSE
+                    EXECUTE format('ALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s', v.view, a.attname, a.def);
+                END IF;
+            END IF;
+            IF a.descr IS DISTINCT FROM a.view_descr THEN
+                PERFORM lamin._view_column_comment(v.view, a.attname, a.descr);
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
+
 -- Create the three views of a table in schema vnsp (none may exist), with delete triggers and owner.
 CREATE FUNCTION lamin._create_views_named(e lamin.enabled_table, vnsp name, mainv name)
 RETURNS void
@@ -467,6 +527,9 @@ BEGIN
             EXECUTE format('ALTER VIEW %I.%I OWNER TO %I', vnsp, v.name, owner);
         END IF;
     END LOOP;
+    PERFORM lamin._view_meta(e.relation, format('%I.%I', vnsp, mainv)::regclass,
+                             format('%I.%I', vnsp, lamin._object_name(e.original_name, '_archive'))::regclass,
+                             format('%I.%I', vnsp, lamin._object_name(e.original_name, '_trash'))::regclass);
 END
 $$;
 
@@ -829,9 +892,13 @@ $$;
 COMMENT ON FUNCTION lamin.disable(regclass, boolean) IS
     'undo lamin.enable(): views dropped, table name and privileges back, every row kept';
 
--- Re-create the views of a table after its columns changed, keeping their grants.
-CREATE FUNCTION lamin.refresh_views(tbl regclass)
-RETURNS void
+-- Drop the views of a table so that they can be made again (lamin._views_make) once its columns
+-- changed: returns where the main view is (schema, name) and the statements that give the
+-- views their grants back. Views of the user's that depend on them stop it (Postgres's error
+-- names them). Views already gone (a CASCADE) are made again where enable() put them, with a
+-- warning: their grants are lost.
+CREATE FUNCTION lamin._views_drop(tbl regclass)
+RETURNS text[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -840,18 +907,8 @@ DECLARE
     vnsp   name;
     mainv  name;
     grants text[];
-    g      text;
     v      regclass;
 BEGIN
-    IF e.relation IS NULL THEN
-        RAISE EXCEPTION 'table % is not branch-enabled', tbl USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
-    IF e.mode = 'extension' THEN
-        RAISE EXCEPTION 'table % belongs to extension lamin_branch', e.relation USING ERRCODE = 'feature_not_supported';
-    END IF;
-    IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = e.relation), 'USAGE') THEN
-        RAISE EXCEPTION 'must be owner of table %', e.relation USING ERRCODE = 'insufficient_privilege';
-    END IF;
     SELECT n.nspname, c.relname INTO vnsp, mainv
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = e.main_view;
     -- the views' grants, as statements to run on the new views
@@ -872,8 +929,25 @@ BEGIN
         mainv := e.original_name;
         RAISE WARNING 'views of % were dropped and are made again; grant them again', e.relation;
     END IF;
+    RETURN ARRAY[vnsp::text, mainv::text] || grants;
+END
+$$;
+
+-- Make the views of a table again after lamin._views_drop, as enable() made them (options,
+-- triggers, owner, defaults and comments), with their grants, and register them.
+CREATE FUNCTION lamin._views_make(tbl regclass, saved text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e      lamin.enabled_table := lamin._registry(tbl);
+    vnsp   name := saved[1];
+    mainv  name := saved[2];
+    g      text;
+BEGIN
     PERFORM lamin._create_views_named(e, vnsp, mainv);
-    FOREACH g IN ARRAY grants LOOP
+    FOREACH g IN ARRAY saved[3:] LOOP
         EXECUTE g;
     END LOOP;
     UPDATE lamin.enabled_table
@@ -883,8 +957,33 @@ BEGIN
      WHERE relation = e.relation;
 END
 $$;
+
+-- Re-create the views of a table after its columns changed, keeping their grants.
+CREATE FUNCTION lamin.refresh_views(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e      lamin.enabled_table := lamin._registry(tbl);
+BEGIN
+    IF e.relation IS NULL THEN
+        RAISE EXCEPTION 'table % is not branch-enabled', tbl USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF e.mode = 'extension' THEN
+        RAISE EXCEPTION 'table % belongs to extension lamin_branch', e.relation USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = e.relation), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', e.relation USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM lamin._views_make(e.relation, lamin._views_drop(e.relation));
+END
+$$;
 COMMENT ON FUNCTION lamin.refresh_views(regclass) IS
     're-create the views of a branch-enabled table after its columns changed, keeping grants';
+
+-- The artifact views carry their table's defaults and comments as those enable() makes do.
+SELECT lamin._view_meta(relation, main_view, archive_view, trash_view) FROM lamin.enabled_table;
 
 --------------------------------------------------------------------------------------------------
 -- 6. Generic moves, one key at a time (C)
@@ -1068,9 +1167,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON lamin.space_access TO PUBLIC;
 -- 8. Keeping the registry and the views true as tables change
 --------------------------------------------------------------------------------------------------
 
--- After ALTER TABLE on a branch-enabled table, its views show its new columns. A change the
--- views cannot follow (a dependent view of the user's blocks re-creating them) is reported as a
--- warning: the ALTER TABLE itself stands.
+-- After ALTER TABLE or COMMENT on a branch-enabled table, its views show its new columns, defaults
+-- and comments. A change the views cannot follow (a dependent view of the user's blocks
+-- re-creating them) is reported as a warning: the ALTER TABLE itself stands. Views that the
+-- module's DDL hook has dropped for this statement (lamin._views_pending) are the hook's to make.
 CREATE FUNCTION lamin._on_alter_table()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -1078,26 +1178,44 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
+    e lamin.enabled_table;
 BEGIN
-    FOR r IN SELECT DISTINCT e.relation
+    FOR r IN SELECT DISTINCT x.relation
                FROM pg_event_trigger_ddl_commands() d
-               JOIN lamin.enabled_table e ON e.relation OPERATOR(pg_catalog.=) d.objid
-              WHERE d.classid = 'pg_class'::regclass AND e.mode <> 'extension'
-                AND lamin._columns(e.relation) IS DISTINCT FROM
-                    (SELECT lamin._columns(e.main_view))
+               JOIN lamin.enabled_table x ON x.relation OPERATOR(pg_catalog.=) d.objid
+              WHERE d.classid = 'pg_class'::regclass AND x.mode <> 'extension'
     LOOP
+        CONTINUE WHEN lamin._views_pending(r.relation);
+        e := lamin._registry(r.relation);
         BEGIN
-            PERFORM lamin.refresh_views(r.relation);
+            IF lamin._columns(e.relation) IS DISTINCT FROM (SELECT lamin._columns(e.main_view)) THEN
+                PERFORM lamin.refresh_views(e.relation);
+            ELSE
+                PERFORM lamin._view_meta(e.relation, e.main_view, e.archive_view, e.trash_view);
+            END IF;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'views of % not refreshed: %', r.relation, SQLERRM
-                  USING HINT = format('Run SELECT lamin.refresh_views(%L); once the cause is fixed.', r.relation::text);
+            RAISE WARNING 'views of % not refreshed: %', e.relation, SQLERRM
+                  USING HINT = format('Run SELECT lamin.refresh_views(%L); once the cause is fixed.', e.relation::text);
         END;
     END LOOP;
 END
 $$;
 CREATE EVENT TRIGGER lamin_branch_alter_table ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'COMMENT')
     EXECUTE FUNCTION lamin._on_alter_table();
+
+-- Has the DDL hook (src/utility.c) dropped the views of this table for the statement running
+-- now, to make them again once it is done? Always false where the module is not preloaded.
+CREATE FUNCTION lamin._views_pending(tbl regclass) RETURNS boolean
+LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'lamin_views_pending';
+
+-- Before DDL that names the main view of a table enabled in rename mode where the module is not
+-- preloaded (the DDL hook would send it to the table): an error whose hint names the table.
+CREATE FUNCTION lamin._on_ddl_start() RETURNS event_trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'lamin_ddl_start';
+CREATE EVENT TRIGGER lamin_branch_ddl_start ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE', 'CREATE INDEX', 'CREATE TABLE', 'COMMENT')
+    EXECUTE FUNCTION lamin._on_ddl_start();
 
 -- A dropped table leaves the registry.
 CREATE FUNCTION lamin._on_drop()

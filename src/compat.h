@@ -28,4 +28,15 @@
 #define LAMIN_MODULE_MAGIC(modname, modversion) PG_MODULE_MAGIC
 #endif
 
+/*
+ * ProcessUtility_hook: the same arguments from 14 to 18 (14 added readOnlyTree); the hook in
+ * utility.c names them through these two macros, so that a version that changes them changes
+ * only this header.
+ */
+#define LAMIN_PROCESS_UTILITY_ARGS \
+	PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, ProcessUtilityContext context, \
+	ParamListInfo params, QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define LAMIN_PROCESS_UTILITY_CALL \
+	pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
+
 #endif							/* LAMIN_COMPAT_H */

@@ -113,6 +113,7 @@ typedef struct LaminEnabled
 	Oid			trash_view;
 	Oid			branch_table;
 	bool		spaces;
+	char		mode;			/* 'r'ename, 'v'iews or 'e'xtension */
 } LaminEnabled;
 extern void lamin_registry_init(void);
 extern LaminEnabled lamin_enabled_table(Oid given);
@@ -146,6 +147,9 @@ extern void lamin_error_locked(LaminTable *t, const char *uid);
 
 /* planner.c */
 extern void lamin_planner_init(void);
+
+/* utility.c: DDL aimed at the main view of a table enabled in rename mode goes to the table */
+extern void lamin_utility_init(void);
 
 /* lamin_branch.c: the branch catalogs */
 extern bool lamin_branch_exists(const LaminEnabled *e, int32 branch);

@@ -100,7 +100,11 @@ registry_load(void)
 	registry_valid = true;
 	registry_relid = OidIsValid(nsp) ? get_relname_relid("enabled_table", nsp) : InvalidOid;
 	if (!OidIsValid(registry_relid))
+	{
+		/* no extension (yet): look again next time, CREATE EXTENSION sends no invalidation */
+		registry_valid = false;
 		return;
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -112,7 +116,7 @@ registry_load(void)
 	{
 		rc = SPI_execute("SELECT relation::pg_catalog.oid, main_view::pg_catalog.oid, "
 						 "archive_view::pg_catalog.oid, trash_view::pg_catalog.oid, "
-						 "branch_table::pg_catalog.oid, spaces FROM lamin.enabled_table", true, 0);
+						 "branch_table::pg_catalog.oid, spaces, mode FROM lamin.enabled_table", true, 0);
 		lamin_spi_check(rc, "reading lamin.enabled_table");
 		for (i = 0; i < SPI_processed; i++)
 		{
@@ -127,6 +131,7 @@ registry_load(void)
 			e.trash_view = DatumGetObjectId(SPI_getbinval(row, desc, 4, &isnull));
 			e.branch_table = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
 			e.spaces = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
+			e.mode = SPI_getvalue(row, desc, 7)[0];
 			registry_add(e.relid, &e);
 			registry_add(e.main_view, &e);
 			registry_add(e.archive_view, &e);
