@@ -23,6 +23,8 @@
 #include "utils/relcache.h"
 #include "rewrite/rowsecurity.h"
 #include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_operator.h"
 #include "utils/syscache.h"
 #include "access/htup_details.h"
@@ -290,11 +292,28 @@ table_load(LaminTable *t)
 				t->check_created_on = false;
 		}
 	}
-	/* spaces are on where the registry says so */
+	/*
+	 * spaces are on where the registry says so; its family index is scanned directly when it is
+	 * what heads.c expects: a plain index of this table on (an expression, branch_id)
+	 */
 	{
 		LaminEnabled e;
+		bool		known = lamin_registry_lookup(t->query_relid, &e);
 
-		t->spaces = lamin_registry_lookup(t->query_relid, &e) && e.spaces;
+		t->spaces = known && e.spaces;
+		t->family_index = InvalidOid;
+		if (known && t->has_heads && OidIsValid(e.family_index) && t->query_relid == t->relid &&
+			get_rel_relkind(e.family_index) == RELKIND_INDEX)
+		{
+			Relation	idx = index_open(e.family_index, AccessShareLock);
+
+			if (idx->rd_index->indrelid == t->relid && idx->rd_index->indnkeyatts == 2 &&
+				idx->rd_index->indkey.values[0] == 0 && idx->rd_index->indkey.values[1] == t->att_branch &&
+				idx->rd_rel->relam == BTREE_AM_OID && idx->rd_opcintype[0] == TEXTOID &&
+				idx->rd_opcintype[1] == INT4OID)
+				t->family_index = e.family_index;
+			index_close(idx, AccessShareLock);
+		}
 	}
 	{
 		TupleDesc	desc = RelationGetDescr(rel);

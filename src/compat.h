@@ -39,4 +39,13 @@
 #define LAMIN_PROCESS_UTILITY_CALL \
 	pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
 
+/* index_beginscan: 18 added an instrumentation argument */
+#if PG_VERSION_NUM >= 180000
+#define lamin_index_beginscan(heap, index, snapshot, nkeys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), 0)
+#else
+#define lamin_index_beginscan(heap, index, snapshot, nkeys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), 0)
+#endif
+
 #endif							/* LAMIN_COMPAT_H */

@@ -16,7 +16,12 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -28,12 +33,14 @@
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
+#include "compat.h"
 #include "lamin_branch.h"
 
 /*
@@ -375,6 +382,61 @@ note_promoted(HeadsState *st, const char *keytext, const char *uid, int32 branch
 }
 
 /*
+ * Of n families (stems[i], branches[i]), keep in place those whose head may be wrong: all but
+ * those with no version on the branch, or one version that is head. Reads at most two entries
+ * of each family in the family index, directly (LP_HEADS_SUSPECT is the same in SQL, for tables
+ * whose index this cannot use), as the family is now: the statement's own rows included, and
+ * under REPEATABLE READ versions committed since the transaction began, as LP_HEADS reads it.
+ * Returns how many families are kept.
+ */
+static long
+suspect_families(LaminTable *t, Datum *stems, Datum *branches, long n)
+{
+	Relation	heap = table_open(t->relid, AccessShareLock);
+	Relation	index = index_open(t->family_index, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	Snapshot	snapshot;
+	long		i,
+				kept = 0;
+
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = lamin_index_beginscan(heap, index, snapshot, 2);
+	for (i = 0; i < n; i++)
+	{
+		int			versions = 0;
+		bool		head = true;
+
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, stems[i]);
+		keys[0].sk_collation = index->rd_indcollation[0];
+		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, branches[i]);
+		index_rescan(scan, keys, 2, NULL, 0);
+		while (versions < 2 && index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(slot, t->att_is_latest, &isnull);
+
+			versions++;
+			head = head && !isnull && DatumGetBool(d);
+		}
+		if (versions > 1 || (versions == 1 && !head))
+		{
+			stems[kept] = stems[i];
+			branches[kept] = branches[i];
+			kept++;
+		}
+	}
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return kept;
+}
+
+/*
  * Make the newest version of every family the statement's rows left or joined its one head,
  * with one UPDATE that flips only the flags that are wrong. Returns how many versions became
  * head; they are in st->promoted.
@@ -415,7 +477,13 @@ recompute_heads(LaminTable *t, HeadsState *st)
 	 * many families: only those whose head may be wrong are numbered (usually none). One
 	 * plan, made once: probes of the family index, however many families there are.
 	 */
-	if (n > 2)
+	if (n > 2 && OidIsValid(t->family_index))
+	{
+		n = suspect_families(t, stems, branches, n);
+		if (n == 0)
+			return 0;
+	}
+	else if (n > 2)
 	{
 		args[0] = PointerGetDatum(construct_array(stems, n, TEXTOID, -1, false, TYPALIGN_INT));
 		args[1] = PointerGetDatum(construct_array(branches, n, INT4OID, 4, true, TYPALIGN_INT));

@@ -85,6 +85,7 @@ typedef struct LaminTable
 	AttrNumber	att_updated_at;
 	AttrNumber	att_key;
 	bool		has_heads;		/* uid and is_latest: version families */
+	Oid			family_index;	/* the registry's family index, when heads.c may scan it */
 	AttrNumber	att_space;
 	bool		spaces;			/* enabled with spaces: moves check the caller's space rights */
 	AttrNumber	att_created_on;	/* created_on_id, InvalidAttrNumber when absent */
@@ -114,6 +115,7 @@ typedef struct LaminEnabled
 	Oid			branch_table;
 	bool		spaces;
 	char		mode;			/* 'r'ename, 'v'iews or 'e'xtension */
+	Oid			family_index;	/* (substr(uid, 1, 16), branch_id), or InvalidOid */
 } LaminEnabled;
 extern void lamin_registry_init(void);
 extern LaminEnabled lamin_enabled_table(Oid given);

@@ -116,7 +116,8 @@ registry_load(void)
 	{
 		rc = SPI_execute("SELECT relation::pg_catalog.oid, main_view::pg_catalog.oid, "
 						 "archive_view::pg_catalog.oid, trash_view::pg_catalog.oid, "
-						 "branch_table::pg_catalog.oid, spaces, mode FROM lamin.enabled_table", true, 0);
+						 "branch_table::pg_catalog.oid, spaces, mode, family_index::pg_catalog.oid "
+						 "FROM lamin.enabled_table", true, 0);
 		lamin_spi_check(rc, "reading lamin.enabled_table");
 		for (i = 0; i < SPI_processed; i++)
 		{
@@ -132,6 +133,9 @@ registry_load(void)
 			e.branch_table = DatumGetObjectId(SPI_getbinval(row, desc, 5, &isnull));
 			e.spaces = DatumGetBool(SPI_getbinval(row, desc, 6, &isnull));
 			e.mode = SPI_getvalue(row, desc, 7)[0];
+			e.family_index = DatumGetObjectId(SPI_getbinval(row, desc, 8, &isnull));
+			if (isnull)
+				e.family_index = InvalidOid;
 			registry_add(e.relid, &e);
 			registry_add(e.main_view, &e);
 			registry_add(e.archive_view, &e);
