@@ -474,10 +474,10 @@ recompute_heads(LaminTable *t, HeadsState *st)
 	st->promoted = hash_create("lamin_branch promoted", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
 	/*
-	 * many families: only those whose head may be wrong are numbered (usually none). One
-	 * plan, made once: probes of the family index, however many families there are.
+	 * only the families whose head may be wrong are numbered (usually none): read from the
+	 * family index directly, or, for three families or more, with one plan made once
 	 */
-	if (n > 2 && OidIsValid(t->family_index))
+	if (OidIsValid(t->family_index))
 	{
 		n = suspect_families(t, stems, branches, n);
 		if (n == 0)
