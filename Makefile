@@ -12,7 +12,7 @@ PG_MAJOR   := $(shell $(PG_CONFIG) --version | sed -E 's/^PostgreSQL ([0-9]+).*/
 # one feature per file, run in this order; what only a newer server has, in a file of its own
 REGRESS     = install faq objects uid views planner planner_shapes delete_view delete_set versions functions errors leaks invalidation enable_refusals enable_names enable_keys enable_disable generic access spaces attacks enable_app enable_lamindb ddl view_meta branch_catalog drop_extension planted
 ifeq ($(shell test $(PG_MAJOR) -ge 17 && echo y),y)
-REGRESS    += merge_pg17
+REGRESS    += merge_pg17 subxacts_pg17
 endif
 ifeq ($(shell test $(PG_MAJOR) -ge 18 && echo y),y)
 REGRESS    += planner_pg18

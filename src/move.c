@@ -26,6 +26,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/acl.h"
@@ -162,6 +163,20 @@ run_in_key_order(SPIPlanPtr plan, Datum *args)
 	AtEOXact_GUC(true, level);
 	SPI_cursor_fetch(portal, true, FETCH_ALL);
 	SPI_cursor_close(portal);
+}
+
+/*
+ * The fast path runs in a subtransaction, which keeps its transaction id until the transaction
+ * ends. Past PGPROC_MAX_CACHED_SUBXIDS of them a transaction's snapshot data overflows, and
+ * every session then looks its subtransactions up in pg_subtrans: so the fast path is taken only
+ * while the transaction has used at most half of them (a loop of bulk moves in one transaction
+ * goes the locking way after that).
+ */
+static bool
+few_subtransactions(void)
+{
+	return !MyProc->subxidStatus.overflowed &&
+		MyProc->subxidStatus.count < PGPROC_MAX_CACHED_SUBXIDS / 2;
 }
 
 /* What the fast path of a bulk move did */
@@ -402,6 +417,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 		 */
 		guess = target == LAMIN_BRANCH_MAIN ? LAMIN_BRANCH_TRASH : LAMIN_BRANCH_MAIN;
 		if (req->locking == LOCKING_WAIT && !purge && guess != target && req->nrows > 0 &&
+			few_subtransactions() &&
 			(has_privs_of_role(caller, t->owner) || lamin_may_move(&req->e, guess, target, false, caller)))
 			fast = move_fast(req, values, target, guess, caller, &fast_tt, &fast_n, &report);
 		locking_path = fast != FAST_ALL;
