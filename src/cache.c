@@ -236,6 +236,7 @@ table_load(LaminTable *t)
 	/* rows are identified by their primary key, of any type and any number of columns */
 	list_free(RelationGetIndexList(rel));
 	pk_index = rel->rd_pkindex;
+	t->pk_index = pk_index;
 	if (!OidIsValid(pk_index))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
@@ -712,22 +713,33 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			n = 2;
 			break;
 		case LP_MOVE_FAST:
+		case LP_MOVE_FAST_JOIN:
 			/*
 			 * Lock and move in one statement the rows that are on the branch a move usually
-			 * takes rows from (the caller's guess, $3): the UPDATE a user would write, joined to
-			 * the keys in key order (a sorted sub-query is never pulled up; the caller plans the
-			 * join as a nested loop), so rows are locked in key order. A row another transaction
-			 * moves meanwhile fails the recheck of its branch and is left to the locking path.
+			 * takes rows from (the caller's guess, $3): the UPDATE a user would write. With a
+			 * one-column key, "key = ANY (keys)", which an index scan of the primary key reads in
+			 * key order (the caller checks that the plan is one); else joined to the keys in key
+			 * order (a sorted sub-query is never pulled up; the caller plans the join as a nested
+			 * loop). Either way rows are locked in key order. A row another transaction moves
+			 * meanwhile fails the recheck of its branch and is left to the locking path.
 			 */
-			if (t->nkeys == 1)
-				appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]::%s[]) AS %s "
-								 "ORDER BY 1) k",
-								 t->qualname, format_type_be_qualified(t->key_type[0]), t->key_name[0]);
+			if (which == LP_MOVE_FAST && t->nkeys == 1)
+				appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3 "
+								 "RETURNING %s, ",
+								 t->qualname, key_any_sql(t, "t"), keytext_sql(t, "t"));
 			else
-				appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 FROM (SELECT * FROM (%s) k ORDER BY %s) k",
-								 t->qualname, keyset_sql(t), key_order(t, ""));
-			appendStringInfo(&sql, " WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3 RETURNING %s, %s::pg_catalog.text, %s",
-							 join_sql(t, "t", "k"), keytext_sql(t, "k"),
+			{
+				if (t->nkeys == 1)
+					appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]::%s[]) AS %s "
+									 "ORDER BY 1) k",
+									 t->qualname, format_type_be_qualified(t->key_type[0]), t->key_name[0]);
+				else
+					appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 FROM (SELECT * FROM (%s) k ORDER BY %s) k",
+									 t->qualname, keyset_sql(t), key_order(t, ""));
+				appendStringInfo(&sql, " WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3 RETURNING %s, ",
+								 join_sql(t, "t", "k"), keytext_sql(t, "k"));
+			}
+			appendStringInfo(&sql, "%s::pg_catalog.text, %s",
 							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL",
 							 t->spaces ? "t.space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces($4)))" : "true");
 			argtypes[0] = TEXTARRAYOID;

@@ -49,7 +49,8 @@ typedef enum LaminPlan
 	LP_ONE_PURGE,				/* delete the row for good */
 	LP_MOVE_KEYS,				/* move the locked rows to branch $2 */
 	LP_MOVE_FAST,				/* lock and move the rows on branch $3 to branch $2, in key order
-								 * ($4 the caller, for spaces) */
+								 * ($4 the caller, for spaces): one-column keys, = ANY */
+	LP_MOVE_FAST_JOIN,			/* the same, joined to the keys: any key */
 	LP_PURGE_KEYS,				/* delete the rows for good */
 	LP_NUM_PLANS
 } LaminPlan;
@@ -72,6 +73,7 @@ typedef struct LaminTable
 	char	   *label;			/* table name without _all, for messages */
 	Oid			query_relid;	/* the table statements run on: the root of a partition tree */
 	int			nkeys;			/* primary key columns */
+	Oid			pk_index;
 	AttrNumber	key_att[INDEX_MAX_KEYS];
 	Oid			key_type[INDEX_MAX_KEYS];
 	char	   *key_name[INDEX_MAX_KEYS];	/* quoted */

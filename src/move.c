@@ -26,6 +26,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/plannodes.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/array.h"
@@ -142,24 +143,44 @@ target_of(MoveRequest *req, bool *purge)
 }
 
 /*
- * Run a statement planned with nested-loop joins only, so that an UPDATE joined to its keys in
- * key order locks its rows in that order, as every move does: two moves of overlapping keys then
- * wait for each other instead of deadlocking. Only the planning sees these settings: the
- * statement is opened as a cursor (which plans it) before they are undone, then run, so the
- * queries of user triggers it fires are planned as the session has it. Fills SPI_tuptable and
- * SPI_processed.
+ * Run the fast move so that it locks its rows in key order, as every move does: two moves of
+ * overlapping keys then wait for each other instead of deadlocking. "key = ANY (keys)" does when
+ * an index scan of the primary key reads it (a btree walks the keys in order), which the plan is
+ * checked for; otherwise the join to the keys in key order does, planned with nested loops only.
+ * Only the planning sees these settings: the statement is opened as a cursor (which plans it)
+ * before they are undone, then run, so the queries of user triggers it fires are planned as the
+ * session has it. Fills SPI_tuptable and SPI_processed.
  */
 static void
-run_in_key_order(SPIPlanPtr plan, Datum *args)
+run_in_key_order(LaminTable *t, Datum *args)
 {
-	static const char *const off[] = {"enable_hashjoin", "enable_mergejoin"};
+	static const char *const off[] = {"enable_seqscan", "enable_bitmapscan", "enable_hashjoin",
+	"enable_mergejoin"};
 	int			level = NewGUCNestLevel();
 	int			i;
-	Portal		portal;
+	Portal		portal = NULL;
 
 	for (i = 0; i < lengthof(off); i++)
 		(void) set_config_option(off[i], "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
+	if (t->nkeys == 1)
+	{
+		PlannedStmt *stmt;
+		Plan	   *scan;
+
+		/* one plan for any number of keys: it does the same for 3 keys and for 30000 */
+		portal = SPI_cursor_open(NULL, lamin_table_plan(t, LP_MOVE_FAST, false), args, NULL, false);
+		stmt = list_length(portal->stmts) == 1 ? linitial_node(PlannedStmt, portal->stmts) : NULL;
+		scan = stmt && IsA(stmt->planTree, ModifyTable) ? outerPlan(stmt->planTree) : NULL;
+		if (!scan || !IsA(scan, IndexScan) || ((IndexScan *) scan)->indexid != t->pk_index ||
+			ScanDirectionIsBackward(((IndexScan *) scan)->indexorderdir))
+		{
+			/* not read in key order (a partitioned table, a planner hook): the join instead */
+			SPI_cursor_close(portal);
+			portal = NULL;
+		}
+	}
+	if (portal == NULL)
+		portal = SPI_cursor_open(NULL, lamin_table_plan(t, LP_MOVE_FAST_JOIN, false), args, NULL, false);
 	AtEOXact_GUC(true, level);
 	SPI_cursor_fetch(portal, true, FETCH_ALL);
 	SPI_cursor_close(portal);
@@ -255,8 +276,7 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
 		args[1] = Int32GetDatum(target);
 		args[2] = Int32GetDatum(guess);
 		args[3] = ObjectIdGetDatum(caller);
-		/* one plan for any number of keys: it does the same for 3 keys and for 30000 */
-		run_in_key_order(lamin_table_plan(req->t, LP_MOVE_FAST, false), args);
+		run_in_key_order(req->t, args);
 		*tt = SPI_tuptable;
 		*n = SPI_processed;
 		/* rows in a space the caller may not write: the locking path names them */
