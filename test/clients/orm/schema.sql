@@ -26,5 +26,6 @@ GRANT SELECT, DELETE ON app.project_trash, app.task_trash TO app_user;
 RESET ROLE;
 GRANT SELECT, INSERT, UPDATE, DELETE ON lamin.artifact TO app_user;
 GRANT SELECT, DELETE ON lamin.artifact_trash TO app_user;
-GRANT EXECUTE ON FUNCTION lamin.restore(regclass, anyelement), lamin.artifact_restore(bigint) TO app_user;
+GRANT EXECUTE ON FUNCTION lamin.restore(regclass, anyelement), lamin.restore_many(regclass, anyarray, text),
+      lamin.artifact_restore(bigint) TO app_user;
 INSERT INTO app.project (name) VALUES ('alpha'), ('beta');
