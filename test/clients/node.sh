@@ -9,7 +9,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$REPO/test/clients/orm/lib.sh"
-ensure_debs nodejs npm
+ensure_debs nodejs npm ca-certificates
 
 # the packages, once per lock file
 if [ "$(id -u)" -eq 0 ]; then CACHE=/var/cache/lamin_branch/npm; else CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/lamin_branch/npm; fi
