@@ -5,11 +5,19 @@
 # CRUD through the views, delete to trash with its count, upsert, FOR UPDATE, lamin.restore()
 # in a savepoint, the trash views, a knex migration (alterTable, references) and Sequelize
 # queryInterface.addColumn on the view's name (test/clients/orm/*.js). Node and npm are
-# Debian's packages.
+# Debian's packages where no node and npm are installed.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$REPO/test/clients/orm/lib.sh"
-ensure_debs nodejs npm ca-certificates
+# Debian's nodejs and npm, unless node and npm are here already (another distribution of Node,
+# e.g. NodeSource's nodejs, which brings its own npm and conflicts with Debian's)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    ensure_debs nodejs npm ca-certificates
+fi
+echo "note: node $(node --version) ($(command -v node)), npm $(npm --version)"
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 16 ]; then
+    echo "FAIL: node $(node --version) is older than 16, which knex 3 and pg 8 need"; exit 1
+fi
 
 # the packages, once per lock file
 if [ "$(id -u)" -eq 0 ]; then CACHE=/var/cache/lamin_branch/npm; else CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/lamin_branch/npm; fi
