@@ -25,6 +25,19 @@ pg_root_mounts() {
     mountpoint -q "$root/dev/shm" || mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
 }
 
+# pg_root_trust ROOT: the root trusts the certificate authorities added to this system
+# (/usr/local/share/ca-certificates), as this system does, e.g. for npm behind a TLS-inspecting
+# proxy; a root's ca-certificates package picks them up when it is installed later
+pg_root_trust() {
+    local root=$1
+    compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null || return 0
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    if [ -x "$root/usr/sbin/update-ca-certificates" ]; then
+        chroot "$root" /usr/sbin/update-ca-certificates >/dev/null 2>&1 || true
+    fi
+}
+
 # ensure_pg_root N: a Debian root with postgresql-N, its headers and the build and test tools
 ensure_pg_root() {
     local v=$1 rel root apt_opts=()
