@@ -149,8 +149,8 @@ lamin_branch_exists(const LaminEnabled *e, int32 branch)
  * FOR KEY SHARE, as a foreign key would, so that it cannot be deleted before this transaction
  * ends.
  */
-static Oid
-relation_owner(Oid relid)
+Oid
+lamin_relation_owner(Oid relid)
 {
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			owner;
@@ -182,7 +182,7 @@ lamin_check_branch_value(LaminTable *t, const char *column, int32 branch)
 		elog(ERROR, "SPI_connect failed");
 	/* as the catalog's owner, as Postgres's foreign-key triggers read the referenced table */
 	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(relation_owner(catalog),
+	SetUserIdAndSecContext(lamin_relation_owner(catalog),
 						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	if (plan == NULL || !SPI_plan_is_valid(plan))
 	{

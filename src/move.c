@@ -208,6 +208,19 @@ typedef enum FastResult
 	FAST_LOCKED					/* moved some, and every other row is locked: the report is in */
 } FastResult;
 
+/* End the subtransaction move_fast or lock_nowait began, back in the caller's context */
+static void
+end_subtransaction(bool commit, MemoryContext cxt, ResourceOwner owner)
+{
+	MemoryContextSwitchTo(cxt);
+	if (commit)
+		ReleaseCurrentSubTransaction();
+	else
+		RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+}
+
 /* The rows of the keys locked without waiting, in a subtransaction; false if one was held */
 static bool
 lock_nowait(MoveRequest *req, Datum *values, SPITupleTable **report)
@@ -225,9 +238,7 @@ lock_nowait(MoveRequest *req, Datum *values, SPITupleTable **report)
 
 		lamin_spi_check(rc, "locking the rows");
 		*report = SPI_tuptable;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		end_subtransaction(true, cxt, owner);
 	}
 	PG_CATCH();
 	{
@@ -235,9 +246,7 @@ lock_nowait(MoveRequest *req, Datum *values, SPITupleTable **report)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		end_subtransaction(false, cxt, owner);
 		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 			ReThrowError(edata);
 		FlushErrorState();
@@ -291,19 +300,11 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
 			result = FAST_ALL;
 		else if (lock_nowait(req, values, report))
 			result = FAST_LOCKED;
-		if (result != FAST_NONE)
-			ReleaseCurrentSubTransaction();
-		else
-			RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		end_subtransaction(result != FAST_NONE, cxt, owner);
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		end_subtransaction(false, cxt, owner);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -46,19 +46,6 @@ qualified_name(Oid relid)
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 }
 
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /*
  * The registry row of the relation a statement names, when that relation is one of the views of
  * a branch-enabled table; views are looked up only (most DDL names tables).
@@ -243,7 +230,7 @@ copy_into_table(CopyStmt *s)
 
 	if (!s->is_from || !branch_view(s->relation, &relid, &e) || e.main_view != relid || e.mode != 'r')
 		return;
-	if (!has_privs_of_role(GetUserId(), rel_owner(e.relid)))
+	if (!has_privs_of_role(GetUserId(), lamin_relation_owner(e.relid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to copy into view %s", qualified_name(relid)),
@@ -286,7 +273,7 @@ views_in_the_way(Node *stmt)
 	relid = RangeVarGetRelid(s->relation, NoLock, true);
 	if (!OidIsValid(relid) || !lamin_registry_lookup(relid, &e) || e.relid != relid || e.mode == 'e')
 		return InvalidOid;
-	if (!has_privs_of_role(GetUserId(), rel_owner(relid)))
+	if (!has_privs_of_role(GetUserId(), lamin_relation_owner(relid)))
 		return InvalidOid;
 	return relid;
 }
@@ -461,7 +448,7 @@ lamin_view_column_comment(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("relation %u is not a view", view)));
-	if (!has_privs_of_role(GetUserId(), rel_owner(view)))
+	if (!has_privs_of_role(GetUserId(), lamin_relation_owner(view)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of view %s", qualified_name(view))));
