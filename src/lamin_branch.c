@@ -133,8 +133,7 @@ lamin_branch_exists(const LaminEnabled *e, int32 branch)
 		elog(ERROR, "SPI_connect failed");
 	lamin_become_owner(t, &saved);
 	rc = SPI_execute_with_args(psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $1",
-										quote_qualified_identifier(get_namespace_name(get_rel_namespace(e->branch_table)),
-																   get_rel_name(e->branch_table))),
+										lamin_qualified_name(e->branch_table)),
 							   1, argtypes, values, NULL, true, 1);
 	lamin_spi_check(rc, "reading the branch catalog");
 	found = SPI_processed > 0;

@@ -124,6 +124,7 @@ extern LaminEnabled lamin_enabled_table(Oid given);
 extern bool lamin_registry_lookup(Oid given, LaminEnabled *out);
 extern bool lamin_is_registry(Oid relid);
 extern void lamin_check_view_right(const LaminEnabled *e, bool on_trash, Oid role);
+extern char *lamin_qualified_name(Oid relid);
 extern void lamin_check_move_right(const LaminEnabled *e, int32 from, int32 to, bool purge, Oid role);
 extern bool lamin_may_move(const LaminEnabled *e, int32 from, int32 to, bool purge, Oid role);
 extern void lamin_check_update_right(const LaminEnabled *e, int32 branch);

@@ -741,8 +741,7 @@ lamin_checked_branch(const LaminEnabled *e, int32 branch)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("branch %d does not exist", branch),
 				 errhint("The branches are listed by: SELECT id, name FROM %s;",
-						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(e->branch_table)),
-													get_rel_name(e->branch_table)))));
+						 lamin_qualified_name(e->branch_table))));
 	return branch;
 }
 

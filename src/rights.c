@@ -197,7 +197,7 @@ lamin_enabled_table(Oid given)
 	if (e == NULL)
 	{
 		char	   *name = get_rel_name(given) ?
-			quote_qualified_identifier(get_namespace_name(get_rel_namespace(given)), get_rel_name(given)) :
+			lamin_qualified_name(given) :
 			psprintf("%u", given);
 
 		ereport(ERROR,
@@ -226,8 +226,9 @@ lamin_registry_changed(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-static char *
-qualified_name(Oid relid)
+/* "schema"."relation", quoted as needed */
+char *
+lamin_qualified_name(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 }
@@ -245,8 +246,8 @@ check_delete_on(const LaminEnabled *e, Oid view, const char *what, Oid role)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to move rows of %s", get_rel_name(e->relid)),
-				 errdetail("Moving rows %s needs DELETE on view %s.", what, qualified_name(view)),
-				 errhint("The owner grants it: GRANT DELETE ON %s TO %s;", qualified_name(view),
+				 errdetail("Moving rows %s needs DELETE on view %s.", what, lamin_qualified_name(view)),
+				 errhint("The owner grants it: GRANT DELETE ON %s TO %s;", lamin_qualified_name(view),
 						 quote_identifier(GetUserNameFromId(role, false)))));
 }
 
@@ -320,7 +321,7 @@ lamin_check_update_right(const LaminEnabled *e, int32 branch)
 
 	if (!OidIsValid(view) || pg_class_aclcheck(view, GetUserId(), ACL_UPDATE) == ACLCHECK_OK)
 		return;
-	vname = qualified_name(view);
+	vname = lamin_qualified_name(view);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied to change rows of %s in the %s", get_rel_name(e->relid),

@@ -40,12 +40,6 @@ static bool utility_hook_active = false;
 static Oid	pending[MAX_PENDING];
 static int	npending = 0;
 
-static char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
-}
-
 /*
  * The registry row of the relation a statement names, when that relation is one of the views of
  * a branch-enabled table; views are looked up only (most DDL names tables).
@@ -82,9 +76,9 @@ meant_table(RangeVar *rv, bool redirect, const char *what)
 	ereport(ERROR,
 			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 			 errmsg("%s names view %s, the main view of branch-enabled table %s",
-					what, qualified_name(relid), qualified_name(e.relid)),
+					what, lamin_qualified_name(relid), lamin_qualified_name(e.relid)),
 			 errdetail("lamin_branch sends such statements to the table only where it is loaded with shared_preload_libraries."),
-			 errhint("Run it on %s: the views follow the table's columns.", qualified_name(e.relid))));
+			 errhint("Run it on %s: the views follow the table's columns.", lamin_qualified_name(e.relid))));
 }
 
 static void
@@ -210,10 +204,10 @@ refuse_truncate(TruncateStmt *s)
 			continue;
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot truncate view %s of branch-enabled table %s", qualified_name(relid), qualified_name(e.relid)),
+				 errmsg("cannot truncate view %s of branch-enabled table %s", lamin_qualified_name(relid), lamin_qualified_name(e.relid)),
 				 errdetail("TRUNCATE would delete every row of every branch for good, the trash and the archive included."),
 				 errhint("DELETE FROM %s moves rows to the trash; if emptying the whole table for good is meant: TRUNCATE %s;",
-						 qualified_name(relid), qualified_name(e.relid))));
+						 lamin_qualified_name(relid), lamin_qualified_name(e.relid))));
 	}
 }
 
@@ -233,11 +227,11 @@ copy_into_table(CopyStmt *s)
 	if (!has_privs_of_role(GetUserId(), lamin_relation_owner(e.relid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to copy into view %s", qualified_name(relid)),
+				 errmsg("permission denied to copy into view %s", lamin_qualified_name(relid)),
 				 errdetail("COPY FROM a branch view copies into its table %s, which only its owner may copy into.",
-						   qualified_name(e.relid)),
+						   lamin_qualified_name(e.relid)),
 				 errhint("INSERT through %s (COPY into a temporary table, then INSERT INTO %s SELECT ... FROM it).",
-						 qualified_name(relid), qualified_name(relid))));
+						 lamin_qualified_name(relid), lamin_qualified_name(relid))));
 	s->relation->schemaname = get_namespace_name(get_rel_namespace(e.relid));
 	s->relation->relname = get_rel_name(e.relid);
 }
@@ -451,12 +445,12 @@ lamin_view_column_comment(PG_FUNCTION_ARGS)
 	if (!has_privs_of_role(GetUserId(), lamin_relation_owner(view)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of view %s", qualified_name(view))));
+				 errmsg("must be owner of view %s", lamin_qualified_name(view))));
 	attnum = get_attnum(view, column);
 	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of view %s does not exist", column, qualified_name(view))));
+				 errmsg("column \"%s\" of view %s does not exist", column, lamin_qualified_name(view))));
 	CreateComments(view, RelationRelationId, attnum, comment);
 	PG_RETURN_VOID();
 }
