@@ -535,7 +535,8 @@ $$;
 
 -- Branch-enable a table. In rename mode the table becomes T_all and its main view takes its
 -- name and its grants; in views mode the table keeps both and the views go to views_schema.
-CREATE FUNCTION lamin.enable(tbl regclass, views_schema name DEFAULT NULL, spaces boolean DEFAULT false)
+CREATE FUNCTION lamin.enable(tbl regclass, views_schema name DEFAULT NULL, spaces boolean DEFAULT false,
+                             cascade boolean DEFAULT false, unique_among_visible boolean DEFAULT false)
 RETURNS lamin.enabled_table
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -796,11 +797,14 @@ BEGIN
         END LOOP;
     END IF;
 
+    -- the move log, cascades, unique keys among visible rows (section Trash management)
+    PERFORM lamin._trash_enable(tbl, enable.cascade, enable.unique_among_visible);
+
     INSERT INTO lamin.enabled_table SELECT e.*;
     RETURN e;
 END
 $$;
-COMMENT ON FUNCTION lamin.enable(regclass, name, boolean) IS
+COMMENT ON FUNCTION lamin.enable(regclass, name, boolean, boolean, boolean) IS
     'branch-enable a table: views hide archive and trash, DELETE moves to trash';
 
 CREATE FUNCTION lamin.disable(tbl regclass, drop_columns boolean DEFAULT false)
@@ -847,7 +851,8 @@ BEGIN
     EXECUTE format('DROP TRIGGER lamin_branch_row ON %s', e.relation);
     FOR trig IN SELECT tgname FROM pg_trigger WHERE tgrelid = e.relation AND NOT tgisinternal
                    AND tgname IN ('lamin_branch_heads', 'lamin_branch_heads_insert', 'lamin_branch_heads_update',
-                                  'lamin_branch_heads_delete') LOOP
+                                  'lamin_branch_heads_delete', 'lamin_move_log', 'lamin_move_log_update',
+                                  'lamin_move_log_delete', 'lamin_cascade_purge') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', trig, e.relation);
     END LOOP;
     EXECUTE format('DROP POLICY lamin_branch_main ON %s', e.relation);
@@ -1007,11 +1012,12 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.delete(regclass, anyelement, boolean) IS
     'move a row to trash; from trash (or with permanent => true) delete it for good';
 
-CREATE FUNCTION lamin.restore(tbl regclass, key anyelement)
+CREATE FUNCTION lamin.restore(tbl regclass, key anyelement, cascade boolean DEFAULT true)
 RETURNS lamin.row_change
 AS 'MODULE_PATHNAME', 'lamin_restore'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION lamin.restore(regclass, anyelement) IS 'move a row to main from any branch';
+COMMENT ON FUNCTION lamin.restore(regclass, anyelement, boolean) IS
+    'move a row to main from any branch; with a table enabled with cascade, the rows its trashing took along come back too unless cascade => false';
 
 CREATE FUNCTION lamin.archive(tbl regclass, key anyelement)
 RETURNS lamin.row_change
@@ -1071,11 +1077,12 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.delete_many(regclass, anyarray, boolean, text) IS
     'move many rows to trash in one statement (rows already there stay); permanent => true deletes them for good';
 
-CREATE FUNCTION lamin.restore_many(tbl regclass, keys anyarray, locking text DEFAULT 'wait')
+CREATE FUNCTION lamin.restore_many(tbl regclass, keys anyarray, locking text DEFAULT 'wait',
+                                   cascade boolean DEFAULT true)
 RETURNS SETOF lamin.row_change
 AS 'MODULE_PATHNAME', 'lamin_restore_many'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION lamin.restore_many(regclass, anyarray, text) IS 'move many rows to main in one statement';
+COMMENT ON FUNCTION lamin.restore_many(regclass, anyarray, text, boolean) IS 'move many rows to main in one statement';
 
 CREATE FUNCTION lamin.archive_many(tbl regclass, keys anyarray, locking text DEFAULT 'wait')
 RETURNS SETOF lamin.row_change
@@ -1090,12 +1097,12 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.move_many(regclass, anyarray, integer, text) IS 'move many rows to a branch in one statement';
 
 REVOKE ALL ON FUNCTION lamin.delete_many(regclass, anyarray, boolean, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION lamin.restore_many(regclass, anyarray, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lamin.restore_many(regclass, anyarray, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.archive_many(regclass, anyarray, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.move_many(regclass, anyarray, integer, text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION lamin.delete(regclass, anyelement, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.archive(regclass, anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.move(regclass, anyelement, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.move(regclass, anyelement, text) FROM PUBLIC;
@@ -1328,3 +1335,299 @@ LANGUAGE plpgsql
 AS $$ BEGIN CALL lamin._batched(tbl, 'purge', condition, batch_size, moved); END $$;
 COMMENT ON PROCEDURE lamin.purge_batched(regclass, text, integer, bigint) IS
     'delete for good the trashed rows matching a condition, committing every batch_size rows';
+
+--------------------------------------------------------------------------------------------------
+-- Trash management: move log, trash, retention, cascades
+--------------------------------------------------------------------------------------------------
+
+-- One id for everything one call or statement moved (cascades included).
+CREATE SEQUENCE lamin.move_operation_seq;
+COMMENT ON SEQUENCE lamin.move_operation_seq IS 'operation ids of lamin.move_log';
+
+-- Every move of a row of an enabled table between branches, and every row deleted for good,
+-- whatever the path (move functions, DELETE through a view, UPDATE of branch_id, batched jobs,
+-- purges). Written by the tables' move-log triggers as this table's owner; readable only by
+-- the roles granted it. lamin.trash shows each role the part its grants on trash views allow.
+CREATE TABLE lamin.move_log (
+    id          bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    relation    regclass NOT NULL,  -- the base table
+    key         text NOT NULL,      -- the row's primary key as text; (a,b) for several columns
+    uid         text,               -- where the table has one
+    from_branch integer,            -- NULL for rows found in the trash when the log began
+    to_branch   integer,            -- NULL for a purge
+    role        regrole,            -- the role that moved it (SET ROLE counts; SECURITY DEFINER does not)
+    at          timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),
+    txid        bigint NOT NULL DEFAULT pg_catalog.txid_current(),
+    operation   bigint,             -- shared by everything one call or statement moved
+    row_data    jsonb               -- the row, for a purge
+);
+CREATE INDEX move_log_key_idx ON lamin.move_log (relation, key, id);
+CREATE INDEX move_log_operation_idx ON lamin.move_log (operation);
+COMMENT ON TABLE lamin.move_log IS
+    'every move between branches and every purge of rows of branch-enabled tables: who, when, in which operation';
+SELECT pg_catalog.pg_extension_config_dump('lamin.move_log', '');
+SELECT pg_catalog.pg_extension_config_dump('lamin.move_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('lamin.move_operation_seq', '');
+
+-- AFTER UPDATE and AFTER DELETE FOR EACH STATEMENT with transition tables (FOR EACH ROW on
+-- partitioned tables): one INSERT per statement into lamin.move_log; with the argument
+-- 'cascade', the rows of enabled tables that reference the moved rows follow them.
+CREATE FUNCTION lamin._move_log_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'lamin_move_log_trigger'
+LANGUAGE C;
+
+-- The primary key of a table as text, as an expression of alias a: what move_log.key holds.
+CREATE FUNCTION lamin._key_text_expr(tbl regclass, a text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN count(*) = 1 THEN min(format('%s.%I::pg_catalog.text', a, att.attname))
+                ELSE '''('' OPERATOR(pg_catalog.||) '
+                     || string_agg(format('%s.%I::pg_catalog.text', a, att.attname),
+                                   ' OPERATOR(pg_catalog.||) '','' OPERATOR(pg_catalog.||) ' ORDER BY k.i)
+                     || ' OPERATOR(pg_catalog.||) '')''' END
+      FROM pg_index x, unnest(x.indkey) WITH ORDINALITY k(attnum, i), pg_attribute att
+     WHERE x.indrelid = tbl AND x.indisprimary AND att.attrelid = tbl AND att.attnum = k.attnum
+$$;
+
+-- BEFORE DELETE FOR EACH ROW on tables enabled with cascade: purging a trashed row first purges
+-- the trashed rows of enabled tables that reference it (through their trash views, with the
+-- caller's rights), so that ON DELETE RESTRICT keys do not block it and ON DELETE CASCADE keys
+-- do not take them without a record. Rows on other branches still referencing it stay, and
+-- their keys decide.
+CREATE FUNCTION lamin._cascade_purge()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k record;
+BEGIN
+    IF OLD.branch_id IS DISTINCT FROM -1 THEN
+        RETURN OLD;
+    END IF;
+    FOR k IN SELECT e.trash_view,
+                    (SELECT string_agg(format('c.%I = ($1).%I', ca.attname, pa.attname), ' AND ' ORDER BY u.i)
+                       FROM unnest(c.conkey, c.confkey) WITH ORDINALITY u(ck, pk, i)
+                       JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = u.ck
+                       JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = u.pk) AS cond
+               FROM pg_constraint c JOIN lamin.enabled_table e ON e.relation = c.conrelid
+              WHERE c.confrelid = TG_RELID AND c.contype = 'f'
+              ORDER BY c.conrelid::regclass::text, c.conname LOOP
+        EXECUTE format('DELETE FROM %s c WHERE %s', k.trash_view, k.cond) USING OLD;
+    END LOOP;
+    RETURN OLD;
+END
+$$;
+
+-- The move-log triggers of a table, made again; with cascade, its moves and purges take the
+-- rows of enabled tables that reference it along.
+CREATE FUNCTION lamin._move_log_triggers(tbl regclass, cascade boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    trig name;
+    arg  text := CASE WHEN _move_log_triggers.cascade THEN '''cascade''' ELSE '' END;
+BEGIN
+    FOR trig IN SELECT tgname FROM pg_trigger WHERE tgrelid = tbl AND NOT tgisinternal
+                   AND tgname IN ('lamin_move_log', 'lamin_move_log_update', 'lamin_move_log_delete',
+                                  'lamin_cascade_purge') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trig, tbl);
+    END LOOP;
+    IF (SELECT relkind FROM pg_class WHERE oid = tbl) = 'p' THEN
+        -- a statement trigger on the root does not fire for a statement that names a partition
+        EXECUTE format('CREATE TRIGGER lamin_move_log AFTER UPDATE OF branch_id OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION lamin._move_log_trigger(%s)', tbl, arg);
+    ELSE
+        EXECUTE format('CREATE TRIGGER lamin_move_log_update AFTER UPDATE ON %s '
+                       'REFERENCING OLD TABLE AS lamin_old NEW TABLE AS lamin_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION lamin._move_log_trigger(%s)', tbl, arg);
+        EXECUTE format('CREATE TRIGGER lamin_move_log_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS lamin_old '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION lamin._move_log_trigger(%s)', tbl, arg);
+    END IF;
+    IF _move_log_triggers.cascade THEN
+        EXECUTE format('CREATE TRIGGER lamin_cascade_purge BEFORE DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION lamin._cascade_purge()', tbl);
+    END IF;
+END
+$$;
+
+-- Rows already in the trash when a table's log begins get a record (from_branch, role and
+-- operation unknown, at the time the log began), so that retention counts from then.
+CREATE FUNCTION lamin._move_log_seed(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('INSERT INTO lamin.move_log (relation, key, uid, to_branch) '
+                   'SELECT %L::pg_catalog.regclass, %s, %s, -1 FROM %s t WHERE t.branch_id OPERATOR(pg_catalog.=) -1',
+                   tbl, lamin._key_text_expr(tbl, 't'),
+                   CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'uid' AND NOT attisdropped)
+                        THEN 't.uid::pg_catalog.text' ELSE 'NULL' END,
+                   tbl);
+END
+$$;
+
+-- What lamin.enable() does for the move log and the trash of a table.
+CREATE FUNCTION lamin._trash_enable(tbl regclass, cascade boolean, unique_among_visible boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM lamin._move_log_triggers(tbl, coalesce(_trash_enable.cascade, false));
+    PERFORM lamin._move_log_seed(tbl);
+END
+$$;
+
+-- The trash of every enabled table: each row in a trash, from its last move record, for the
+-- tables whose trash view the querying role may read. operation_rows: how many rows the same
+-- operation moved to the trash.
+CREATE VIEW lamin.trash WITH (security_barrier = true) AS
+    SELECT l.relation, l.key, l.uid, l.role AS trashed_by, l.at AS trashed_at, l.operation,
+           (SELECT count(*) FROM lamin.move_log o
+             WHERE o.operation OPERATOR(pg_catalog.=) l.operation
+               AND o.to_branch OPERATOR(pg_catalog.=) -1) AS operation_rows
+      FROM lamin.move_log l
+      JOIN lamin.enabled_table e ON e.relation OPERATOR(pg_catalog.=) l.relation
+     WHERE l.to_branch OPERATOR(pg_catalog.=) -1
+       AND NOT EXISTS (SELECT 1 FROM lamin.move_log n
+                        WHERE n.relation OPERATOR(pg_catalog.=) l.relation AND n.key OPERATOR(pg_catalog.=) l.key
+                          AND n.id OPERATOR(pg_catalog.>) l.id)
+       AND pg_catalog.has_table_privilege(e.trash_view, 'SELECT');
+COMMENT ON VIEW lamin.trash IS
+    'every trashed row of every branch-enabled table whose trash view you may read: who trashed it, when, in which operation';
+GRANT SELECT ON lamin.trash TO PUBLIC;
+
+-- Moves into the trash, past and present, of the tables whose trash view the querying role may
+-- read: what lamin.empty_trash checks a purge against.
+CREATE VIEW lamin._trash_moves WITH (security_barrier = true) AS
+    SELECT l.relation, l.key, l.at
+      FROM lamin.move_log l
+      JOIN lamin.enabled_table e ON e.relation OPERATOR(pg_catalog.=) l.relation
+     WHERE l.to_branch OPERATOR(pg_catalog.=) -1
+       AND pg_catalog.has_table_privilege(e.trash_view, 'SELECT');
+GRANT SELECT ON lamin._trash_moves TO PUBLIC;
+
+CREATE FUNCTION lamin._trash_summary()
+RETURNS TABLE ("table" regclass, rows bigint, oldest timestamptz, bytes bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+BEGIN
+    FOR e IN SELECT x.relation, x.trash_view FROM lamin.enabled_table x
+              WHERE has_table_privilege(x.trash_view, 'SELECT') ORDER BY x.relation::text LOOP
+        "table" := e.relation;
+        EXECUTE format('SELECT count(*), coalesce(sum(pg_catalog.pg_column_size(t.*)), 0) FROM %s t', e.trash_view)
+           INTO rows, bytes;
+        oldest := (SELECT min(x.trashed_at) FROM lamin.trash x WHERE x.relation = e.relation);
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+CREATE VIEW lamin.trash_summary AS SELECT * FROM lamin._trash_summary();
+COMMENT ON VIEW lamin.trash_summary IS
+    'per branch-enabled table whose trash view you may read: rows in its trash, the oldest trashed, their size in bytes';
+GRANT SELECT ON lamin.trash_summary TO PUBLIC;
+
+-- Retention: delete for good the rows whose last move to the trash is older than older_than,
+-- table by table (or only tbl), batch_size rows per transaction. dry_run (the default) only
+-- counts them. Runs with the caller's rights: a purge is a DELETE through the table's trash view.
+-- A row restored or trashed again while the job waited for it is kept: the batch is rolled back
+-- if one of its rows has a move to the trash after the cutoff. CALL it outside a transaction block.
+CREATE PROCEDURE lamin.empty_trash(older_than interval, tbl regclass DEFAULT NULL, dry_run boolean DEFAULT true,
+                                   batch_size integer DEFAULT 1000, INOUT removed bigint DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    cutoff  timestamptz;
+    e       lamin.enabled_table;
+    only    regclass;
+    keys    text[];
+    late    text[];
+    kt      text;
+    n       bigint;
+    total   bigint;
+BEGIN
+    IF older_than IS NULL OR older_than OPERATOR(pg_catalog.<) '0'::pg_catalog.interval THEN
+        RAISE EXCEPTION 'older_than must be an interval of zero or more, not %', coalesce(older_than::text, 'NULL')
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'For example: CALL lamin.empty_trash(''30 days'');';
+    END IF;
+    IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1, not %', batch_size USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF tbl IS NOT NULL THEN
+        only := (lamin._registry(tbl)).relation;
+        IF only IS NULL THEN
+            RAISE EXCEPTION 'table % is not branch-enabled', tbl
+                  USING ERRCODE = 'object_not_in_prerequisite_state',
+                        HINT = 'The branch-enabled tables are listed by: SELECT relation FROM lamin.enabled_table;';
+        END IF;
+    END IF;
+    cutoff := pg_catalog.statement_timestamp() OPERATOR(pg_catalog.-) older_than;
+    removed := 0;
+    FOR e IN SELECT * FROM lamin.enabled_table x
+              WHERE only IS NULL OR x.relation OPERATOR(pg_catalog.=) only
+              ORDER BY x.relation::pg_catalog.text LOOP
+        -- every table: those whose trash the caller may empty; one table: its rights decide
+        CONTINUE WHEN only IS NULL AND NOT (pg_catalog.has_table_privilege(e.trash_view, 'SELECT')
+                                            AND pg_catalog.has_table_privilege(e.trash_view, 'DELETE'));
+        kt := lamin._key_text_expr(e.relation, 't');
+        total := 0;
+        IF dry_run THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t JOIN lamin.trash x ON x.relation OPERATOR(pg_catalog.=) %L::pg_catalog.regclass '
+                                      'AND x.key OPERATOR(pg_catalog.=) %s WHERE x.trashed_at OPERATOR(pg_catalog.<) $1',
+                                      e.trash_view, e.relation, kt)
+               INTO total USING cutoff;
+            RAISE NOTICE 'would remove % rows of % (dry run)', total, e.relation;
+        ELSE
+            LOOP
+                EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(k) FROM (SELECT %1$s AS k FROM %2$s t '
+                                          'JOIN lamin.trash x ON x.relation OPERATOR(pg_catalog.=) %3$L::pg_catalog.regclass '
+                                          'AND x.key OPERATOR(pg_catalog.=) %1$s WHERE x.trashed_at OPERATOR(pg_catalog.<) $1 '
+                                          'ORDER BY %4$s LIMIT %5$s) s',
+                                          kt, e.trash_view, e.relation, lamin._key_order(e.relation), batch_size)
+                   INTO keys USING cutoff;
+                EXIT WHEN keys IS NULL;
+                EXECUTE pg_catalog.format('WITH d AS (DELETE FROM %2$s t WHERE %1$s OPERATOR(pg_catalog.=) ANY ($2) '
+                                          'AND EXISTS (SELECT 1 FROM lamin.trash x WHERE x.relation OPERATOR(pg_catalog.=) %3$L::pg_catalog.regclass '
+                                          'AND x.key OPERATOR(pg_catalog.=) %1$s AND x.trashed_at OPERATOR(pg_catalog.<) $1) '
+                                          'RETURNING %1$s AS k) SELECT pg_catalog.array_agg(k) FROM d',
+                                          kt, e.trash_view, e.relation)
+                   INTO keys USING cutoff, keys;
+                n := coalesce(pg_catalog.cardinality(keys), 0);
+                EXIT WHEN n = 0;   -- every row changed meanwhile: stop, do not spin
+                -- A row restored and trashed again by a transaction that committed while this one
+                -- waited for its lock was deleted on the strength of its old record (the DELETE
+                -- rechecks the row, not the log): its new record is after the cutoff. Keep the batch.
+                SELECT pg_catalog.array_agg(DISTINCT m.key ORDER BY m.key) INTO late FROM lamin._trash_moves m
+                 WHERE m.relation OPERATOR(pg_catalog.=) e.relation AND m.key OPERATOR(pg_catalog.=) ANY (keys)
+                   AND m.at OPERATOR(pg_catalog.>=) cutoff;
+                IF late IS NOT NULL THEN
+                    ROLLBACK;
+                    RAISE NOTICE 'kept rows of % trashed again meanwhile: %', e.relation, pg_catalog.array_to_string(late, ', ');
+                    CONTINUE;
+                END IF;
+                total := total OPERATOR(pg_catalog.+) n;
+                COMMIT;
+            END LOOP;
+            RAISE NOTICE 'removed % rows of %', total, e.relation;
+        END IF;
+        removed := removed OPERATOR(pg_catalog.+) total;
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE lamin.empty_trash(interval, regclass, boolean, integer, bigint) IS
+    'delete for good the rows trashed longer ago than older_than (by their move record), in batches; dry_run => true (the default) only counts';
+
+-- The artifact table logs its moves as every enabled table does.
+SELECT lamin._trash_enable(relation, false, false) FROM lamin.enabled_table;

@@ -176,8 +176,8 @@ typed_column(Relation rel, const char *name, Oid want, const char *want_name, bo
 }
 
 /* OPERATOR(schema.op) for a type's default btree operator: never resolved through search_path */
-static char *
-qualified_operator(Oid typid, int which)
+char *
+lamin_qualified_operator(Oid typid, int which)
 {
 	TypeCacheEntry *tc = lookup_type_cache(typid, which);
 	Oid			opr = (which == TYPECACHE_EQ_OPR) ? tc->eq_opr : tc->gt_opr;
@@ -254,8 +254,8 @@ table_load(LaminTable *t)
 			att = TupleDescAttr(RelationGetDescr(rel), t->key_att[i] - 1);
 			t->key_type[i] = att->atttypid;
 			t->key_name[i] = pstrdup(quote_identifier(NameStr(att->attname)));
-			t->key_eq[i] = qualified_operator(att->atttypid, TYPECACHE_EQ_OPR);
-			t->key_gt[i] = qualified_operator(att->atttypid, TYPECACHE_GT_OPR);
+			t->key_eq[i] = lamin_qualified_operator(att->atttypid, TYPECACHE_EQ_OPR);
+			t->key_gt[i] = lamin_qualified_operator(att->atttypid, TYPECACHE_GT_OPR);
 		}
 		index_close(idx, AccessShareLock);
 	}

@@ -30,6 +30,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("lamin_branch");
 	lamin_table_cache_init();
 	lamin_registry_init();
+	lamin_move_log_init();
 	/* DDL on a main view goes to its table: only where every session has the module */
 	if (process_shared_preload_libraries_in_progress)
 		lamin_utility_init();

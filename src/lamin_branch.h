@@ -106,6 +106,7 @@ extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which, bool many);
 extern char *lamin_key_text(LaminTable *t, Datum *key);
 extern void lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key);
 extern void lamin_spi_check(int rc, const char *what);
+extern char *lamin_qualified_operator(Oid typid, int which);
 
 /* rights.c: a branch-enabled table as the registry knows it, and who may move its rows */
 typedef struct LaminEnabled
@@ -149,6 +150,15 @@ extern void lamin_lock_family_slots(LaminTable *t, const bool *wanted);
 
 /* row_trigger.c */
 extern void lamin_error_locked(LaminTable *t, const char *uid);
+
+/* move_log.c: the move log, the operation moves belong to, cascades */
+extern bool lamin_cascade_off;
+extern int64 lamin_operation_begin(void);
+extern void lamin_operation_end(int64 saved);
+extern int64 lamin_operation_current(void);
+extern int64 lamin_operation_new(void);
+extern int64 lamin_operation_set(int64 op);
+extern void lamin_move_log_init(void);
 
 /* planner.c */
 extern void lamin_planner_init(void);

@@ -685,6 +685,31 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	SPI_finish();
 }
 
+/*
+ * move_rows in an operation of its own (or the one open around it: a cascade, a trigger), so that
+ * the move log shows everything the call moved under one id. cascade false: a restore does not
+ * bring back the rows its rows' operation took along.
+ */
+static void
+move_rows_logged(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContext outcxt, bool cascade)
+{
+	int64		saved = lamin_operation_begin();
+	bool		saved_cascade_off = lamin_cascade_off;
+
+	PG_TRY();
+	{
+		if (!cascade)
+			lamin_cascade_off = true;
+		move_rows(req, res, rsinfo, outcxt);
+	}
+	PG_FINALLY();
+	{
+		lamin_operation_end(saved);
+		lamin_cascade_off = saved_cascade_off;
+	}
+	PG_END_TRY();
+}
+
 /* lamin.branch_change for the artifact functions, lamin.row_change for the generic ones */
 static Datum
 move_result_datum(FunctionCallInfo fcinfo, Oid relid, Datum id, MoveResult *res)
@@ -804,7 +829,7 @@ artifact_move(FunctionCallInfo fcinfo, MoveAction action)
 	req.t = lamin_table_get(req.e.relid);
 	key[0] = PG_GETARG_DATUM(0);
 	single_key_request(&req, key);
-	move_rows(&req, &res, NULL, CurrentMemoryContext);
+	move_rows_logged(&req, &res, NULL, CurrentMemoryContext, true);
 	return move_result_datum(fcinfo, InvalidOid, PG_GETARG_DATUM(0), &res);
 }
 
@@ -851,7 +876,9 @@ generic_move(FunctionCallInfo fcinfo, MoveAction action)
 	req.t = lamin_table_get(req.e.relid);
 	lamin_key_from_datum(req.t, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1), key);
 	single_key_request(&req, key);
-	move_rows(&req, &res, NULL, CurrentMemoryContext);
+	/* restore(tbl, key, cascade) */
+	move_rows_logged(&req, &res, NULL, CurrentMemoryContext,
+					 !(action == MOVE_RESTORE && PG_NARGS() > 2 && !PG_ARGISNULL(2) && !PG_GETARG_BOOL(2)));
 	return move_result_datum(fcinfo, req.e.relid, (Datum) 0, &res);
 }
 
@@ -913,6 +940,7 @@ move_many(FunctionCallInfo fcinfo, MoveAction action)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MoveRequest req;
 	char	   *locking;
+	int			locking_arg;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -932,8 +960,9 @@ move_many(FunctionCallInfo fcinfo, MoveAction action)
 		req.permanent_null = false;
 		req.permanent = PG_GETARG_BOOL(2);
 	}
-	/* the last argument: how to treat rows another transaction has locked */
-	locking = PG_ARGISNULL(PG_NARGS() - 1) ? "wait" : text_to_cstring(PG_GETARG_TEXT_PP(PG_NARGS() - 1));
+	/* how to treat rows another transaction has locked: the argument after keys and permanent or branch */
+	locking_arg = action == MOVE_DELETE || action == MOVE_TO ? 3 : 2;
+	locking = PG_ARGISNULL(locking_arg) ? "wait" : text_to_cstring(PG_GETARG_TEXT_PP(locking_arg));
 	if (strcmp(locking, "wait") == 0)
 		req.locking = LOCKING_WAIT;
 	else if (strcmp(locking, "nowait") == 0)
@@ -957,7 +986,9 @@ move_many(FunctionCallInfo fcinfo, MoveAction action)
 	InitMaterializedSRF(fcinfo, 0);
 	req.t = lamin_table_get(req.e.relid);
 	req.keys = keys_as_text(req.t, PG_GETARG_ARRAYTYPE_P(1), &req.nrows);
-	move_rows(&req, NULL, rsinfo, CurrentMemoryContext);
+	/* restore_many(tbl, keys, locking, cascade) */
+	move_rows_logged(&req, NULL, rsinfo, CurrentMemoryContext,
+					 !(action == MOVE_RESTORE && PG_NARGS() > 3 && !PG_ARGISNULL(3) && !PG_GETARG_BOOL(3)));
 	return (Datum) 0;
 }
 

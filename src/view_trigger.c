@@ -11,6 +11,7 @@
 #include "parser/parsetree.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "lamin_branch.h"
@@ -81,9 +82,10 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 	bool		isnull;
 	LaminSavedUser saved;
 	Oid			caller;
-	int			rc;
+	volatile int rc = 0;
 	int			i;
 	bool		moved;
+	int64		saved_op;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -123,7 +125,26 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 			lamin_lock_family(t, TextDatumGetCString(uid));
 	}
 
-	rc = SPI_execute_plan(lamin_table_plan(t, LP_TRASH_FROM, false), values, NULL, false, 0);
+	/*
+	 * One operation for the rows of one statement: the trigger's FmgrInfo lives as long as the
+	 * statement's executor state, so its fn_extra holds the statement's operation id.
+	 */
+	if (fcinfo->flinfo->fn_extra == NULL)
+	{
+		fcinfo->flinfo->fn_extra = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(int64));
+		*(int64 *) fcinfo->flinfo->fn_extra = lamin_operation_current() ? lamin_operation_current() :
+			lamin_operation_new();
+	}
+	saved_op = lamin_operation_set(*(int64 *) fcinfo->flinfo->fn_extra);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_TRASH_FROM, false), values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		lamin_operation_set(saved_op);
+	}
+	PG_END_TRY();
 	lamin_spi_check(rc, "moving the row to trash");
 	moved = SPI_processed > 0;
 

@@ -1,0 +1,677 @@
+/*
+ * move_log.c: the record of every move (lamin.move_log), the operation a move belongs to, and
+ * cascades from a parent table to the enabled tables that reference it.
+ *
+ * Owns:
+ *   - the current operation: one id for everything one call or statement moves. The move
+ *     functions (move.c) and the view trigger (view_trigger.c, once per statement) open one;
+ *     a statement that runs outside any opens its own. Every statement nested in it (the move
+ *     itself, cascades, foreign-key actions) logs under it.
+ *   - lamin._move_log_trigger(): AFTER UPDATE and AFTER DELETE FOR EACH STATEMENT with
+ *     transition tables (FOR EACH ROW on partitioned tables). It reads the old and new rows side
+ *     by side, keeps those whose branch changed (or that were deleted: purges, with the row as
+ *     jsonb) and writes them with one INSERT ... SELECT FROM unnest(...), prepared once, as the
+ *     owner of lamin.move_log (no other role needs to be granted it). With the argument
+ *     'cascade', it then moves the rows of enabled child tables that reference the moved rows,
+ *     as each child table's owner, under the same operation: rows leaving for trash or archive
+ *     take the children that were on the branch they left with them; rows coming back take the
+ *     children whose last move was the operation that took the parent away.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+#include "utils/typcache.h"
+
+#include "compat.h"
+#include "lamin_branch.h"
+
+/* The operation the moves running now belong to; 0 when none is open. */
+static int64 current_operation = 0;
+
+/* Set while a restore asked not to bring back the rows its parent's operation took along. */
+bool		lamin_cascade_off = false;
+
+static Oid
+lamin_relid(const char *name)
+{
+	Oid			nsp = get_namespace_oid("lamin", false);
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"lamin.%s\" does not exist", name),
+				 errhint("ALTER EXTENSION lamin_branch UPDATE brings it.")));
+	return relid;
+}
+
+/* A new operation id from lamin.move_operation_seq (no privilege on it needed). */
+int64
+lamin_operation_new(void)
+{
+	return nextval_internal(lamin_relid("move_operation_seq"), false);
+}
+
+/*
+ * Open an operation unless one is open: returns what to give lamin_operation_end(). Callers end
+ * it on error too (PG_FINALLY), so that a failed call caught by a savepoint leaves none open.
+ */
+int64
+lamin_operation_begin(void)
+{
+	int64		saved = current_operation;
+
+	if (current_operation == 0)
+		current_operation = lamin_operation_new();
+	return saved;
+}
+
+void
+lamin_operation_end(int64 saved)
+{
+	current_operation = saved;
+}
+
+int64
+lamin_operation_current(void)
+{
+	return current_operation;
+}
+
+/* Make op the current operation; returns the one before. */
+int64
+lamin_operation_set(int64 op)
+{
+	int64		saved = current_operation;
+
+	current_operation = op;
+	return saved;
+}
+
+/* Forget any operation when a transaction ends (a backstop: callers end theirs). */
+static void
+operation_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
+	{
+		current_operation = 0;
+		lamin_cascade_off = false;
+	}
+}
+
+void
+lamin_move_log_init(void)
+{
+	RegisterXactCallback(operation_xact_callback, NULL);
+}
+
+/* What the trigger collects of the moved rows: parallel arrays, one entry per row */
+typedef struct Moved
+{
+	int			n;
+	int			size;
+	Datum	   *keys;			/* text */
+	Datum	   *uids;			/* text, or null */
+	bool	   *uid_null;
+	Datum	   *froms;			/* int4 */
+	Datum	   *tos;			/* int4, or null (a purge) */
+	bool	   *to_null;
+	Datum	   *rows;			/* json of the deleted row, or null */
+	bool	   *row_null;
+	HeapTuple  *olds;			/* the old rows, for cascades */
+} Moved;
+
+static void
+moved_grow(Moved *m)
+{
+	if (m->n < m->size)
+		return;
+	m->size = m->size ? m->size * 2 : 16;
+#define GROW(f, type) m->f = m->f ? repalloc(m->f, sizeof(type) * m->size) : palloc(sizeof(type) * m->size)
+	GROW(keys, Datum);
+	GROW(uids, Datum);
+	GROW(uid_null, bool);
+	GROW(froms, Datum);
+	GROW(tos, Datum);
+	GROW(to_null, bool);
+	GROW(rows, Datum);
+	GROW(row_null, bool);
+	GROW(olds, HeapTuple);
+#undef GROW
+}
+
+static int32
+slot_branch(LaminTable *t, TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, t->att_branch, &isnull);
+
+	return isnull ? LAMIN_BRANCH_MAIN : DatumGetInt32(d);
+}
+
+static void
+note_row(LaminTable *t, Moved *m, TupleTableSlot *oldslot, TupleTableSlot *newslot, bool keep_old)
+{
+	Datum		key[INDEX_MAX_KEYS];
+	int			i;
+	bool		isnull;
+	int32		from = slot_branch(t, oldslot);
+
+	if (newslot && slot_branch(t, newslot) == from)
+		return;
+	moved_grow(m);
+	for (i = 0; i < t->nkeys; i++)
+		key[i] = slot_getattr(oldslot, t->key_att[i], &isnull);
+	m->keys[m->n] = CStringGetTextDatum(lamin_key_text(t, key));
+	m->uid_null[m->n] = true;
+	if (t->att_uid != InvalidAttrNumber)
+	{
+		Datum		d = slot_getattr(newslot ? newslot : oldslot, t->att_uid, &isnull);
+
+		if (!isnull)
+		{
+			/* the uid as text, whatever its string type */
+			m->uids[m->n] = CStringGetTextDatum(TextDatumGetCString(d));
+			m->uid_null[m->n] = false;
+		}
+	}
+	m->froms[m->n] = Int32GetDatum(from);
+	m->to_null[m->n] = newslot == NULL;
+	m->tos[m->n] = newslot ? Int32GetDatum(slot_branch(t, newslot)) : (Datum) 0;
+	m->row_null[m->n] = newslot != NULL;
+	if (newslot == NULL)
+		m->rows[m->n] = DirectFunctionCall1(row_to_json, ExecFetchSlotHeapTupleDatum(oldslot));
+	m->olds[m->n] = keep_old ? ExecCopySlotHeapTuple(oldslot) : NULL;
+	m->n++;
+}
+
+static void
+collect_rows(TriggerData *td, LaminTable *t, Moved *m, bool keep_old)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	TupleTableSlot *oldslot;
+	TupleTableSlot *newslot = NULL;
+	bool		update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+
+	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
+	{
+		oldslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+		ExecStoreHeapTuple(td->tg_trigtuple, oldslot, false);
+		if (update)
+		{
+			newslot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+			ExecStoreHeapTuple(td->tg_newtuple, newslot, false);
+		}
+		note_row(t, m, oldslot, newslot, keep_old);
+	}
+	else
+	{
+		/* an UPDATE stores both versions of a row together: the tables are read side by side */
+		oldslot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		tuplestore_rescan(td->tg_oldtable);
+		if (update)
+		{
+			newslot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+			tuplestore_rescan(td->tg_newtable);
+		}
+		while (tuplestore_gettupleslot(td->tg_oldtable, true, false, oldslot))
+		{
+			if (update && !tuplestore_gettupleslot(td->tg_newtable, true, false, newslot))
+				elog(ERROR, "transition tables of an UPDATE differ in length");
+			note_row(t, m, oldslot, newslot, keep_old);
+		}
+	}
+	ExecDropSingleTupleTableSlot(oldslot);
+	if (newslot)
+		ExecDropSingleTupleTableSlot(newslot);
+}
+
+static Datum
+array_of(Datum *values, bool *nulls, int n, Oid type)
+{
+	int			dims[1];
+	int			lbs[1];
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	dims[0] = n;
+	lbs[0] = 1;
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, type, typlen, typbyval, typalign));
+}
+
+/* Run SQL as the owner of lamin.move_log, which only roles granted it can read. */
+static void
+become_log_owner(LaminSavedUser *saved)
+{
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(lamin_relation_owner(lamin_relid("move_log")),
+						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+}
+
+static void
+write_log(LaminTable *t, Moved *m, int64 operation)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		args[8];
+	bool		nulls[8];
+	char		argnulls[8];
+	int			rc;
+	int			i;
+
+	if (plan == NULL)
+	{
+		Oid			types[8] = {REGCLASSOID, REGROLEOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+		INT4ARRAYOID, JSONARRAYOID};
+
+		plan = SPI_prepare("INSERT INTO lamin.move_log (relation, key, uid, from_branch, to_branch, role, at, "
+						   "txid, operation, row_data) "
+						   "SELECT $1, x.k, x.u, x.f, x.t, $2, pg_catalog.statement_timestamp(), "
+						   "pg_catalog.txid_current(), $3, x.r::pg_catalog.jsonb "
+						   "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+						   "pg_catalog.unnest($7), pg_catalog.unnest($8)) AS x(k, u, f, t, r)",
+						   8, types);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare the move log statement: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+	}
+	args[0] = ObjectIdGetDatum(t->query_relid);
+	args[1] = ObjectIdGetDatum(GetOuterUserId());
+	args[2] = Int64GetDatum(operation);
+	memset(nulls, 0, sizeof(nulls));
+	args[3] = array_of(m->keys, NULL, m->n, TEXTOID);
+	args[4] = array_of(m->uids, m->uid_null, m->n, TEXTOID);
+	args[5] = array_of(m->froms, NULL, m->n, INT4OID);
+	args[6] = array_of(m->tos, m->to_null, m->n, INT4OID);
+	args[7] = array_of(m->rows, m->row_null, m->n, JSONOID);
+	for (i = 0; i < 8; i++)
+		argnulls[i] = nulls[i] ? 'n' : ' ';
+	rc = SPI_execute_plan(plan, args, argnulls, false, 0);
+	lamin_spi_check(rc, "writing the move log");
+}
+
+/* Is the branch one rows leave main for, to come back later (trash or archive)? */
+static bool
+away(int32 branch)
+{
+	return branch == LAMIN_BRANCH_TRASH || branch == LAMIN_BRANCH_ARCHIVE;
+}
+
+/*
+ * For each restored row, the operation that took it to the branch it came from: its latest
+ * record before this statement's. Read as the log's owner, before the statement's own records
+ * are written. Returns an operation per row, 0 where there is none.
+ */
+static int64 *
+parent_operations(LaminTable *t, Moved *m)
+{
+	int64	   *ops = palloc0(sizeof(int64) * m->n);
+	Datum		args[2];
+	HASHCTL		ctl;
+	HTAB	   *h;
+	int			rc;
+	uint64		r;
+	int			i;
+	typedef struct
+	{
+		char		key[NAMEDATALEN * 4];
+		int64		op;
+		int32		to;
+		bool		to_null;
+	}			OpEntry;
+
+	args[0] = ObjectIdGetDatum(t->query_relid);
+	args[1] = array_of(m->keys, NULL, m->n, TEXTOID);
+	rc = SPI_execute_with_args("SELECT DISTINCT ON (l.key) l.key, l.operation, l.to_branch FROM lamin.move_log l "
+							   "WHERE l.relation OPERATOR(pg_catalog.=) $1 "
+							   "AND l.key OPERATOR(pg_catalog.=) ANY ($2) ORDER BY l.key, l.id DESC",
+							   2, (Oid[]) {REGCLASSOID, TEXTARRAYOID}, args, NULL, true, 0);
+	lamin_spi_check(rc, "finding the operations that took the rows away");
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = NAMEDATALEN * 4;
+	ctl.entrysize = sizeof(OpEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	h = hash_create("lamin_branch parent operations", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		char	   *key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		Datum		op = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+		OpEntry    *e;
+
+		if (isnull || strlen(key) >= NAMEDATALEN * 4)
+			continue;
+		e = hash_search(h, key, HASH_ENTER, NULL);
+		e->op = DatumGetInt64(op);
+		e->to = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &e->to_null));
+	}
+	for (i = 0; i < m->n; i++)
+	{
+		char	   *key = TextDatumGetCString(m->keys[i]);
+		OpEntry    *e = strlen(key) < NAMEDATALEN * 4 ? hash_search(h, key, HASH_FIND, NULL) : NULL;
+
+		/* the record must be the one that took the row where it comes from */
+		ops[i] = e && !e->to_null && e->to == DatumGetInt32(m->froms[i]) ? e->op : 0;
+	}
+	return ops;
+}
+
+/* The child keys (as text) whose latest record belongs to one of the operations, with it. */
+static void
+children_of_operations(Oid child, Datum ops, Datum *keys, Datum *keyops)
+{
+	Datum		args[2];
+	int			rc;
+
+	args[0] = ObjectIdGetDatum(child);
+	args[1] = ops;
+	rc = SPI_execute_with_args("SELECT pg_catalog.array_agg(l.key), pg_catalog.array_agg(l.operation) "
+							   "FROM lamin.move_log l WHERE l.relation OPERATOR(pg_catalog.=) $1 "
+							   "AND l.operation OPERATOR(pg_catalog.=) ANY ($2) "
+							   "AND NOT EXISTS (SELECT 1 FROM lamin.move_log n WHERE n.relation OPERATOR(pg_catalog.=) l.relation "
+							   "AND n.key OPERATOR(pg_catalog.=) l.key AND n.id OPERATOR(pg_catalog.>) l.id)",
+							   2, (Oid[]) {REGCLASSOID, INT8ARRAYOID}, args, NULL, true, 0);
+	lamin_spi_check(rc, "finding the rows of an operation");
+	{
+		bool		isnull;
+
+		*keys = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+		{
+			*keys = (Datum) 0;
+			return;
+		}
+		*keys = PointerGetDatum(DatumGetArrayTypePCopy(*keys));
+		*keyops = PointerGetDatum(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
+																		 SPI_tuptable->tupdesc, 2, &isnull)));
+	}
+}
+
+/* One foreign key of an enabled child table that references the parent */
+typedef struct ChildKey
+{
+	Oid			child;
+	int			ncols;
+	AttrNumber	conkey[INDEX_MAX_KEYS];	/* child columns */
+	AttrNumber	confkey[INDEX_MAX_KEYS];	/* parent columns */
+} ChildKey;
+
+static List *
+child_keys(LaminTable *t)
+{
+	Datum		args[1];
+	int			rc;
+	uint64		r;
+	List	   *out = NIL;
+
+	args[0] = ObjectIdGetDatum(t->query_relid);
+	rc = SPI_execute_with_args("SELECT c.conrelid, c.conkey, c.confkey FROM pg_catalog.pg_constraint c "
+							   "JOIN lamin.enabled_table e ON e.relation OPERATOR(pg_catalog.=) c.conrelid "
+							   "WHERE c.confrelid OPERATOR(pg_catalog.=) $1 AND c.contype OPERATOR(pg_catalog.=) 'f' "
+							   "ORDER BY c.conrelid, c.conname",
+							   1, (Oid[]) {OIDOID}, args, NULL, true, 0);
+	lamin_spi_check(rc, "finding the tables that reference it");
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		ChildKey   *k = palloc0(sizeof(ChildKey));
+		Datum	   *elems;
+		int			n,
+					i;
+
+		k->child = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 2, &isnull)), INT2OID, 2, true,
+						  TYPALIGN_SHORT, &elems, NULL, &n);
+		k->ncols = n;
+		for (i = 0; i < n; i++)
+			k->conkey[i] = DatumGetInt16(elems[i]);
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 3, &isnull)), INT2OID, 2, true,
+						  TYPALIGN_SHORT, &elems, NULL, &n);
+		for (i = 0; i < n; i++)
+			k->confkey[i] = DatumGetInt16(elems[i]);
+		out = lappend(out, k);
+	}
+	return out;
+}
+
+/*
+ * Move the rows of one child table that reference the moved rows. rows[] selects the parent
+ * rows this pass takes (leaving, or coming back); for rows coming back, pairs[] are the child
+ * keys and the operations that may come back with them.
+ */
+static void
+cascade_child(LaminTable *t, TupleDesc pdesc, Moved *m, bool *take, int64 *ops, ChildKey *k,
+			  bool back)
+{
+	LaminTable *ct = lamin_table_get(k->child);
+	int			nargs = 3 + k->ncols + (back ? 2 : 0);
+	Datum	   *args = palloc(sizeof(Datum) * nargs);
+	Oid		   *types = palloc(sizeof(Oid) * nargs);
+	Datum	  **vals = palloc(sizeof(Datum *) * k->ncols);
+	bool	  **vnull = palloc(sizeof(bool *) * k->ncols);
+	Datum	   *froms = palloc(sizeof(Datum) * m->n);
+	Datum	   *tos = palloc(sizeof(Datum) * m->n);
+	Datum	   *opsd = palloc(sizeof(Datum) * m->n);
+	StringInfoData sql;
+	LaminSavedUser saved;
+	int			i,
+				c,
+				n = 0,
+				rc;
+
+	for (c = 0; c < k->ncols; c++)
+	{
+		vals[c] = palloc(sizeof(Datum) * m->n);
+		vnull[c] = palloc(sizeof(bool) * m->n);
+	}
+	for (i = 0; i < m->n; i++)
+	{
+		bool		skip = false;
+
+		if (!take[i])
+			continue;
+		for (c = 0; c < k->ncols; c++)
+		{
+			Form_pg_attribute att = TupleDescAttr(pdesc, k->confkey[c] - 1);
+			bool		isnull;
+			Datum		d = heap_getattr(m->olds[i], k->confkey[c], pdesc, &isnull);
+			Oid			out;
+			bool		varlena;
+
+			if (isnull)
+			{
+				skip = true;
+				break;
+			}
+			getTypeOutputInfo(att->atttypid, &out, &varlena);
+			vals[c][n] = CStringGetTextDatum(OidOutputFunctionCall(out, d));
+			vnull[c][n] = false;
+		}
+		if (skip)
+			continue;
+		froms[n] = m->froms[i];
+		tos[n] = m->tos[i];
+		opsd[n] = Int64GetDatum(ops ? ops[i] : 0);
+		n++;
+	}
+	if (n == 0)
+		return;
+
+	args[0] = array_of(froms, NULL, n, INT4OID);
+	types[0] = INT4ARRAYOID;
+	args[1] = array_of(tos, NULL, n, INT4OID);
+	types[1] = INT4ARRAYOID;
+	args[2] = array_of(opsd, NULL, n, INT8OID);
+	types[2] = INT8ARRAYOID;
+	for (c = 0; c < k->ncols; c++)
+	{
+		args[3 + c] = array_of(vals[c], vnull[c], n, TEXTOID);
+		types[3 + c] = TEXTARRAYOID;
+	}
+	if (back)
+	{
+		Datum		keys,
+					keyops;
+		LaminSavedUser logsaved;
+
+		/* which child rows the parents' operations took along, read as the log's owner */
+		become_log_owner(&logsaved);
+		children_of_operations(ct->query_relid, args[2], &keys, &keyops);
+		lamin_restore_user(&logsaved);
+		if (keys == (Datum) 0)
+			return;
+		args[3 + k->ncols] = keys;
+		types[3 + k->ncols] = TEXTARRAYOID;
+		args[4 + k->ncols] = keyops;
+		types[4 + k->ncols] = INT8ARRAYOID;
+	}
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "UPDATE %s c SET branch_id = x.t FROM ROWS FROM (pg_catalog.unnest($1), "
+					 "pg_catalog.unnest($2), pg_catalog.unnest($3)", ct->qualname);
+	for (c = 0; c < k->ncols; c++)
+		appendStringInfo(&sql, ", pg_catalog.unnest($%d)", 4 + c);
+	appendStringInfoString(&sql, ") AS x(f, t, op");
+	for (c = 0; c < k->ncols; c++)
+		appendStringInfo(&sql, ", v%d", c);
+	appendStringInfoString(&sql, ") WHERE c.branch_id OPERATOR(pg_catalog.=) x.f");
+	for (c = 0; c < k->ncols; c++)
+	{
+		Oid			type = ct->att_names[k->conkey[c] - 1] ?
+			get_atttype(ct->relid, k->conkey[c]) : InvalidOid;
+
+		appendStringInfo(&sql, " AND c.%s %s x.v%d::%s", quote_identifier(ct->att_names[k->conkey[c] - 1]),
+						 lamin_qualified_operator(type, TYPECACHE_EQ_OPR), c, format_type_be_qualified(type));
+	}
+	if (back)
+	{
+		appendStringInfoString(&sql, " AND (");
+		if (ct->nkeys > 1)
+			appendStringInfoString(&sql, "'(' OPERATOR(pg_catalog.||) ");
+		for (i = 0; i < ct->nkeys; i++)
+			appendStringInfo(&sql, "%sc.%s::pg_catalog.text", i ? " OPERATOR(pg_catalog.||) ',' OPERATOR(pg_catalog.||) " : "",
+							 ct->key_name[i]);
+		if (ct->nkeys > 1)
+			appendStringInfoString(&sql, " OPERATOR(pg_catalog.||) ')'");
+		appendStringInfo(&sql, ", x.op) IN (SELECT * FROM ROWS FROM (pg_catalog.unnest($%d), pg_catalog.unnest($%d)))",
+						 4 + k->ncols, 5 + k->ncols);
+	}
+
+	/* as the child table's owner, as Postgres's own foreign-key actions run */
+	lamin_become_owner(ct, &saved);
+	rc = SPI_execute_with_args(sql.data, nargs, types, args, NULL, false, 0);
+	lamin_spi_check(rc, "moving the rows that reference the moved rows");
+	lamin_restore_user(&saved);
+}
+
+static void
+run_cascades(LaminTable *t, TupleDesc pdesc, Moved *m, int64 *ops)
+{
+	bool	   *leaving = palloc0(sizeof(bool) * m->n);
+	bool	   *back = palloc0(sizeof(bool) * m->n);
+	bool		any_leaving = false,
+				any_back = false;
+	List	   *keys;
+	ListCell   *lc;
+	int			i;
+
+	for (i = 0; i < m->n; i++)
+	{
+		int32		from = DatumGetInt32(m->froms[i]);
+
+		if (m->to_null[i])
+			continue;
+		if (away(DatumGetInt32(m->tos[i])))
+			any_leaving |= leaving[i] = true;
+		else if (away(from) && ops && ops[i] != 0)
+			any_back |= back[i] = true;
+	}
+	if (!any_leaving && !any_back)
+		return;
+	keys = child_keys(t);
+	foreach(lc, keys)
+	{
+		ChildKey   *k = lfirst(lc);
+
+		if (any_leaving)
+			cascade_child(t, pdesc, m, leaving, NULL, k, false);
+		if (any_back)
+			cascade_child(t, pdesc, m, back, ops, k, true);
+	}
+}
+
+PG_FUNCTION_INFO_V1(lamin_move_log_trigger);
+Datum
+lamin_move_log_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	LaminTable *t;
+	Moved		m;
+	bool		cascade;
+	int64		saved_op;
+	int64	   *volatile ops = NULL;
+	LaminSavedUser saved;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("lamin._move_log_trigger() was not called by the trigger manager")));
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) ||
+		(!TRIGGER_FIRED_BY_UPDATE(td->tg_event) && !TRIGGER_FIRED_BY_DELETE(td->tg_event)) ||
+		(TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) &&
+		 (td->tg_oldtable == NULL || (TRIGGER_FIRED_BY_UPDATE(td->tg_event) && td->tg_newtable == NULL))))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("lamin._move_log_trigger() must be fired AFTER UPDATE or DELETE with transition tables"),
+				 errhint("lamin._move_log_triggers() creates it.")));
+
+	t = lamin_table_get(RelationGetRelid(td->tg_relation));
+	cascade = td->tg_trigger->tgnargs > 0 && strcmp(td->tg_trigger->tgargs[0], "cascade") == 0 &&
+		TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+	memset(&m, 0, sizeof(m));
+	collect_rows(td, t, &m, cascade);
+	if (m.n == 0)
+		return PointerGetDatum(NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	saved_op = lamin_operation_begin();
+	PG_TRY();
+	{
+		become_log_owner(&saved);
+		if (cascade && !lamin_cascade_off)
+			ops = parent_operations(t, &m);
+		write_log(t, &m, current_operation);
+		lamin_restore_user(&saved);
+		if (cascade)
+			run_cascades(t, RelationGetDescr(td->tg_relation), &m, lamin_cascade_off ? NULL : ops);
+	}
+	PG_FINALLY();
+	{
+		lamin_operation_end(saved_op);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}

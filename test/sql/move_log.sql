@@ -1,0 +1,106 @@
+-- lamin.move_log: every move and every purge, on every path, one operation per call or statement.
+\set SHOW_CONTEXT never
+CREATE SCHEMA ml;
+CREATE TABLE ml.note (id bigint PRIMARY KEY, body text NOT NULL);
+INSERT INTO ml.note SELECT i, 'note ' || i FROM generate_series(1, 30) i;
+CREATE ROLE regress_ml_app NOLOGIN;
+CREATE ROLE regress_ml_auditor NOLOGIN;
+SELECT relation FROM lamin.enable('ml.note');
+GRANT USAGE ON SCHEMA ml TO regress_ml_app;
+GRANT SELECT, DELETE ON ml.note, ml.note_trash TO regress_ml_app;
+GRANT UPDATE ON ml.note TO regress_ml_app;
+GRANT EXECUTE ON FUNCTION lamin.delete(regclass, anyelement, boolean),
+                          lamin.delete_many(regclass, anyarray, boolean, text),
+                          lamin.restore(regclass, anyelement, boolean) TO regress_ml_app;
+GRANT SELECT ON lamin.move_log TO regress_ml_auditor;
+-- what happened, with operations numbered in the order they began
+CREATE VIEW ml.log AS
+    SELECT dense_rank() OVER (ORDER BY operation) AS op, key, from_branch, to_branch, role,
+           row_data IS NOT NULL AS has_row,
+           txid = (SELECT min(txid) FROM lamin.move_log) AS first_xact
+      FROM lamin.move_log WHERE relation = 'ml.note_all'::regclass;
+
+-- the move functions: one operation per call, however many rows it moves
+SELECT action FROM lamin.delete('ml.note', 1);
+SELECT count(*) FROM lamin.delete_many('ml.note', ARRAY[2, 3, 4]);
+SELECT action FROM lamin.restore('ml.note', 2);
+SELECT action FROM lamin.archive('ml.note', 5);
+SELECT count(*) FROM lamin.archive_many('ml.note', ARRAY[6, 7]);
+SELECT action FROM lamin.move('ml.note', 7, 'main');
+SELECT count(*) FROM lamin.restore_many('ml.note', ARRAY[3, 4]);
+-- a call that moves nothing writes nothing
+SELECT action FROM lamin.delete('ml.note', 1, permanent => false);
+SELECT op, key, from_branch, to_branch, role, has_row FROM ml.log ORDER BY op, key::int;
+TRUNCATE lamin.move_log;
+
+-- by another role: the log names it, though the move runs as the table's owner
+SET ROLE regress_ml_app;
+SELECT action FROM lamin.delete('ml.note', 8);
+DELETE FROM ml.note WHERE id IN (9, 10);
+-- the log is not readable without a grant
+SELECT count(*) FROM lamin.move_log;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT op, key, from_branch, to_branch, role FROM ml.log ORDER BY op, key::int;
+TRUNCATE lamin.move_log;
+
+-- DELETE through the main view: planned as one UPDATE, one operation
+DELETE FROM ml.note WHERE id BETWEEN 11 AND 13;
+-- ... and through the INSTEAD OF trigger, row by row, still one operation for the statement
+SET lamin_branch.flatten_views = off;
+DELETE FROM ml.note WHERE id BETWEEN 14 AND 16;
+RESET lamin_branch.flatten_views;
+-- an UPDATE of branch_id by the owner, on the table
+UPDATE ml.note_all SET branch_id = 1 WHERE id IN (11, 14);
+-- an UPDATE that moves nothing writes nothing
+UPDATE ml.note_all SET body = body || '!' WHERE id = 12;
+SELECT op, key, from_branch, to_branch, role FROM ml.log ORDER BY op, key::int;
+TRUNCATE lamin.move_log;
+
+-- purges keep the row; from the trash view, from delete(permanent), from the table
+DELETE FROM ml.note_trash WHERE id = 12;
+SELECT action FROM lamin.delete('ml.note', 13, permanent => true);
+DELETE FROM ml.note_all WHERE id = 20;
+SELECT op, key, from_branch, to_branch, row_data FROM lamin.move_log l
+  JOIN (SELECT DISTINCT operation, dense_rank() OVER (ORDER BY operation) AS op FROM lamin.move_log) o USING (operation)
+ ORDER BY op;
+TRUNCATE lamin.move_log;
+
+-- a statement that fails logs nothing; a failed call caught by a savepoint leaves no operation open
+BEGIN;
+SAVEPOINT s;
+SELECT count(*) FROM lamin.delete_many('ml.note', ARRAY[17, 999]);
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) FROM lamin.delete_many('ml.note', ARRAY[17]);
+SELECT count(*) FROM lamin.delete_many('ml.note', ARRAY[18]);
+COMMIT;
+SELECT op, key, from_branch, to_branch, first_xact FROM ml.log ORDER BY op, key::int;
+TRUNCATE lamin.move_log;
+
+-- batched jobs: each batch is a call
+CALL lamin.trash_batched('ml.note', 'id BETWEEN 21 AND 25', 2);
+SELECT op, key, from_branch, to_branch FROM ml.log ORDER BY op, key::int;
+TRUNCATE lamin.move_log;
+
+-- the auditor reads it
+SET ROLE regress_ml_auditor;
+SELECT count(*) >= 0 AS readable FROM lamin.move_log;
+RESET ROLE;
+
+-- pg_dump keeps the log and its sequences
+SELECT unnest(extconfig)::regclass AS kept FROM pg_extension WHERE extname = 'lamin_branch'
+ ORDER BY 1::text COLLATE "C";
+-- the table's move-log triggers
+SELECT tgname, tgtype, tgnargs FROM pg_trigger WHERE tgrelid = 'ml.note_all'::regclass AND tgname LIKE 'lamin_move%' ORDER BY 1;
+
+DROP VIEW ml.log;
+SELECT lamin.disable('ml.note');
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'ml.note'::regclass AND NOT tgisinternal;
+DROP SCHEMA ml CASCADE;
+REVOKE ALL ON lamin.move_log FROM regress_ml_auditor;
+REVOKE ALL ON FUNCTION lamin.delete(regclass, anyelement, boolean),
+                       lamin.delete_many(regclass, anyarray, boolean, text),
+                       lamin.restore(regclass, anyelement, boolean) FROM regress_ml_app;
+DROP ROLE regress_ml_app;
+DROP ROLE regress_ml_auditor;
+TRUNCATE lamin.move_log;
