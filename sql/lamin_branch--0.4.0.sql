@@ -1490,9 +1490,10 @@ $$;
 -- operation moved to the trash.
 CREATE VIEW lamin.trash WITH (security_barrier = true) AS
     SELECT l.relation, l.key, l.uid, l.role AS trashed_by, l.at AS trashed_at, l.operation,
-           (SELECT count(*) FROM lamin.move_log o
-             WHERE o.operation OPERATOR(pg_catalog.=) l.operation
-               AND o.to_branch OPERATOR(pg_catalog.=) -1) AS operation_rows
+           CASE WHEN l.operation IS NOT NULL
+                THEN (SELECT count(*) FROM lamin.move_log o
+                       WHERE o.operation OPERATOR(pg_catalog.=) l.operation
+                         AND o.to_branch OPERATOR(pg_catalog.=) -1) END AS operation_rows
       FROM lamin.move_log l
       JOIN lamin.enabled_table e ON e.relation OPERATOR(pg_catalog.=) l.relation
      WHERE l.to_branch OPERATOR(pg_catalog.=) -1
@@ -1550,7 +1551,7 @@ AS $$
 DECLARE
     cutoff  timestamptz;
     e       lamin.enabled_table;
-    only    regclass;
+    one     regclass;
     keys    text[];
     late    text[];
     kt      text;
@@ -1566,8 +1567,8 @@ BEGIN
         RAISE EXCEPTION 'batch_size must be at least 1, not %', batch_size USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF tbl IS NOT NULL THEN
-        only := (lamin._registry(tbl)).relation;
-        IF only IS NULL THEN
+        one := (lamin._registry(tbl)).relation;
+        IF one IS NULL THEN
             RAISE EXCEPTION 'table % is not branch-enabled', tbl
                   USING ERRCODE = 'object_not_in_prerequisite_state',
                         HINT = 'The branch-enabled tables are listed by: SELECT relation FROM lamin.enabled_table;';
@@ -1576,10 +1577,10 @@ BEGIN
     cutoff := pg_catalog.statement_timestamp() OPERATOR(pg_catalog.-) older_than;
     removed := 0;
     FOR e IN SELECT * FROM lamin.enabled_table x
-              WHERE only IS NULL OR x.relation OPERATOR(pg_catalog.=) only
+              WHERE one IS NULL OR x.relation OPERATOR(pg_catalog.=) one
               ORDER BY x.relation::pg_catalog.text LOOP
         -- every table: those whose trash the caller may empty; one table: its rights decide
-        CONTINUE WHEN only IS NULL AND NOT (pg_catalog.has_table_privilege(e.trash_view, 'SELECT')
+        CONTINUE WHEN one IS NULL AND NOT (pg_catalog.has_table_privilege(e.trash_view, 'SELECT')
                                             AND pg_catalog.has_table_privilege(e.trash_view, 'DELETE'));
         kt := lamin._key_text_expr(e.relation, 't');
         total := 0;
