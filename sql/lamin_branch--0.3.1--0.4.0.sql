@@ -879,19 +879,31 @@ END
 $$;
 
 -- Rows already in the trash when a table's log begins get a record (from_branch, role and
--- operation unknown, at the time the log began), so that retention counts from then.
+-- operation unknown, at the time the log began), so that retention counts from then. The owner
+-- reads the rows; the C function checks that and writes the records as the log's owner.
+CREATE FUNCTION lamin._move_log_record_trashed(tbl regclass, keys text[], uids text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'lamin_move_log_seed'
+LANGUAGE C;
+
 CREATE FUNCTION lamin._move_log_seed(tbl regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    keys text[];
+    uids text[];
 BEGIN
-    EXECUTE format('INSERT INTO lamin.move_log (relation, key, uid, to_branch) '
-                   'SELECT %L::pg_catalog.regclass, %s, %s, -1 FROM %s t WHERE t.branch_id OPERATOR(pg_catalog.=) -1',
-                   tbl, lamin._key_text_expr(tbl, 't'),
+    EXECUTE format('SELECT array_agg(%s), array_agg(%s) FROM %s t WHERE t.branch_id OPERATOR(pg_catalog.=) -1',
+                   lamin._key_text_expr(tbl, 't'),
                    CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'uid' AND NOT attisdropped)
-                        THEN 't.uid::pg_catalog.text' ELSE 'NULL' END,
-                   tbl);
+                        THEN 't.uid::pg_catalog.text' ELSE 'NULL::pg_catalog.text' END,
+                   tbl)
+       INTO keys, uids;
+    IF keys IS NOT NULL THEN
+        PERFORM lamin._move_log_record_trashed(tbl, keys, uids);
+    END IF;
 END
 $$;
 
@@ -1052,42 +1064,23 @@ $$;
 COMMENT ON PROCEDURE lamin.empty_trash(interval, regclass, boolean, integer, bigint) IS
     'delete for good the rows trashed longer ago than older_than (by their move record), in batches; dry_run => true (the default) only counts';
 
--- restore and restore_many take cascade: made again with the grants they had.
-CREATE TEMPORARY TABLE lamin_restore_grants ON COMMIT DROP AS
-    SELECT p.proname, x.grantee, x.is_grantable
-      FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) x
-     WHERE p.pronamespace = 'lamin'::pg_catalog.regnamespace AND p.proname IN ('restore', 'restore_many')
-       AND x.privilege_type = 'EXECUTE' AND x.grantee <> p.proowner;
-DROP FUNCTION lamin.restore(regclass, anyelement);
-DROP FUNCTION lamin.restore_many(regclass, anyarray, text);
-CREATE FUNCTION lamin.restore(tbl regclass, key anyelement, cascade boolean DEFAULT true)
+-- restore with cascade given: cascade => false brings back the rows alone, not what the
+-- operation that trashed them took along (tables enabled with cascade). EXECUTE is granted on
+-- these as on the forms without it.
+CREATE FUNCTION lamin.restore(tbl regclass, key anyelement, cascade boolean)
 RETURNS lamin.row_change
 AS 'MODULE_PATHNAME', 'lamin_restore'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.restore(regclass, anyelement, boolean) IS
-    'move a row to main from any branch; with a table enabled with cascade, the rows its trashing took along come back too unless cascade => false';
-CREATE FUNCTION lamin.restore_many(tbl regclass, keys anyarray, locking text DEFAULT 'wait',
-                                   cascade boolean DEFAULT true)
+    'move a row to main from any branch; cascade => false: without the rows its trashing took along';
+CREATE FUNCTION lamin.restore_many(tbl regclass, keys anyarray, locking text, cascade boolean)
 RETURNS SETOF lamin.row_change
 AS 'MODULE_PATHNAME', 'lamin_restore_many'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION lamin.restore_many(regclass, anyarray, text, boolean) IS 'move many rows to main in one statement';
+COMMENT ON FUNCTION lamin.restore_many(regclass, anyarray, text, boolean) IS
+    'move many rows to main in one statement; cascade => false: without the rows their trashing took along';
 REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.restore_many(regclass, anyarray, text, boolean) FROM PUBLIC;
-DO $$
-DECLARE
-    g record;
-BEGIN
-    FOR g IN SELECT * FROM lamin_restore_grants LOOP
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s',
-                                  CASE g.proname WHEN 'restore' THEN 'lamin.restore(regclass, anyelement, boolean)'
-                                                 ELSE 'lamin.restore_many(regclass, anyarray, text, boolean)' END,
-                                  CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
-                                  CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-    END LOOP;
-END
-$$;
-DROP TABLE lamin_restore_grants;
 
 -- Tables enabled before, and the artifacts, log their moves from now on.
 SELECT lamin._trash_enable(relation, false, false) FROM lamin.enabled_table;

@@ -1012,12 +1012,11 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.delete(regclass, anyelement, boolean) IS
     'move a row to trash; from trash (or with permanent => true) delete it for good';
 
-CREATE FUNCTION lamin.restore(tbl regclass, key anyelement, cascade boolean DEFAULT true)
+CREATE FUNCTION lamin.restore(tbl regclass, key anyelement)
 RETURNS lamin.row_change
 AS 'MODULE_PATHNAME', 'lamin_restore'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION lamin.restore(regclass, anyelement, boolean) IS
-    'move a row to main from any branch; with a table enabled with cascade, the rows its trashing took along come back too unless cascade => false';
+COMMENT ON FUNCTION lamin.restore(regclass, anyelement) IS 'move a row to main from any branch';
 
 CREATE FUNCTION lamin.archive(tbl regclass, key anyelement)
 RETURNS lamin.row_change
@@ -1077,12 +1076,11 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.delete_many(regclass, anyarray, boolean, text) IS
     'move many rows to trash in one statement (rows already there stay); permanent => true deletes them for good';
 
-CREATE FUNCTION lamin.restore_many(tbl regclass, keys anyarray, locking text DEFAULT 'wait',
-                                   cascade boolean DEFAULT true)
+CREATE FUNCTION lamin.restore_many(tbl regclass, keys anyarray, locking text DEFAULT 'wait')
 RETURNS SETOF lamin.row_change
 AS 'MODULE_PATHNAME', 'lamin_restore_many'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION lamin.restore_many(regclass, anyarray, text, boolean) IS 'move many rows to main in one statement';
+COMMENT ON FUNCTION lamin.restore_many(regclass, anyarray, text) IS 'move many rows to main in one statement';
 
 CREATE FUNCTION lamin.archive_many(tbl regclass, keys anyarray, locking text DEFAULT 'wait')
 RETURNS SETOF lamin.row_change
@@ -1097,12 +1095,12 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION lamin.move_many(regclass, anyarray, integer, text) IS 'move many rows to a branch in one statement';
 
 REVOKE ALL ON FUNCTION lamin.delete_many(regclass, anyarray, boolean, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION lamin.restore_many(regclass, anyarray, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lamin.restore_many(regclass, anyarray, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.archive_many(regclass, anyarray, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.move_many(regclass, anyarray, integer, text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION lamin.delete(regclass, anyelement, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.archive(regclass, anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.move(regclass, anyelement, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.move(regclass, anyelement, text) FROM PUBLIC;
@@ -1457,19 +1455,31 @@ END
 $$;
 
 -- Rows already in the trash when a table's log begins get a record (from_branch, role and
--- operation unknown, at the time the log began), so that retention counts from then.
+-- operation unknown, at the time the log began), so that retention counts from then. The owner
+-- reads the rows; the C function checks that and writes the records as the log's owner.
+CREATE FUNCTION lamin._move_log_record_trashed(tbl regclass, keys text[], uids text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'lamin_move_log_seed'
+LANGUAGE C;
+
 CREATE FUNCTION lamin._move_log_seed(tbl regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    keys text[];
+    uids text[];
 BEGIN
-    EXECUTE format('INSERT INTO lamin.move_log (relation, key, uid, to_branch) '
-                   'SELECT %L::pg_catalog.regclass, %s, %s, -1 FROM %s t WHERE t.branch_id OPERATOR(pg_catalog.=) -1',
-                   tbl, lamin._key_text_expr(tbl, 't'),
+    EXECUTE format('SELECT array_agg(%s), array_agg(%s) FROM %s t WHERE t.branch_id OPERATOR(pg_catalog.=) -1',
+                   lamin._key_text_expr(tbl, 't'),
                    CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'uid' AND NOT attisdropped)
-                        THEN 't.uid::pg_catalog.text' ELSE 'NULL' END,
-                   tbl);
+                        THEN 't.uid::pg_catalog.text' ELSE 'NULL::pg_catalog.text' END,
+                   tbl)
+       INTO keys, uids;
+    IF keys IS NOT NULL THEN
+        PERFORM lamin._move_log_record_trashed(tbl, keys, uids);
+    END IF;
 END
 $$;
 
@@ -1629,6 +1639,24 @@ END
 $$;
 COMMENT ON PROCEDURE lamin.empty_trash(interval, regclass, boolean, integer, bigint) IS
     'delete for good the rows trashed longer ago than older_than (by their move record), in batches; dry_run => true (the default) only counts';
+
+-- restore with cascade given: cascade => false brings back the rows alone, not what the
+-- operation that trashed them took along (tables enabled with cascade). EXECUTE is granted on
+-- these as on the forms without it.
+CREATE FUNCTION lamin.restore(tbl regclass, key anyelement, cascade boolean)
+RETURNS lamin.row_change
+AS 'MODULE_PATHNAME', 'lamin_restore'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lamin.restore(regclass, anyelement, boolean) IS
+    'move a row to main from any branch; cascade => false: without the rows its trashing took along';
+CREATE FUNCTION lamin.restore_many(tbl regclass, keys anyarray, locking text, cascade boolean)
+RETURNS SETOF lamin.row_change
+AS 'MODULE_PATHNAME', 'lamin_restore_many'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lamin.restore_many(regclass, anyarray, text, boolean) IS
+    'move many rows to main in one statement; cascade => false: without the rows their trashing took along';
+REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lamin.restore_many(regclass, anyarray, text, boolean) FROM PUBLIC;
 
 -- The artifact table logs its moves as every enabled table does.
 SELECT lamin._trash_enable(relation, false, false) FROM lamin.enabled_table;

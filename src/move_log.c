@@ -29,6 +29,7 @@
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -674,4 +675,44 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	SPI_finish();
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * lamin._move_log_record_trashed(tbl, keys, uids): records for rows found in the trash of a table
+ * when its log begins (lamin.enable, the update to 0.4.0), from_branch, role and operation
+ * unknown. Only for the table's owner, who read the rows; written as the log's owner.
+ */
+PG_FUNCTION_INFO_V1(lamin_move_log_seed);
+Datum
+lamin_move_log_seed(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	LaminSavedUser saved;
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	int			rc;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_VOID();
+	relid = PG_GETARG_OID(0);
+	if (!has_privs_of_role(GetUserId(), lamin_relation_owner(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s", lamin_qualified_name(relid))));
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = PG_GETARG_DATUM(1);
+	args[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	if (PG_ARGISNULL(2))
+		nulls[2] = 'n';
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_log_owner(&saved);
+	rc = SPI_execute_with_args("INSERT INTO lamin.move_log (relation, key, uid, to_branch) "
+							   "SELECT $1, x.k, x.u, -1 FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) "
+							   "AS x(k, u) WHERE x.k IS NOT NULL",
+							   3, (Oid[]) {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID}, args, nulls, false, 0);
+	lamin_spi_check(rc, "recording the rows in the trash");
+	lamin_restore_user(&saved);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

@@ -46,7 +46,7 @@ CREATE TABLE "Odd Schema; ""x"" --"."My ""Quoted"" Table; DROP TABLE x; --" (
 ALTER TABLE "Odd Schema; ""x"" --"."My ""Quoted"" Table; DROP TABLE x; --"
     OWNER TO "regress_lamin Odd ""Role""; --";
 GRANT USAGE ON SCHEMA "Odd Schema; ""x"" --" TO "regress_lamin Odd ""Role""; --";
-GRANT EXECUTE ON FUNCTION lamin.delete, lamin.restore, lamin.archive, lamin.delete_many,
+GRANT EXECUTE ON FUNCTION lamin.delete, lamin.restore(regclass, anyelement), lamin.archive, lamin.delete_many,
     lamin.move(regclass, anyelement, integer), lamin.move(regclass, anyelement, text)
     TO "regress_lamin Odd ""Role""; --";
 CREATE ROLE "regress_lamin Reader ""r""" NOLOGIN;

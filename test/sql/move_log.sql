@@ -11,7 +11,7 @@ GRANT SELECT, DELETE ON ml.note, ml.note_trash TO regress_ml_app;
 GRANT UPDATE ON ml.note TO regress_ml_app;
 GRANT EXECUTE ON FUNCTION lamin.delete(regclass, anyelement, boolean),
                           lamin.delete_many(regclass, anyarray, boolean, text),
-                          lamin.restore(regclass, anyelement, boolean) TO regress_ml_app;
+                          lamin.restore(regclass, anyelement) TO regress_ml_app;
 GRANT SELECT ON lamin.move_log TO regress_ml_auditor;
 -- what happened, with operations numbered in the order they began
 CREATE VIEW ml.log AS
@@ -100,7 +100,7 @@ DROP SCHEMA ml CASCADE;
 REVOKE ALL ON lamin.move_log FROM regress_ml_auditor;
 REVOKE ALL ON FUNCTION lamin.delete(regclass, anyelement, boolean),
                        lamin.delete_many(regclass, anyarray, boolean, text),
-                       lamin.restore(regclass, anyelement, boolean) FROM regress_ml_app;
+                       lamin.restore(regclass, anyelement) FROM regress_ml_app;
 DROP ROLE regress_ml_app;
 DROP ROLE regress_ml_auditor;
 TRUNCATE lamin.move_log;
