@@ -457,6 +457,7 @@ BEGIN
     IF e.family_index IS NOT NULL AND EXISTS (SELECT 1 FROM pg_class WHERE oid = e.family_index) THEN
         EXECUTE format('DROP INDEX %s', e.family_index);
     END IF;
+    PERFORM lamin._unique_among_visible_undo(e.relation);
     FOR a IN SELECT * FROM unnest(e.moved_privileges) m, aclexplode(ARRAY[m]) LOOP
         EXECUTE format('GRANT %s ON %s TO %s%s', a.privilege_type, e.relation,
                        CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
@@ -916,6 +917,9 @@ AS $$
 BEGIN
     PERFORM lamin._move_log_triggers(tbl, coalesce(_trash_enable.cascade, false));
     PERFORM lamin._move_log_seed(tbl);
+    IF coalesce(_trash_enable.unique_among_visible, false) THEN
+        PERFORM lamin._unique_among_visible(tbl);
+    END IF;
 END
 $$;
 
@@ -1063,6 +1067,155 @@ END
 $$;
 COMMENT ON PROCEDURE lamin.empty_trash(interval, regclass, boolean, integer, bigint) IS
     'delete for good the rows trashed longer ago than older_than (by their move record), in batches; dry_run => true (the default) only counts';
+
+-- Unique keys among visible rows (enable(tbl, unique_among_visible => true)): the table's
+-- unique constraints (not its primary key) become partial unique indexes that ignore trashed
+-- rows, so that a key can be used again once its row is in the trash. What was changed is
+-- recorded here, so that disable() puts the constraints back; kept by pg_dump.
+CREATE TABLE lamin.visible_unique (
+    index           regclass PRIMARY KEY,   -- the partial unique index
+    relation        regclass NOT NULL,      -- its table
+    constraint_name name NOT NULL,          -- the constraint it replaced
+    definition      text NOT NULL           -- and its definition (pg_get_constraintdef)
+);
+COMMENT ON TABLE lamin.visible_unique IS
+    'unique constraints lamin.enable(unique_among_visible => true) turned into partial unique indexes that ignore trashed rows';
+SELECT pg_catalog.pg_extension_config_dump('lamin.visible_unique', '');
+-- Everyone reads it; a row is written only by a role that owns its table.
+ALTER TABLE lamin.visible_unique ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible_unique_read ON lamin.visible_unique FOR SELECT USING (true);
+CREATE POLICY visible_unique_owner ON lamin.visible_unique FOR ALL
+    USING (pg_catalog.pg_has_role(CURRENT_USER,
+           (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation), 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER,
+           (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation), 'USAGE'));
+GRANT SELECT, INSERT, UPDATE, DELETE ON lamin.visible_unique TO PUBLIC;
+
+-- BEFORE UPDATE OF branch_id FOR EACH ROW, for rows leaving the trash of a table with unique keys
+-- among visible rows (the trigger's WHEN clause: no call for other rows): a row whose unique key
+-- another visible row took meanwhile cannot come back; the error names both rows.
+CREATE FUNCTION lamin._unique_restore_check()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u     record;
+    other record;
+BEGIN
+    FOR u IN SELECT v.index, v.constraint_name,
+                    string_agg(format('t.%I = ($1).%I', a.attname, a.attname), ' AND ' ORDER BY k.i) AS cond,
+                    string_agg(quote_ident(a.attname), ', ' ORDER BY k.i) AS cols,
+                    string_agg(format('($1).%I::pg_catalog.text', a.attname), ' || '', '' || ' ORDER BY k.i) AS vals
+               FROM lamin.visible_unique v
+               JOIN pg_index x ON x.indexrelid = v.index
+               CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum, i)
+               JOIN pg_attribute a ON a.attrelid = v.relation AND a.attnum = k.attnum
+              WHERE v.relation = TG_RELID
+              GROUP BY v.index, v.constraint_name ORDER BY v.constraint_name LOOP
+        EXECUTE format('SELECT %s AS key, t.branch_id, %s AS vals, %s AS mine FROM %s t '
+                       'WHERE %s AND t.branch_id OPERATOR(pg_catalog.<>) -1 AND (%s) OPERATOR(pg_catalog.<>) (%s) LIMIT 1',
+                       lamin._key_text_expr(TG_RELID, 't'), u.vals, lamin._key_text_expr(TG_RELID, '($1)'),
+                       TG_RELID::regclass, u.cond, lamin._key_text_expr(TG_RELID, 't'),
+                       lamin._key_text_expr(TG_RELID, '($1)'))
+           INTO other USING NEW;
+        IF other.key IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot restore the row of % with key %: its unique key (%)=(%) is taken by the row with key % on branch %',
+                            TG_RELID::regclass, other.mine, u.cols, other.vals, other.key, other.branch_id
+                  USING ERRCODE = 'unique_violation', CONSTRAINT = u.constraint_name,
+                        HINT = format('Restore it under another key (change its %s through the trash view first), or purge one of the two rows.', u.cols);
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END
+$$;
+
+-- Turn the unique constraints of a table (not its primary key) into partial unique indexes
+-- that ignore trashed rows. A constraint a foreign key depends on cannot be turned (the key
+-- needs all rows unique): the error names it.
+CREATE FUNCTION lamin._unique_among_visible(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c   record;
+    idx name;
+BEGIN
+    FOR c IN SELECT con.oid, con.conname, pg_get_constraintdef(con.oid) AS def,
+                    (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+                       FROM unnest(con.conkey) WITH ORDINALITY k(attnum, i)
+                       JOIN pg_attribute a ON a.attrelid = tbl AND a.attnum = k.attnum) AS cols
+               FROM pg_constraint con
+              WHERE con.conrelid = tbl AND con.contype = 'u' ORDER BY con.conname LOOP
+        IF EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid =
+                      (SELECT conindid FROM pg_constraint WHERE oid = c.oid)) THEN
+            RAISE EXCEPTION 'unique constraint "%" of table % is referenced by a foreign key', c.conname, tbl
+                  USING ERRCODE = 'dependent_objects_still_exist',
+                        HINT = 'A foreign key needs every row''s key unique, trashed or not: enable the table without unique_among_visible, or drop that foreign key.';
+        END IF;
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, c.conname);
+        idx := c.conname;
+        EXECUTE format('CREATE UNIQUE INDEX %I ON %s (%s) WHERE branch_id OPERATOR(pg_catalog.<>) -1',
+                       idx, tbl, c.cols);
+        INSERT INTO lamin.visible_unique (index, relation, constraint_name, definition)
+        VALUES (format('%I.%I', (SELECT n.nspname FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
+                                  WHERE r.oid = tbl), idx)::regclass, tbl, c.conname, c.def);
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM lamin.visible_unique WHERE relation = tbl) THEN
+        EXECUTE format('CREATE TRIGGER lamin_unique_restore BEFORE UPDATE OF branch_id ON %s FOR EACH ROW '
+                       'WHEN (OLD.branch_id OPERATOR(pg_catalog.=) -1 AND NEW.branch_id OPERATOR(pg_catalog.<>) -1) '
+                       'EXECUTE FUNCTION lamin._unique_restore_check()', tbl);
+    END IF;
+END
+$$;
+
+-- What disable() does for them: the constraints come back. Rows in the trash that share a key
+-- with visible rows stop it, with a hint.
+CREATE FUNCTION lamin._unique_among_visible_undo(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'lamin_unique_restore') THEN
+        EXECUTE format('DROP TRIGGER lamin_unique_restore ON %s', tbl);
+    END IF;
+    FOR v IN SELECT * FROM lamin.visible_unique WHERE relation = tbl ORDER BY constraint_name LOOP
+        IF EXISTS (SELECT 1 FROM pg_class WHERE oid = v.index) THEN
+            EXECUTE format('DROP INDEX %s', v.index);
+        END IF;
+        BEGIN
+            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, v.constraint_name, v.definition);
+        EXCEPTION WHEN unique_violation THEN
+            RAISE EXCEPTION 'unique constraint "%" of table % cannot be made again', v.constraint_name, tbl
+                  USING ERRCODE = 'unique_violation',
+                        DETAIL = 'Rows in the trash share its key with visible rows.',
+                        HINT = 'Purge those trashed rows (or change their key), then disable the table again.';
+        END;
+        DELETE FROM lamin.visible_unique WHERE index = v.index;
+    END LOOP;
+END
+$$;
+
+-- A dropped table or index leaves lamin.visible_unique.
+CREATE FUNCTION lamin._on_drop_visible_unique()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM lamin.visible_unique v
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+       AND (v.relation::oid OPERATOR(pg_catalog.=) d.objid OR v.index::oid OPERATOR(pg_catalog.=) d.objid);
+END
+$$;
+CREATE EVENT TRIGGER lamin_branch_drop_visible_unique ON sql_drop
+    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP INDEX')
+    EXECUTE FUNCTION lamin._on_drop_visible_unique();
 
 -- restore with cascade given: cascade => false brings back the rows alone, not what the
 -- operation that trashed them took along (tables enabled with cascade). EXECUTE is granted on
