@@ -63,11 +63,18 @@ lamin_relid(const char *name)
 	return relid;
 }
 
-/* A new operation id from lamin.move_operation_seq (no privilege on it needed). */
+/*
+ * A new operation id from lamin.move_operation_seq (no privilege on it needed); 0 where the
+ * installed version has no move log yet (the module is newer than the extension's objects until
+ * ALTER EXTENSION UPDATE), so that moves go on without one.
+ */
 int64
 lamin_operation_new(void)
 {
-	return nextval_internal(lamin_relid("move_operation_seq"), false);
+	Oid			nsp = get_namespace_oid("lamin", true);
+	Oid			seq = OidIsValid(nsp) ? get_relname_relid("move_operation_seq", nsp) : InvalidOid;
+
+	return OidIsValid(seq) ? nextval_internal(seq, false) : 0;
 }
 
 /*

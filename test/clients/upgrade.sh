@@ -110,6 +110,12 @@ SQL
         enable_tables "$db"
     fi
     got=$(q "$db" "SELECT extversion FROM pg_extension WHERE extname = 'lamin_branch'")
+    # rows in a trash before the update are in lamin.trash after it, recorded when the log began
+    if [ "$has_enable" != 0 ]; then
+        trash=$(q "$db" "SELECT string_agg(relation || ':' || key, ' ' ORDER BY relation::text, key) FROM lamin.trash
+                          WHERE relation::text LIKE 'app.%' AND trashed_by IS NULL AND operation IS NULL")
+        [ "$trash" = "app.doc_all:2 app.log:2 app.note_all:2" ] || fail "$v: the trash after the update: $trash"
+    fi
 
     # tables enabled under 0.2.0 (before 0.3.0): the two documented differences, exactly, then
     # what README says to do about them
