@@ -47,7 +47,8 @@ GRANT SELECT ON ALL TABLES IN SCHEMA app TO dump_reader;
 GRANT SELECT ON ALL SEQUENCES IN SCHEMA app, lamin TO dump_reader;
 SQL
 
-# what must survive: rows per table and branch, branches, registry, views, triggers, policies
+# what must survive: rows per table and branch, branches, registry, views, triggers, policies,
+# the move log
 cat > "$WORK/state.sql" <<'SQL'
 SELECT 'artifact', uid, branch_id, is_latest, is_locked FROM lamin.artifact_all
 UNION ALL SELECT 'task', id::text, branch_id, NULL, NULL FROM app.task_all
@@ -63,6 +64,8 @@ UNION ALL SELECT 'trigger', tgrelid::regclass::text || ' ' || tgname, NULL, NULL
            WHERE NOT tgisinternal AND tgrelid::regclass::text ~ '^(app|views|lamin)\.'
 UNION ALL SELECT 'policy', polrelid::regclass::text || ' ' || polname || ' ' || polpermissive, NULL, NULL, NULL FROM pg_policy
            WHERE polrelid::regclass::text ~ '^(app|lamin)\.'
+UNION ALL SELECT 'move', concat_ws(' ', relation, key, uid, from_branch, to_branch, role, operation IS NOT NULL, row_data),
+                 NULL, NULL, NULL FROM lamin.move_log
 ORDER BY 1, 2;
 SQL
 state() { psql_ -d "$1" -At -f "$WORK/state.sql"; }
