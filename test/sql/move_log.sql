@@ -82,6 +82,21 @@ CALL lamin.trash_batched('ml.note', 'id BETWEEN 21 AND 25', 2);
 SELECT op, key, from_branch, to_branch FROM ml.log ORDER BY op, key::int;
 TRUNCATE lamin.move_log;
 
+-- a partitioned table logs row by row (a statement trigger on its root does not fire for a
+-- statement that names a partition), still under one operation per call, as the root table
+CREATE TABLE ml.part (id int PRIMARY KEY, k text) PARTITION BY RANGE (id);
+CREATE TABLE ml.part_low PARTITION OF ml.part FOR VALUES FROM (0) TO (10);
+CREATE TABLE ml.part_high PARTITION OF ml.part FOR VALUES FROM (10) TO (100);
+INSERT INTO ml.part VALUES (1, 'a'), (11, 'b'), (12, 'c');
+SELECT relation FROM lamin.enable('ml.part');
+SELECT count(*) FROM lamin.delete_many('ml.part', ARRAY[1, 11, 12]);
+DELETE FROM ml.part_trash WHERE id = 12;
+UPDATE ml.part_low SET branch_id = 1 WHERE id = 1;
+SELECT relation, key, from_branch, to_branch, row_data, count(*) OVER (PARTITION BY operation) AS in_operation
+  FROM lamin.move_log ORDER BY id;
+SELECT lamin.disable('ml.part');
+TRUNCATE lamin.move_log;
+
 -- the auditor reads it
 SET ROLE regress_ml_auditor;
 SELECT count(*) >= 0 AS readable FROM lamin.move_log;
