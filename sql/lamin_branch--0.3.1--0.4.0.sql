@@ -11,6 +11,10 @@
 --     lamin._views_drop and lamin._views_make re-create them for the DDL hook and
 --     lamin.refresh_views; the event triggers follow COMMENT too, and refuse DDL on a main view
 --     for its table where the module is not preloaded.
+--   - Trash management (the last section): the move log and its triggers on every enabled table
+--     (rows already in a trash get a record), lamin.trash and lamin.trash_summary,
+--     lamin.empty_trash, cascades (enable's cascade, restore's overloads with cascade), unique
+--     keys among visible rows (enable's unique_among_visible).
 \echo Use "ALTER EXTENSION lamin_branch UPDATE TO '0.4.0'" to load this file. \quit
 
 -- Spaces tables enabled under 0.2.0 keep their 0.2.0 main view (the caller's rights, confined by

@@ -13,6 +13,7 @@
 --   7. Spaces: who may read or write the rows of which space
 --   8. Event triggers that keep the registry and the views true as tables change
 --   9. Bulk work in batches
+--  10. Trash management: move log, trash, retention, cascades (and unique keys among visible rows)
 --
 -- Rights, in short: every role may use the schema and read the branch and space catalogs, the
 -- registry and the access list. Moving rows with the move functions takes EXECUTE on them

@@ -1,7 +1,8 @@
 /*
  * lamin_branch.h: what the C files of lamin_branch share, by the file that owns it: per-table
  * metadata and plans (cache.c), the registry and rights (rights.c), version families
- * (heads.c), the row trigger (row_trigger.c), the planner hook (planner.c).
+ * (heads.c), the row trigger (row_trigger.c), the move log and cascades (move_log.c), the planner
+ * hook (planner.c).
  */
 #ifndef LAMIN_BRANCH_H
 #define LAMIN_BRANCH_H
