@@ -469,9 +469,11 @@ child_keys(LaminTable *t)
  * keys and the operations that may come back with them.
  */
 static void
-cascade_child(LaminTable *t, TupleDesc pdesc, Moved *m, bool *take, int64 *ops, ChildKey *k,
+cascade_child(LaminTable *t, Relation prel, Moved *m, bool *take, int64 *ops, ChildKey *k,
 			  bool back)
 {
+	TupleDesc	pdesc = RelationGetDescr(prel);
+	AttrNumber	patt[INDEX_MAX_KEYS];
 	LaminTable *ct = lamin_table_get(k->child);
 	int			nargs = 3 + k->ncols + (back ? 2 : 0);
 	Datum	   *args = palloc(sizeof(Datum) * nargs);
@@ -492,6 +494,9 @@ cascade_child(LaminTable *t, TupleDesc pdesc, Moved *m, bool *take, int64 *ops, 
 	{
 		vals[c] = palloc(sizeof(Datum) * m->n);
 		vnull[c] = palloc(sizeof(bool) * m->n);
+		/* the key names the root's columns; a partition's rows may number them otherwise */
+		patt[c] = RelationGetRelid(prel) == t->query_relid ? k->confkey[c] :
+			get_attnum(RelationGetRelid(prel), get_attname(t->query_relid, k->confkey[c], false));
 	}
 	for (i = 0; i < m->n; i++)
 	{
@@ -501,9 +506,9 @@ cascade_child(LaminTable *t, TupleDesc pdesc, Moved *m, bool *take, int64 *ops, 
 			continue;
 		for (c = 0; c < k->ncols; c++)
 		{
-			Form_pg_attribute att = TupleDescAttr(pdesc, k->confkey[c] - 1);
+			Form_pg_attribute att = TupleDescAttr(pdesc, patt[c] - 1);
 			bool		isnull;
-			Datum		d = heap_getattr(m->olds[i], k->confkey[c], pdesc, &isnull);
+			Datum		d = heap_getattr(m->olds[i], patt[c], pdesc, &isnull);
 			Oid			out;
 			bool		varlena;
 
@@ -594,7 +599,7 @@ cascade_child(LaminTable *t, TupleDesc pdesc, Moved *m, bool *take, int64 *ops, 
 }
 
 static void
-run_cascades(LaminTable *t, TupleDesc pdesc, Moved *m, int64 *ops)
+run_cascades(LaminTable *t, Relation prel, Moved *m, int64 *ops)
 {
 	bool	   *leaving = palloc0(sizeof(bool) * m->n);
 	bool	   *back = palloc0(sizeof(bool) * m->n);
@@ -623,9 +628,9 @@ run_cascades(LaminTable *t, TupleDesc pdesc, Moved *m, int64 *ops)
 		ChildKey   *k = lfirst(lc);
 
 		if (any_leaving)
-			cascade_child(t, pdesc, m, leaving, NULL, k, false);
+			cascade_child(t, prel, m, leaving, NULL, k, false);
 		if (any_back)
-			cascade_child(t, pdesc, m, back, ops, k, true);
+			cascade_child(t, prel, m, back, ops, k, true);
 	}
 }
 
@@ -673,7 +678,7 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 		write_log(t, &m, current_operation);
 		lamin_restore_user(&saved);
 		if (cascade)
-			run_cascades(t, RelationGetDescr(td->tg_relation), &m, lamin_cascade_off ? NULL : ops);
+			run_cascades(t, td->tg_relation, &m, lamin_cascade_off ? NULL : ops);
 	}
 	PG_FINALLY();
 	{

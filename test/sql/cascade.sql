@@ -82,6 +82,23 @@ SELECT action FROM lamin.restore('cs.sample', 4);
 SELECT action FROM lamin.delete('cs.project', 2, permanent => true);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
+-- a partitioned parent whose partition numbers its columns otherwise cascades too
+CREATE TABLE cs.batch (id int PRIMARY KEY, name text) PARTITION BY RANGE (id);
+CREATE TABLE cs.batch_1 (name text, id int NOT NULL);
+ALTER TABLE cs.batch ATTACH PARTITION cs.batch_1 FOR VALUES FROM (0) TO (100);
+CREATE TABLE cs.item (id int PRIMARY KEY, batch_id int REFERENCES cs.batch);
+INSERT INTO cs.batch VALUES (1, 'b1'), (2, 'b2');
+INSERT INTO cs.item VALUES (1, 1), (2, 1), (3, 2);
+SELECT relation FROM lamin.enable('cs.batch', cascade => true);
+SELECT relation FROM lamin.enable('cs.item');
+SELECT action FROM lamin.delete('cs.batch', 1);
+SELECT id, branch_id FROM cs.item_all ORDER BY id;
+SELECT action FROM lamin.restore('cs.batch', 1);
+SELECT id, branch_id FROM cs.item_all ORDER BY id;
+SELECT lamin.disable('cs.item');
+SELECT lamin.disable('cs.batch');
+TRUNCATE lamin.move_log;
+
 -- the triggers cascade => true makes
 SELECT tgname, tgnargs FROM pg_trigger WHERE tgrelid = 'cs.project_all'::regclass AND tgname LIKE 'lamin_%' ORDER BY 1;
 
