@@ -394,7 +394,7 @@ children_of_operations(Oid child, Datum ops, Datum *keys, Datum *keyops)
 	args[1] = ops;
 	rc = SPI_execute_with_args("SELECT pg_catalog.array_agg(l.key), pg_catalog.array_agg(l.operation) "
 							   "FROM lamin.move_log l WHERE l.relation OPERATOR(pg_catalog.=) $1 "
-							   "AND l.operation OPERATOR(pg_catalog.=) ANY ($2) "
+							   "AND l.operation OPERATOR(pg_catalog.=) ANY ($2) AND l.to_branch OPERATOR(pg_catalog.<=) 0 "
 							   "AND NOT EXISTS (SELECT 1 FROM lamin.move_log n WHERE n.relation OPERATOR(pg_catalog.=) l.relation "
 							   "AND n.key OPERATOR(pg_catalog.=) l.key AND n.id OPERATOR(pg_catalog.>) l.id)",
 							   2, (Oid[]) {REGCLASSOID, INT8ARRAYOID}, args, NULL, true, 0);
