@@ -145,6 +145,8 @@ typedef struct Moved
 	Datum	   *rows;			/* json of the deleted row, or null */
 	bool	   *row_null;
 	HeapTuple  *olds;			/* the old rows, for cascades */
+	FmgrInfo	keyout[INDEX_MAX_KEYS]; /* output functions of the key columns */
+	StringInfoData buf;
 } Moved;
 
 static void
@@ -175,20 +177,39 @@ slot_branch(LaminTable *t, TupleTableSlot *slot)
 	return isnull ? LAMIN_BRANCH_MAIN : DatumGetInt32(d);
 }
 
+/* The key as text, as lamin_key_text() writes it, with the output functions looked up once */
+static Datum
+row_key_text(LaminTable *t, Moved *m, TupleTableSlot *slot)
+{
+	int			i;
+
+	resetStringInfo(&m->buf);
+	if (t->nkeys > 1)
+		appendStringInfoChar(&m->buf, '(');
+	for (i = 0; i < t->nkeys; i++)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, t->key_att[i], &isnull);
+
+		if (i > 0)
+			appendStringInfoChar(&m->buf, ',');
+		appendStringInfoString(&m->buf, OutputFunctionCall(&m->keyout[i], d));
+	}
+	if (t->nkeys > 1)
+		appendStringInfoChar(&m->buf, ')');
+	return PointerGetDatum(cstring_to_text_with_len(m->buf.data, m->buf.len));
+}
+
 static void
 note_row(LaminTable *t, Moved *m, TupleTableSlot *oldslot, TupleTableSlot *newslot, bool keep_old)
 {
-	Datum		key[INDEX_MAX_KEYS];
-	int			i;
 	bool		isnull;
 	int32		from = slot_branch(t, oldslot);
 
 	if (newslot && slot_branch(t, newslot) == from)
 		return;
 	moved_grow(m);
-	for (i = 0; i < t->nkeys; i++)
-		key[i] = slot_getattr(oldslot, t->key_att[i], &isnull);
-	m->keys[m->n] = CStringGetTextDatum(lamin_key_text(t, key));
+	m->keys[m->n] = row_key_text(t, m, oldslot);
 	m->uid_null[m->n] = true;
 	if (t->att_uid != InvalidAttrNumber)
 	{
@@ -218,6 +239,17 @@ collect_rows(TriggerData *td, LaminTable *t, Moved *m, bool keep_old)
 	TupleTableSlot *oldslot;
 	TupleTableSlot *newslot = NULL;
 	bool		update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+	int			i;
+
+	for (i = 0; i < t->nkeys; i++)
+	{
+		Oid			out;
+		bool		varlena;
+
+		getTypeOutputInfo(t->key_type[i], &out, &varlena);
+		fmgr_info(out, &m->keyout[i]);
+	}
+	initStringInfo(&m->buf);
 
 	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
 	{
