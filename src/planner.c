@@ -21,7 +21,8 @@
  * Only views whose shape makes this exact are changed: one plain table carrying the
  * lamin_branch_row trigger, the table's columns as they are, in table order, a WHERE clause and
  * nothing else, not locked FOR UPDATE, and used as a whole row only where the table's row is the
- * view's row (no dropped columns, no child tables). Where columns were dropped, the query's
+ * view's row (no dropped columns, no child tables), and planned by Postgres itself (not a Citus
+ * table: Citus plans its tables without security quals). Where columns were dropped, the query's
  * references to view column k are rewritten to the table's column number. Anything else is left
  * to Postgres. Without this module loaded (see README: shared_preload_libraries)
  * or with lamin_branch.flatten_views = off, queries return the same rows, with the same
@@ -30,6 +31,10 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "catalog/pg_namespace.h"
+#include "utils/fmgroids.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
@@ -87,7 +92,47 @@ current_of_walker(Node *node, CurrentOfContext *ctx)
 	return expression_tree_walker(node, current_of_walker, (void *) ctx);
 }
 
-/* Is the relation a branch-enabled table: does it carry the extension's row trigger? */
+/*
+ * Does another planner take this table over? Citus plans a query over a distributed, reference
+ * or Citus-managed local table itself and sends each shard its own SQL, built from the query's
+ * join tree and WHERE clauses: security quals are not carried, so a flattened view would read
+ * every branch on the shards. Citus lists the tables it plans in pg_catalog.pg_dist_partition
+ * (one row per table, unique on logicalrelid); where that catalog exists, a table named in it
+ * is left to Postgres's own view planning, which Citus handles as a subquery with its WHERE.
+ */
+bool
+lamin_planned_elsewhere(Oid relid)
+{
+	Oid			catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	Oid			index;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	if (!OidIsValid(catalog))
+		return false;
+	index = get_relname_relid("pg_dist_partition_logical_relid_index", PG_CATALOG_NAMESPACE);
+	rel = table_open(catalog, AccessShareLock);
+	if (RelationGetDescr(rel)->natts < 1 ||
+		TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != REGCLASSOID)
+	{
+		/* not the catalog this looks for: prove nothing, change nothing */
+		table_close(rel, AccessShareLock);
+		return true;
+	}
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, index, OidIsValid(index), NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * May the hook plan this table in place of a view of it? It must be a branch-enabled table (it
+ * carries the extension's row trigger) that Postgres's own planner plans.
+ */
 static bool
 is_branch_table(Oid relid)
 {
@@ -100,7 +145,7 @@ is_branch_table(Oid relid)
 			found = strcmp(rel->trigdesc->triggers[i].tgname, "lamin_branch_row") == 0;
 	}
 	table_close(rel, NoLock);
-	return found;
+	return found && !lamin_planned_elsewhere(relid);
 }
 
 /*
