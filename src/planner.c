@@ -35,6 +35,7 @@
 #include "access/stratnum.h"
 #include "catalog/pg_namespace.h"
 #include "utils/fmgroids.h"
+#include "fmgr.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
@@ -127,6 +128,14 @@ lamin_planned_elsewhere(Oid relid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/* lamin._citus_table(regclass): is the table Citus's to plan? */
+PG_FUNCTION_INFO_V1(lamin_citus_table);
+Datum
+lamin_citus_table(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(lamin_planned_elsewhere(PG_GETARG_OID(0)));
 }
 
 /*
