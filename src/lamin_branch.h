@@ -162,6 +162,7 @@ extern void lamin_error_locked(LaminTable *t, const char *uid);
 /* planner.c */
 extern void lamin_planner_init(void);
 extern bool lamin_planned_elsewhere(Oid relid);
+extern Oid	lamin_citus_shard_of(Oid relid);
 
 /* utility.c: DDL aimed at the main view of a table enabled in rename mode goes to the table */
 extern void lamin_utility_init(void);

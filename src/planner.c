@@ -31,6 +31,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/skey.h"
 #include "access/stratnum.h"
 #include "catalog/pg_namespace.h"
@@ -128,6 +129,59 @@ lamin_planned_elsewhere(Oid relid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/*
+ * The Citus table whose shard this relation is, or InvalidOid: a shard is named
+ * <table>_<shardid>, and Citus's pg_catalog.pg_dist_shard (on the coordinator, and on workers
+ * that hold Citus's metadata) gives the table of each shard id. Lets a trigger that fires on a
+ * shard name the table it belongs to.
+ */
+Oid
+lamin_citus_shard_of(Oid relid)
+{
+	Oid			catalog = get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE);
+	Oid			index;
+	char	   *name;
+	char	   *tail;
+	char	   *end;
+	int64		shardid;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	Oid			result = InvalidOid;
+
+	if (!OidIsValid(catalog) || (name = get_rel_name(relid)) == NULL ||
+		(tail = strrchr(name, '_')) == NULL || tail[1] == '\0')
+		return InvalidOid;
+	errno = 0;
+	shardid = strtoll(tail + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || shardid <= 0)
+		return InvalidOid;
+	index = get_relname_relid("pg_dist_shard_shardid_index", PG_CATALOG_NAMESPACE);
+	rel = table_open(catalog, AccessShareLock);
+	if (RelationGetDescr(rel)->natts < 2 ||
+		TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != REGCLASSOID ||
+		TupleDescAttr(RelationGetDescr(rel), 1)->atttypid != INT8OID)
+	{
+		table_close(rel, AccessShareLock);
+		return InvalidOid;
+	}
+	ScanKeyInit(&key, 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(shardid));
+	scan = systable_beginscan(rel, index, OidIsValid(index), NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			result = DatumGetObjectId(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
 }
 
 /* lamin._citus_table(regclass): is the table Citus's to plan? */

@@ -170,3 +170,10 @@ SELECT create_distributed_table('app.unsafe_all', 'id');
 RESET citus.enable_unsafe_triggers;
 SELECT 'main' AS view, count(*) FROM app.unsafe UNION ALL SELECT 'trash', count(*) FROM app.unsafe_trash;
 SELECT id FROM app.unsafe_trash ORDER BY id;
+-- its trigger fires on the shards, where a role other than the owner is told what happened
+GRANT USAGE ON SCHEMA app TO app_writer;
+GRANT SELECT, UPDATE ON app.unsafe_all TO app_writer;
+SET ROLE app_writer;
+UPDATE app.unsafe_all SET branch_id = 1 WHERE id = 1;
+RESET ROLE;
+SELECT id, branch_id FROM app.unsafe_all WHERE id = 1;
