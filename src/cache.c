@@ -446,8 +446,9 @@ key_any_sql(LaminTable *t, const char *a)
 }
 
 /*
- * The rows of the keys in $1, as Citus runs it across shards: "t.k = ANY (...)", which prunes
- * the shards by a distribution column k, or for several columns "(t.k1, t.k2) IN (keys)".
+ * The rows of the keys in $1, as Citus runs it across shards: for one key column "t.k = ANY ($1)",
+ * $1 an array of the key's type (cast once, not on every shard), or for several columns
+ * "(t.k1, t.k2) IN (keys)", $1 the keys as text.
  */
 static char *
 citus_match_sql(LaminTable *t)
@@ -456,13 +457,20 @@ citus_match_sql(LaminTable *t)
 	int			i;
 
 	if (t->nkeys == 1)
-		return key_any_sql(t, "t");
+		return psprintf("t.%s %s ANY ($1)", t->key_name[0], t->key_eq[0]);
 	initStringInfo(&s);
 	appendStringInfoString(&s, "(");
 	for (i = 0; i < t->nkeys; i++)
 		appendStringInfo(&s, "%st.%s", i ? ", " : "", t->key_name[i]);
 	appendStringInfo(&s, ") IN (%s)", keyset_sql(t));
 	return s.data;
+}
+
+/* The type of $1 in the statements citus_match_sql writes */
+static Oid
+citus_keys_type(LaminTable *t)
+{
+	return t->nkeys == 1 ? get_array_type(t->key_type[0]) : TEXTARRAYOID;
 }
 
 /* a.k1 = b.k1 AND ... */
@@ -813,7 +821,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 (t->att_uid != InvalidAttrNumber ? "CASE WHEN t.is_locked THEN t.uid END" :
 							  psprintf("CASE WHEN t.is_locked THEN %s END", keytext_sql(t, "t"))),
 							 t->qualname, citus_match_sql(t));
-			argtypes[0] = TEXTARRAYOID;
+			argtypes[0] = citus_keys_type(t);
 			n = 1;
 			break;
 		case LP_CITUS_NKEYS:
@@ -824,7 +832,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 		case LP_CITUS_FOUND:
 			appendStringInfo(&sql, "SELECT %s FROM %s t WHERE %s", keytext_sql(t, "t"), t->qualname,
 							 citus_match_sql(t));
-			argtypes[0] = TEXTARRAYOID;
+			argtypes[0] = citus_keys_type(t);
 			n = 1;
 			break;
 		case LP_CITUS_MISSING:
@@ -840,18 +848,20 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 "WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) -1 ORDER BY %s LIMIT 5) k",
 							 keytext_sql(t, "t"), key_order(t, ""), t->qualname, citus_match_sql(t),
 							 key_order(t, ""));
-			argtypes[0] = TEXTARRAYOID;
+			argtypes[0] = citus_keys_type(t);
 			n = 1;
 			break;
 		case LP_CITUS_MOVE:
 			/* no row trigger on a Citus table: the statement stamps updated_at itself */
-			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2%s WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3 "
+			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2%s WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3%s "
 							 "RETURNING %s, %s::pg_catalog.text, $3",
 							 t->qualname,
 							 t->att_updated_at != InvalidAttrNumber ? ", updated_at = pg_catalog.statement_timestamp()" : "",
-							 citus_match_sql(t), keytext_sql(t, "t"),
+							 citus_match_sql(t),
+							 t->att_is_locked != InvalidAttrNumber ? " AND t.is_locked IS NOT TRUE" : "",
+							 keytext_sql(t, "t"),
 							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
-			argtypes[0] = TEXTARRAYOID;
+			argtypes[0] = citus_keys_type(t);
 			argtypes[1] = INT4OID;
 			argtypes[2] = INT4OID;
 			n = 3;
@@ -861,7 +871,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 "RETURNING %s, %s::pg_catalog.text, $2",
 							 t->qualname, citus_match_sql(t), keytext_sql(t, "t"),
 							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
-			argtypes[0] = TEXTARRAYOID;
+			argtypes[0] = citus_keys_type(t);
 			argtypes[1] = INT4OID;
 			n = 2;
 			break;

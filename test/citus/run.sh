@@ -10,31 +10,16 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$REPO/scripts/lib.sh"
 WORK=${1:?usage: run.sh WORKDIR}
 
-if [ ! -e "$(pg_config --pkglibdir)/citus.so" ] || [ ! -e "$(pg_config --sharedir)/extension/citus.control" ]; then
+. "$REPO/test/citus/cluster.sh"
+if ! citus_installed; then
     echo "skipped: Citus not installed"
     exit 0
 fi
 
 D=$WORK/citus
-rm -rf "$D"; mkdir -p "$D"; chmod 755 "$D"
-[ "$(id -u)" -eq 0 ] && chown postgres "$D"
 BASE=${CITUS_PORT:-56100}
-cleanup() {
-    for n in 0 1 2; do as_pg pg_ctl -D "$D/n$n" -m immediate -w stop >/dev/null 2>&1 || true; done
-}
-trap cleanup EXIT
-for n in 0 1 2; do
-    as_pg initdb -D "$D/n$n" -A trust -U postgres >/dev/null
-    as_pg pg_ctl -D "$D/n$n" -l "$D/n$n.log" -w -o "-p $((BASE + n)) -k $D -c listen_addresses=localhost \
-        -c shared_preload_libraries=citus,lamin_branch -c max_connections=50 -c fsync=off" start >/dev/null
-    as_pg psql -X -q -h "$D" -p $((BASE + n)) -U postgres -d postgres \
-        -c "CREATE EXTENSION citus" -c "CREATE EXTENSION lamin_branch" >/dev/null
-done
-as_pg psql -X -q -h "$D" -p "$BASE" -U postgres -d postgres >/dev/null <<SQL
-SELECT citus_set_coordinator_host('localhost', $BASE);
-SELECT citus_add_node('localhost', $((BASE + 1)));
-SELECT citus_add_node('localhost', $((BASE + 2)));
-SQL
+trap 'citus_down "$D"' EXIT
+citus_up "$D" "$BASE"
 
 (cd "$REPO/test/citus" && as_pg psql -X -a -q -h "$D" -p "$BASE" -U postgres -d postgres -v VERBOSITY=terse \
     -f citus.sql) > "$D/citus.out" 2>&1 || true
