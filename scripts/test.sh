@@ -62,6 +62,18 @@ run_here() {
         fi
     done
 
+    echo "== Citus (a coordinator and two workers, where Citus is installed)"
+    if out=$(bash "$REPO/test/citus/run.sh" "$WORK" 2>&1); then
+        if grep -q '^skipped' <<<"$out"; then
+            echo "note: citus not run here: $out"
+        else
+            echo "test citus/citus ... ok" | tee -a "$log"
+        fi
+    else
+        echo "test citus/citus ... FAILED" | tee -a "$log"
+        echo "$out"
+    fi
+
     echo "== TAP tests (crash and replica)"
     for t in "$WORK"/test/tap/*.pl; do
         [ -e "$t" ] || continue

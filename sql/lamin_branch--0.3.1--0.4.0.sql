@@ -59,6 +59,7 @@ DECLARE
     key_t      text;
     key_t_desc text;
     key_x      text;
+    citus      boolean;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -127,6 +128,11 @@ BEGIN
     END IF;
     SELECT cl.*, n.nspname INTO c
       FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = tbl;
+    -- a Citus table (distributed, reference or local): Citus mode, see lamin._citus_enable_check
+    citus := lamin._citus_table(tbl);
+    IF citus THEN
+        PERFORM lamin._citus_enable_check(tbl, spaces);
+    END IF;
 
     PERFORM FROM pg_index WHERE indrelid = tbl AND indisprimary;
     IF NOT FOUND THEN
@@ -216,7 +222,7 @@ BEGIN
         FOR a IN SELECT * FROM aclexplode(c.relacl) x
                   WHERE x.grantee <> c.relowner
                     AND (x.privilege_type IN ('DELETE', 'TRUNCATE')
-                         OR (x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE') AND NOT c.relrowsecurity)) LOOP
+                         OR (x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE') AND NOT (c.relrowsecurity OR citus))) LOOP
             EXECUTE format('REVOKE %s ON %s FROM %s', a.privilege_type, tbl,
                            CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END);
             e.moved_privileges := e.moved_privileges || makeaclitem(a.grantee, a.grantor, a.privilege_type, a.is_grantable);
@@ -228,7 +234,11 @@ BEGIN
     -- rows' heads made right once, and a trigger that keeps them right. The head of a family on
     -- a branch (trash has none) is its newest version: latest created_at where the table has
     -- one, then highest key.
-    IF (SELECT count(*) FROM pg_attribute WHERE attrelid = tbl AND attname IN ('uid', 'is_latest') AND NOT attisdropped) = 2 THEN
+    IF (SELECT count(*) FROM pg_attribute WHERE attrelid = tbl AND attname IN ('uid', 'is_latest') AND NOT attisdropped) = 2
+       AND citus THEN
+        RAISE NOTICE 'version heads (is_latest) of table % are not kept: it is a Citus table', tbl
+              USING HINT = 'lamin_branch keeps heads with triggers, which Citus tables do not run; see README, Scale-out.';
+    ELSIF (SELECT count(*) FROM pg_attribute WHERE attrelid = tbl AND attname IN ('uid', 'is_latest') AND NOT attisdropped) = 2 THEN
         EXECUTE format('CREATE INDEX %I ON %s ((pg_catalog.substr(uid::pg_catalog.text, 1, 16)), branch_id)',
                        lamin._object_name(base, '_lamin_family_idx'), tbl);
         e.family_index := format('%I.%I', c.nspname, lamin._object_name(base, '_lamin_family_idx'))::regclass;
@@ -251,11 +261,14 @@ BEGIN
         PERFORM lamin._heads_triggers(tbl);
     END IF;
 
-    EXECUTE format('CREATE TRIGGER lamin_branch_row BEFORE INSERT OR UPDATE OR DELETE ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION lamin.branch_row_trigger()', tbl);
-
     -- row-level security: the branch rule narrows what policies the table already has
     e.enabled_rls := NOT c.relrowsecurity;
+    IF citus THEN
+        PERFORM lamin._citus_enable_rules(tbl);
+        e.spaces := false;
+    ELSE
+    EXECUTE format('CREATE TRIGGER lamin_branch_row BEFORE INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION lamin.branch_row_trigger()', tbl);
     IF e.enabled_rls THEN
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
         EXECUTE format('CREATE POLICY lamin_branch_rows ON %s AS PERMISSIVE FOR ALL USING (true) WITH CHECK (true)', tbl);
@@ -275,6 +288,7 @@ BEGIN
         EXECUTE format('CREATE POLICY lamin_space_delete ON %s AS RESTRICTIVE FOR DELETE '
                        'USING (space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.writable_spaces())::smallint[]))', tbl);
     END IF;
+    END IF;
 
     e.relation := tbl;
     e.mode := CASE WHEN views_schema IS NULL THEN 'rename' ELSE 'views' END;
@@ -289,6 +303,11 @@ BEGIN
            format('%I.%I', vnsp, lamin._object_name(c.relname, '_archive'))::regclass,
            format('%I.%I', vnsp, lamin._object_name(c.relname, '_trash'))::regclass
       INTO e.main_view, e.archive_view, e.trash_view;
+    IF citus THEN
+        -- Citus reads shards with the rights of the role that queries: the main view does too,
+        -- and lamin_branch_main confines that role to main (a barrier would only slow its plans)
+        EXECUTE format('ALTER VIEW %s SET (security_invoker = true, security_barrier = false)', e.main_view);
+    END IF;
 
     -- the table's grants carry over to its main view (rename mode: the view now has its name)
     IF views_schema IS NULL THEN
@@ -440,7 +459,13 @@ BEGIN
             EXECUTE format('DROP VIEW %s', v);
         END IF;
     END LOOP;
-    EXECUTE format('DROP TRIGGER lamin_branch_row ON %s', e.relation);
+    -- a Citus table has a branch check instead of the row trigger
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = e.relation AND tgname = 'lamin_branch_row') THEN
+        EXECUTE format('DROP TRIGGER lamin_branch_row ON %s', e.relation);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = e.relation AND conname = 'lamin_branch_known') THEN
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT lamin_branch_known', e.relation);
+    END IF;
     FOR trig IN SELECT tgname FROM pg_trigger WHERE tgrelid = e.relation AND NOT tgisinternal
                    AND tgname IN ('lamin_branch_heads', 'lamin_branch_heads_insert', 'lamin_branch_heads_update',
                                   'lamin_branch_heads_delete', 'lamin_move_log', 'lamin_move_log_update',
@@ -455,7 +480,9 @@ BEGIN
         EXECUTE format('DROP POLICY lamin_space_delete ON %s', e.relation);
     END IF;
     IF e.enabled_rls THEN
-        EXECUTE format('DROP POLICY lamin_branch_rows ON %s', e.relation);
+        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = e.relation AND polname = 'lamin_branch_rows') THEN
+            EXECUTE format('DROP POLICY lamin_branch_rows ON %s', e.relation);
+        END IF;
         EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', e.relation);
     END IF;
     IF e.family_index IS NOT NULL AND EXISTS (SELECT 1 FROM pg_class WHERE oid = e.family_index) THEN
@@ -525,6 +552,14 @@ DROP FUNCTION lamin._create_views_named(lamin.enabled_table, name, name);
 CREATE FUNCTION lamin._view_column_comment(view regclass, col name, comment text) RETURNS void
 LANGUAGE C AS 'MODULE_PATHNAME', 'lamin_view_column_comment';
 
+-- Is the table in Citus's catalog (pg_catalog.pg_dist_partition)? Such a table is in Citus mode:
+-- the planner hook leaves its views to Postgres, enable() gives it no trigger, and the bulk
+-- moves run as plain statements across its shards.
+CREATE FUNCTION lamin._citus_table(tbl regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'lamin_citus_table'
+LANGUAGE C STABLE STRICT;
+
 -- What tools that read a view's columns (psql's \d+, ORMs that generate models) should see: each
 -- view column carries its table column's default (so that they see it, and INSERT through the
 -- view fills it in as the table would) and comment, and each view a comment naming its table, its
@@ -540,6 +575,8 @@ DECLARE
     v    record;
     a    record;
     txt  text;
+    -- Citus refuses view defaults; they serve INSERTs through the view, which it refuses too
+    citus boolean := lamin._citus_table(tbl);
 BEGIN
     SELECT string_agg(quote_ident(att.attname), ', ' ORDER BY k.i) INTO keys
       FROM pg_index ix, unnest(ix.indkey) WITH ORDINALITY k(attnum, i), pg_attribute att
@@ -565,7 +602,7 @@ BEGIN
                    JOIN pg_attribute ta ON ta.attrelid = tbl AND ta.attname = va.attname AND NOT ta.attisdropped
                   WHERE va.attrelid = v.view AND va.attnum > 0 AND NOT va.attisdropped
                   ORDER BY va.attnum LOOP
-            IF a.def IS DISTINCT FROM a.view_def THEN
+            IF a.def IS DISTINCT FROM a.view_def AND NOT citus THEN
                 IF a.def IS NULL THEN
                     EXECUTE format('ALTER VIEW %s ALTER COLUMN %I DROP DEFAULT', v.view, a.attname);
                 ELSE
@@ -764,6 +801,54 @@ CREATE EVENT TRIGGER lamin_branch_ddl_start ON ddl_command_start
 SELECT lamin._view_meta(relation, main_view, archive_view, trash_view) FROM lamin.enabled_table;
 
 --------------------------------------------------------------------------------------------------
+-- Citus: tables that Citus plans (distributed, reference or Citus local tables)
+--------------------------------------------------------------------------------------------------
+
+-- What Citus mode cannot do, refused before enable() changes anything.
+CREATE FUNCTION lamin._citus_enable_check(tbl regclass, spaces boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF spaces THEN
+        RAISE EXCEPTION 'spaces are not available on table %', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    DETAIL = 'It is a Citus table: the space rules are restrictive policies, which Citus does not apply as such on its shards.',
+                    HINT = 'Enable it without spaces.';
+    END IF;
+    IF (SELECT relrowsecurity FROM pg_class WHERE oid = tbl) THEN
+        RAISE EXCEPTION 'table % has row-level security of its own', tbl
+              USING ERRCODE = 'feature_not_supported',
+                    DETAIL = 'It is a Citus table: the branch rule would be one more permissive policy on its shards and widen what the others allow.',
+                    HINT = 'Disable its row-level security first, or keep the table off Citus.';
+    END IF;
+END
+$$;
+
+-- The rules a trigger keeps on other tables, as a Citus table keeps them on every shard: the
+-- branch columns hold main, archive or trash where lamin.branch is the catalog (a user branch
+-- needs a catalog that is a Citus reference table, named by a foreign key of branch_id), and one
+-- permissive policy confines every role but the owner to main: Citus applies policies on the
+-- shards, but not restrictive ones as restrictive.
+CREATE FUNCTION lamin._citus_enable_rules(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                    WHERE c.conrelid = tbl AND c.contype = 'f' AND a.attname = 'branch_id') THEN
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT lamin_branch_known CHECK '
+                       '(branch_id OPERATOR(pg_catalog.<=) 1 AND created_on_id OPERATOR(pg_catalog.<=) 1)', tbl);
+    END IF;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('CREATE POLICY lamin_branch_main ON %s AS PERMISSIVE FOR ALL '
+                   'USING (branch_id OPERATOR(pg_catalog.=) 1) WITH CHECK (branch_id OPERATOR(pg_catalog.=) 1)', tbl);
+END
+$$;
+
+--------------------------------------------------------------------------------------------------
 -- Trash management: move log, trash, retention, cascades
 --------------------------------------------------------------------------------------------------
 
@@ -922,6 +1007,17 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- a Citus table has no trigger (Citus mode): no move log, so nothing that builds on it
+    IF lamin._citus_table(tbl) THEN
+        IF coalesce(_trash_enable.cascade, false) OR coalesce(_trash_enable.unique_among_visible, false) THEN
+            RAISE EXCEPTION '% is not available on table %',
+                            CASE WHEN _trash_enable.cascade THEN 'cascade' ELSE 'unique_among_visible' END, tbl
+                  USING ERRCODE = 'feature_not_supported',
+                        DETAIL = 'It is a Citus table: it has no triggers, so no move log to cascade by or to guard restores with.',
+                        HINT = 'Enable it without that option.';
+        END IF;
+        RETURN;
+    END IF;
     PERFORM lamin._move_log_triggers(tbl, coalesce(_trash_enable.cascade, false));
     PERFORM lamin._move_log_seed(tbl);
     IF coalesce(_trash_enable.unique_among_visible, false) THEN

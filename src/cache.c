@@ -302,6 +302,7 @@ table_load(LaminTable *t)
 		bool		known = lamin_registry_lookup(t->query_relid, &e);
 
 		t->spaces = known && e.spaces;
+		t->citus = lamin_planned_elsewhere(t->query_relid);
 		t->family_index = InvalidOid;
 		if (known && t->has_heads && OidIsValid(e.family_index) && t->query_relid == t->relid &&
 			get_rel_relkind(e.family_index) == RELKIND_INDEX)
@@ -442,6 +443,34 @@ key_any_sql(LaminTable *t, const char *a)
 		return NULL;
 	return psprintf("%s.%s %s ANY ($1::pg_catalog.text[]::%s[])", a, t->key_name[0], t->key_eq[0],
 					format_type_be_qualified(t->key_type[0]));
+}
+
+/*
+ * The rows of the keys in $1, as Citus runs it across shards: for one key column "t.k = ANY ($1)",
+ * $1 an array of the key's type (cast once, not on every shard), or for several columns
+ * "(t.k1, t.k2) IN (keys)", $1 the keys as text.
+ */
+static char *
+citus_match_sql(LaminTable *t)
+{
+	StringInfoData s;
+	int			i;
+
+	if (t->nkeys == 1)
+		return psprintf("t.%s %s ANY ($1)", t->key_name[0], t->key_eq[0]);
+	initStringInfo(&s);
+	appendStringInfoString(&s, "(");
+	for (i = 0; i < t->nkeys; i++)
+		appendStringInfo(&s, "%st.%s", i ? ", " : "", t->key_name[i]);
+	appendStringInfo(&s, ") IN (%s)", keyset_sql(t));
+	return s.data;
+}
+
+/* The type of $1 in the statements citus_match_sql writes */
+static Oid
+citus_keys_type(LaminTable *t)
+{
+	return t->nkeys == 1 ? get_array_type(t->key_type[0]) : TEXTARRAYOID;
 }
 
 /* a.k1 = b.k1 AND ... */
@@ -766,7 +795,10 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			argtypes[n++] = REGROLEOID;
 			break;
 		case LP_ONE_MOVE:
-			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d WHERE ", t->qualname, n + 1);
+			/* a Citus table has no row trigger to stamp updated_at */
+			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d%s WHERE ", t->qualname, n + 1,
+							 t->citus && t->att_updated_at != InvalidAttrNumber ?
+							 ", updated_at = pg_catalog.statement_timestamp()" : "");
 			append_key_match(&sql, t, 1);
 			argtypes[n++] = INT4OID;
 			break;
@@ -781,6 +813,67 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
 			argtypes[0] = TEXTARRAYOID;
 			n = 1;
+			break;
+		case LP_CITUS_REPORT:
+			appendStringInfo(&sql, "SELECT t.branch_id::pg_catalog.int4, pg_catalog.count(*), "
+							 "pg_catalog.min(%s::pg_catalog.text) FROM %s t WHERE %s GROUP BY 1",
+							 t->att_is_locked == InvalidAttrNumber ? "NULL" :
+							 (t->att_uid != InvalidAttrNumber ? "CASE WHEN t.is_locked THEN t.uid END" :
+							  psprintf("CASE WHEN t.is_locked THEN %s END", keytext_sql(t, "t"))),
+							 t->qualname, citus_match_sql(t));
+			argtypes[0] = citus_keys_type(t);
+			n = 1;
+			break;
+		case LP_CITUS_NKEYS:
+			appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM (%s) k", keyset_sql(t));
+			argtypes[0] = TEXTARRAYOID;
+			n = 1;
+			break;
+		case LP_CITUS_FOUND:
+			appendStringInfo(&sql, "SELECT %s FROM %s t WHERE %s", keytext_sql(t, "t"), t->qualname,
+							 citus_match_sql(t));
+			argtypes[0] = citus_keys_type(t);
+			n = 1;
+			break;
+		case LP_CITUS_MISSING:
+			appendStringInfo(&sql, "SELECT pg_catalog.string_agg(x, ', ') FROM (SELECT %s AS x FROM (%s) k "
+							 "WHERE %s OPERATOR(pg_catalog.<>) ALL ($2::pg_catalog.text[]) ORDER BY %s LIMIT 5) k",
+							 keytext_sql(t, "k"), keyset_sql(t), keytext_sql(t, "k"), key_order(t, ""));
+			argtypes[0] = TEXTARRAYOID;
+			argtypes[1] = TEXTARRAYOID;
+			n = 2;
+			break;
+		case LP_CITUS_TRASHED:
+			appendStringInfo(&sql, "SELECT pg_catalog.string_agg(x, ', ') FROM (SELECT %s AS x, %s FROM %s t "
+							 "WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) -1 ORDER BY %s LIMIT 5) k",
+							 keytext_sql(t, "t"), key_order(t, ""), t->qualname, citus_match_sql(t),
+							 key_order(t, ""));
+			argtypes[0] = citus_keys_type(t);
+			n = 1;
+			break;
+		case LP_CITUS_MOVE:
+			/* no row trigger on a Citus table: the statement stamps updated_at itself */
+			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2%s WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3%s "
+							 "RETURNING %s, %s::pg_catalog.text, $3",
+							 t->qualname,
+							 t->att_updated_at != InvalidAttrNumber ? ", updated_at = pg_catalog.statement_timestamp()" : "",
+							 citus_match_sql(t),
+							 t->att_is_locked != InvalidAttrNumber ? " AND t.is_locked IS NOT TRUE" : "",
+							 keytext_sql(t, "t"),
+							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
+			argtypes[0] = citus_keys_type(t);
+			argtypes[1] = INT4OID;
+			argtypes[2] = INT4OID;
+			n = 3;
+			break;
+		case LP_CITUS_PURGE:
+			appendStringInfo(&sql, "DELETE FROM %s t WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $2 "
+							 "RETURNING %s, %s::pg_catalog.text, $2",
+							 t->qualname, citus_match_sql(t), keytext_sql(t, "t"),
+							 t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
+			argtypes[0] = citus_keys_type(t);
+			argtypes[1] = INT4OID;
+			n = 2;
 			break;
 		default:
 			elog(ERROR, "unknown lamin_branch plan %d", (int) which);

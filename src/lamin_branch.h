@@ -53,6 +53,14 @@ typedef enum LaminPlan
 								 * ($4 the caller, for spaces): one-column keys, = ANY */
 	LP_MOVE_FAST_JOIN,			/* the same, joined to the keys: any key */
 	LP_PURGE_KEYS,				/* delete the rows for good */
+	/* a Citus table: statements Citus runs across shards (no FOR UPDATE, no LATERAL) */
+	LP_CITUS_REPORT,			/* per branch the keys' rows are on: rows, a locked record's uid */
+	LP_CITUS_NKEYS,				/* how many distinct keys were given (no table read) */
+	LP_CITUS_FOUND,				/* the keys' rows, as key text */
+	LP_CITUS_MISSING,			/* up to five keys not among $2 (no table read) */
+	LP_CITUS_TRASHED,			/* up to five of the keys' rows in the trash */
+	LP_CITUS_MOVE,				/* move the keys' rows on branch $3 to branch $2 */
+	LP_CITUS_PURGE,				/* delete the keys' rows on branch $2 for good */
 	LP_NUM_PLANS
 } LaminPlan;
 
@@ -95,6 +103,7 @@ typedef struct LaminTable
 	/* branch columns without a foreign key: the row trigger checks them against lamin.branch */
 	bool		check_branch;
 	bool		check_created_on;
+	bool		citus;			/* planned by Citus (lamin_planned_elsewhere): no multi-shard locks */
 	int			natts;
 	char	  **att_names;	/* column names by attnum - 1 (NULL for dropped) */
 	SPIPlanPtr	plans[2 * LP_NUM_PLANS];	/* generic, then custom (see lamin_table_plan) */
@@ -163,6 +172,8 @@ extern void lamin_move_log_init(void);
 
 /* planner.c */
 extern void lamin_planner_init(void);
+extern bool lamin_planned_elsewhere(Oid relid);
+extern Oid	lamin_citus_shard_of(Oid relid);
 
 /* utility.c: DDL aimed at the main view of a table enabled in rename mode goes to the table */
 extern void lamin_utility_init(void);

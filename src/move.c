@@ -320,6 +320,201 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
  * The engine. Single requests fill *res; bulk requests put one row per moved row into the
  * tuplestore of rsinfo.
  */
+/*
+ * A bulk move on a Citus table. Citus runs no FOR UPDATE across shards, so rows are not locked
+ * first. Every statement below is a plain one that Citus sends to the shards, each "... AND
+ * branch_id = b": a row another transaction moves meanwhile no longer matches and stays where it
+ * went, not moved and not reported, so no row moves without the caller's right for the move it
+ * makes.
+ *   1. The rows on the branch such a move usually takes rows from (main; trash for a restore)
+ *      move in one UPDATE, when the caller may make that move.
+ *   2. If any key is left, the keys' rows are read per branch (how many, a locked record),
+ *      checked as move_rows checks them, and moved with one UPDATE (or DELETE) per branch they
+ *      are on. An error undoes the call, step 1 included.
+ * A Citus table has no base-table trigger: the statements stamp updated_at, and version heads
+ * are not kept (README, Scale-out).
+ */
+static uint64
+citus_statement(ReturnSetInfo *rsinfo, LaminTable *t, LaminPlan which, Datum *values,
+				const char *verb, int32 from, int32 target, bool purge)
+{
+	int			rc = SPI_execute_plan(lamin_table_plan(t, which, true), values, NULL, false, 0);
+	uint64		i;
+
+	lamin_spi_check(rc, "moving the rows");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		out[7];
+		bool		nulls[7];
+
+		out[0] = ObjectIdGetDatum(t->relid);
+		nulls[0] = false;
+		out[1] = SPI_getbinval(row, desc, 1, &nulls[1]);
+		out[2] = SPI_getbinval(row, desc, 2, &nulls[2]);
+		out[3] = CStringGetTextDatum(verb);
+		nulls[3] = false;
+		out[4] = Int32GetDatum(from);
+		nulls[4] = false;
+		out[5] = Int32GetDatum(target);
+		nulls[5] = purge;
+		out[6] = (Datum) 0;
+		nulls[6] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+	}
+	return SPI_processed;
+}
+
+static void
+move_rows_citus(MoveRequest *req, ReturnSetInfo *rsinfo)
+{
+	LaminTable *t = req->t;
+	LaminSavedUser saved;
+	Oid			caller = GetUserId();
+	bool		purge;
+	int32		target = target_of(req, &purge);
+	int32		guess = target == LAMIN_BRANCH_MAIN ? LAMIN_BRANCH_TRASH : LAMIN_BRANCH_MAIN;
+	Datum		values[3];
+	Datum		text_keys[1];
+	int32		froms[8];
+	char	   *locked[8];
+	int			nfroms = 0;
+	int64		found = 0;
+	int64		nkeys;
+	uint64		moved = 0;
+	bool		isnull;
+	int			rc;
+	uint64		i;
+	const char *verb = purge ? "deleted" :
+		req->action == MOVE_DELETE ? "trashed" : req->action == MOVE_RESTORE ? "restored" :
+		req->action == MOVE_ARCHIVE ? "archived" : "moved";
+
+	if (req->locking != LOCKING_WAIT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("locking => '%s' is not available on table %s", req->locking == LOCKING_NOWAIT ? "nowait" : "skip locked",
+						t->qualname),
+				 errdetail("The table is a Citus table, and Citus locks no rows across shards."),
+				 errhint("Leave locking at 'wait'.")));
+	PreventCommandDuringRecovery("moving rows between branches");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lamin_become_owner(t, &saved);
+
+	/* the keys: as text for the statements that read no table, typed once for the others */
+	text_keys[0] = req->keys;
+	values[0] = req->keys;
+	if (t->nkeys == 1)
+	{
+		Oid			argtype = TEXTARRAYOID;
+		char	   *sql = psprintf("SELECT $1::pg_catalog.text[]::%s[]", format_type_be_qualified(t->key_type[0]));
+
+		rc = SPI_execute_with_args(sql, 1, &argtype, text_keys, NULL, true, 1);
+		lamin_spi_check(rc, "reading the keys");
+		values[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	rc = SPI_execute_plan(lamin_table_plan(t, LP_CITUS_NKEYS, true), text_keys, NULL, true, 1);
+	lamin_spi_check(rc, "counting the keys");
+	nkeys = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* 1. the rows on the usual branch, in one UPDATE */
+	if (!purge && guess != target && nkeys > 0 &&
+		(has_privs_of_role(caller, t->owner) || lamin_may_move(&req->e, guess, target, false, caller)))
+	{
+		values[1] = Int32GetDatum(target);
+		values[2] = Int32GetDatum(guess);
+		moved = citus_statement(rsinfo, t, LP_CITUS_MOVE, values, verb, guess, target, false);
+	}
+
+	/* 2. the others: where they are, checks, one statement per branch */
+	if ((int64) moved < nkeys)
+	{
+		rc = SPI_execute_plan(lamin_table_plan(t, LP_CITUS_REPORT, true), values, NULL, false, 0);
+		lamin_spi_check(rc, "reading the rows");
+		if (SPI_processed > 8)
+			elog(ERROR, "rows of table %s are on more than 8 branches", t->qualname);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	row = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+
+			froms[nfroms] = DatumGetInt32(SPI_getbinval(row, desc, 1, &isnull));
+			found += DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
+			locked[nfroms] = text_col(row, desc, 3);
+			nfroms++;
+		}
+		if (found < nkeys)
+		{
+			Datum		all[2];
+			Datum	   *texts;
+			uint64		nfound;
+
+			rc = SPI_execute_plan(lamin_table_plan(t, LP_CITUS_FOUND, true), values, NULL, false, 0);
+			lamin_spi_check(rc, "reading the keys");
+			nfound = SPI_processed;
+			texts = palloc(sizeof(Datum) * Max(nfound, 1));
+			for (i = 0; i < nfound; i++)
+				texts[i] = CStringGetTextDatum(text_col(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+			all[0] = req->keys;
+			all[1] = PointerGetDatum(construct_array(texts, (int) nfound, TEXTOID, -1, false, TYPALIGN_INT));
+			rc = SPI_execute_plan(lamin_table_plan(t, LP_CITUS_MISSING, true), all, NULL, true, 1);
+			lamin_spi_check(rc, "naming the missing keys");
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("keys of table %s do not exist: %s", t->qualname,
+							text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+					 errdetail("No row has them on any branch (at most five are named).")));
+		}
+		for (int k = 0; k < nfroms; k++)
+		{
+			if (target == LAMIN_BRANCH_ARCHIVE && froms[k] == LAMIN_BRANCH_TRASH && !purge)
+			{
+				rc = SPI_execute_plan(lamin_table_plan(t, LP_CITUS_TRASHED, true), values, NULL, true, 1);
+				lamin_spi_check(rc, "naming the trashed keys");
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("rows of table %s are in the trash: %s", t->qualname,
+								text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+						 errhint("Restore them first, then archive them.")));
+			}
+		}
+		for (int k = 0; k < nfroms; k++)
+		{
+			bool		moves = purge || (froms[k] != target &&
+										  !(req->action == MOVE_DELETE && froms[k] == LAMIN_BRANCH_TRASH));
+
+			if (!moves)
+				continue;
+			if (!has_privs_of_role(caller, t->owner))
+				lamin_check_move_right(&req->e, froms[k], target, purge, caller);
+			if (locked[k])
+				lamin_error_locked(t, locked[k]);
+		}
+		for (int k = 0; k < nfroms; k++)
+		{
+			bool		moves = purge || (froms[k] != target &&
+										  !(req->action == MOVE_DELETE && froms[k] == LAMIN_BRANCH_TRASH));
+
+			if (!moves)
+				continue;
+			if (purge)
+			{
+				values[1] = Int32GetDatum(froms[k]);
+				(void) citus_statement(rsinfo, t, LP_CITUS_PURGE, values, verb, froms[k], target, true);
+			}
+			else
+			{
+				values[1] = Int32GetDatum(target);
+				values[2] = Int32GetDatum(froms[k]);
+				(void) citus_statement(rsinfo, t, LP_CITUS_MOVE, values, verb, froms[k], target, false);
+			}
+		}
+	}
+	lamin_restore_user(&saved);
+	SPI_finish();
+}
+
 static void
 move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContext outcxt)
 {
@@ -349,6 +544,11 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	FastResult	fast = FAST_NONE;
 	SPITupleTable *report = NULL;	/* the locking statement's report */
 
+	if (t->citus && !req->single)
+	{
+		move_rows_citus(req, rsinfo);
+		return;
+	}
 	PreventCommandDuringRecovery("moving rows between branches");
 	values[0] = req->keys;
 	values[1] = ObjectIdGetDatum(caller);	/* the move statement takes the target here */

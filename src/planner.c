@@ -21,7 +21,8 @@
  * Only views whose shape makes this exact are changed: one plain table carrying the
  * lamin_branch_row trigger, the table's columns as they are, in table order, a WHERE clause and
  * nothing else, not locked FOR UPDATE, and used as a whole row only where the table's row is the
- * view's row (no dropped columns, no child tables). Where columns were dropped, the query's
+ * view's row (no dropped columns, no child tables), and planned by Postgres itself (not a Citus
+ * table: Citus plans its tables without security quals). Where columns were dropped, the query's
  * references to view column k are rewritten to the table's column number. Anything else is left
  * to Postgres. Without this module loaded (see README: shared_preload_libraries)
  * or with lamin_branch.flatten_views = off, queries return the same rows, with the same
@@ -30,6 +31,12 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "catalog/pg_namespace.h"
+#include "utils/fmgroids.h"
+#include "fmgr.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
@@ -87,7 +94,108 @@ current_of_walker(Node *node, CurrentOfContext *ctx)
 	return expression_tree_walker(node, current_of_walker, (void *) ctx);
 }
 
-/* Is the relation a branch-enabled table: does it carry the extension's row trigger? */
+/*
+ * Does another planner take this table over? Citus plans a query over a distributed, reference
+ * or Citus-managed local table itself and sends each shard its own SQL, built from the query's
+ * join tree and WHERE clauses: security quals are not carried, so a flattened view would read
+ * every branch on the shards. Citus lists the tables it plans in pg_catalog.pg_dist_partition
+ * (one row per table, unique on logicalrelid); where that catalog exists, a table named in it
+ * is left to Postgres's own view planning, which Citus handles as a subquery with its WHERE.
+ */
+bool
+lamin_planned_elsewhere(Oid relid)
+{
+	Oid			catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	Oid			index;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	if (!OidIsValid(catalog))
+		return false;
+	index = get_relname_relid("pg_dist_partition_logical_relid_index", PG_CATALOG_NAMESPACE);
+	rel = table_open(catalog, AccessShareLock);
+	if (RelationGetDescr(rel)->natts < 1 ||
+		TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != REGCLASSOID)
+	{
+		/* not the catalog this looks for: prove nothing, change nothing */
+		table_close(rel, AccessShareLock);
+		return true;
+	}
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, index, OidIsValid(index), NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * The Citus table whose shard this relation is, or InvalidOid: a shard is named
+ * <table>_<shardid>, and Citus's pg_catalog.pg_dist_shard (on the coordinator, and on workers
+ * that hold Citus's metadata) gives the table of each shard id. Lets a trigger that fires on a
+ * shard name the table it belongs to.
+ */
+Oid
+lamin_citus_shard_of(Oid relid)
+{
+	Oid			catalog = get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE);
+	Oid			index;
+	char	   *name;
+	char	   *tail;
+	char	   *end;
+	int64		shardid;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	Oid			result = InvalidOid;
+
+	if (!OidIsValid(catalog) || (name = get_rel_name(relid)) == NULL ||
+		(tail = strrchr(name, '_')) == NULL || tail[1] == '\0')
+		return InvalidOid;
+	errno = 0;
+	shardid = strtoll(tail + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || shardid <= 0)
+		return InvalidOid;
+	index = get_relname_relid("pg_dist_shard_shardid_index", PG_CATALOG_NAMESPACE);
+	rel = table_open(catalog, AccessShareLock);
+	if (RelationGetDescr(rel)->natts < 2 ||
+		TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != REGCLASSOID ||
+		TupleDescAttr(RelationGetDescr(rel), 1)->atttypid != INT8OID)
+	{
+		table_close(rel, AccessShareLock);
+		return InvalidOid;
+	}
+	ScanKeyInit(&key, 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(shardid));
+	scan = systable_beginscan(rel, index, OidIsValid(index), NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			result = DatumGetObjectId(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+/* lamin._citus_table(regclass): is the table Citus's to plan? */
+PG_FUNCTION_INFO_V1(lamin_citus_table);
+Datum
+lamin_citus_table(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(lamin_planned_elsewhere(PG_GETARG_OID(0)));
+}
+
+/*
+ * May the hook plan this table in place of a view of it? It must be a branch-enabled table (it
+ * carries the extension's row trigger) that Postgres's own planner plans.
+ */
 static bool
 is_branch_table(Oid relid)
 {
@@ -100,7 +208,7 @@ is_branch_table(Oid relid)
 			found = strcmp(rel->trigdesc->triggers[i].tgname, "lamin_branch_row") == 0;
 	}
 	table_close(rel, NoLock);
-	return found;
+	return found && !lamin_planned_elsewhere(relid);
 }
 
 /*
