@@ -162,6 +162,7 @@ extern void lamin_lock_family_slots(LaminTable *t, const bool *wanted);
 extern void lamin_error_locked(LaminTable *t, const char *uid);
 
 /* move_log.c: the move log, the operation moves belong to, cascades */
+#define LAMIN_OPERATION_PENDING	(-1)	/* an operation is open, its id not drawn yet */
 extern bool lamin_cascade_off;
 extern int64 lamin_operation_begin(void);
 extern void lamin_operation_end(int64 saved);

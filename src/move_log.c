@@ -43,7 +43,11 @@
 #include "compat.h"
 #include "lamin_branch.h"
 
-/* The operation the moves running now belong to; 0 when none is open. */
+/*
+ * The operation the moves running now belong to: 0 when none is open, LAMIN_OPERATION_PENDING
+ * when one is open but has moved nothing yet (its id is drawn by the first statement that logs
+ * a row, so that a call that moves nothing, or runs where nothing may be written, draws none).
+ */
 static int64 current_operation = 0;
 
 /* Set while a restore asked not to bring back the rows its parent's operation took along. */
@@ -87,14 +91,34 @@ lamin_operation_begin(void)
 	int64		saved = current_operation;
 
 	if (current_operation == 0)
-		current_operation = lamin_operation_new();
+		current_operation = LAMIN_OPERATION_PENDING;
 	return saved;
 }
 
+/*
+ * The caller that opened the operation closes it; a nested one leaves it open, with the id it
+ * may have drawn, for the rest of the outer call.
+ */
 void
 lamin_operation_end(int64 saved)
 {
-	current_operation = saved;
+	if (saved == 0)
+		current_operation = 0;
+}
+
+/* The id of the open operation, drawn now if it has none yet; 0 where there is no sequence. */
+static int64
+operation_id(void)
+{
+	if (current_operation == LAMIN_OPERATION_PENDING)
+	{
+		int64		id = lamin_operation_new();
+
+		if (id != 0)
+			current_operation = id;
+		return id;
+	}
+	return current_operation;
 }
 
 int64
@@ -707,7 +731,7 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 		become_log_owner(&saved);
 		if (cascade && !lamin_cascade_off)
 			ops = parent_operations(t, &m);
-		write_log(t, &m, current_operation);
+		write_log(t, &m, operation_id());
 		lamin_restore_user(&saved);
 		if (cascade)
 			run_cascades(t, td->tg_relation, &m, lamin_cascade_off ? NULL : ops);

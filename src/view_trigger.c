@@ -85,7 +85,7 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 	volatile int rc = 0;
 	int			i;
 	bool		moved;
-	int64		saved_op;
+	int64		outer_op;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -127,22 +127,30 @@ lamin_view_delete_trigger(PG_FUNCTION_ARGS)
 
 	/*
 	 * One operation for the rows of one statement: the trigger's FmgrInfo lives as long as the
-	 * statement's executor state, so its fn_extra holds the statement's operation id.
+	 * statement's executor state, so its fn_extra keeps the id the first row's move drew.
 	 */
 	if (fcinfo->flinfo->fn_extra == NULL)
+		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(int64));
+	outer_op = lamin_operation_current();
+	if (outer_op == 0)
 	{
-		fcinfo->flinfo->fn_extra = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(int64));
-		*(int64 *) fcinfo->flinfo->fn_extra = lamin_operation_current() ? lamin_operation_current() :
-			lamin_operation_new();
+		int64		op = *(int64 *) fcinfo->flinfo->fn_extra;
+
+		(void) lamin_operation_set(op != 0 ? op : LAMIN_OPERATION_PENDING);
 	}
-	saved_op = lamin_operation_set(*(int64 *) fcinfo->flinfo->fn_extra);
 	PG_TRY();
 	{
 		rc = SPI_execute_plan(lamin_table_plan(t, LP_TRASH_FROM, false), values, NULL, false, 0);
 	}
 	PG_FINALLY();
 	{
-		lamin_operation_set(saved_op);
+		if (outer_op == 0)
+		{
+			int64		op = lamin_operation_set(0);
+
+			if (op > 0)
+				*(int64 *) fcinfo->flinfo->fn_extra = op;
+		}
 	}
 	PG_END_TRY();
 	lamin_spi_check(rc, "moving the row to trash");
