@@ -1492,12 +1492,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    k record;
+    k      record;
+    before timestamptz := nullif(current_setting('lamin.purge_before', true), '')::timestamptz;
 BEGIN
     IF OLD.branch_id IS DISTINCT FROM -1 THEN
         RETURN OLD;
     END IF;
-    FOR k IN SELECT e.trash_view,
+    FOR k IN SELECT e.trash_view, e.relation,
                     (SELECT string_agg(format('c.%I = ($1).%I', ca.attname, pa.attname), ' AND ' ORDER BY u.i)
                        FROM unnest(c.conkey, c.confkey) WITH ORDINALITY u(ck, pk, i)
                        JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = u.ck
@@ -1505,7 +1506,12 @@ BEGIN
                FROM pg_constraint c JOIN lamin.enabled_table e ON e.relation = c.conrelid
               WHERE c.confrelid = TG_RELID AND c.contype = 'f'
               ORDER BY c.conrelid::regclass::text, c.conname LOOP
-        EXECUTE format('DELETE FROM %s c WHERE %s', k.trash_view, k.cond) USING OLD;
+        -- under lamin.empty_trash, rows trashed after its cutoff stay (and their key decides)
+        EXECUTE format('DELETE FROM %s c WHERE %s%s', k.trash_view, k.cond,
+                       CASE WHEN before IS NULL THEN '' ELSE
+                            format(' AND NOT EXISTS (SELECT 1 FROM lamin.trash y WHERE y.relation = %L::regclass '
+                                   'AND y.key = %s AND y.trashed_at >= $2)', k.relation, lamin._key_text_expr(k.relation, 'c')) END)
+           USING OLD, before;
     END LOOP;
     RETURN OLD;
 END
@@ -1670,6 +1676,7 @@ DECLARE
     keys    text[];
     late    text[];
     kt      text;
+    excl    text;
     n       bigint;
     total   bigint;
 BEGIN
@@ -1698,22 +1705,38 @@ BEGIN
         CONTINUE WHEN one IS NULL AND NOT (pg_catalog.has_table_privilege(e.trash_view, 'SELECT')
                                             AND pg_catalog.has_table_privilege(e.trash_view, 'DELETE'));
         kt := lamin._key_text_expr(e.relation, 't');
+        -- a row that trashed rows of enabled tables reference, trashed after the cutoff, stays:
+        -- purging it would take them along (a cascade purge, or the foreign key's own action)
+        SELECT coalesce(string_agg(pg_catalog.format(
+                   ' AND NOT EXISTS (SELECT 1 FROM %s c JOIN lamin.trash y ON y.relation OPERATOR(pg_catalog.=) %L::pg_catalog.regclass '
+                   'AND y.key OPERATOR(pg_catalog.=) %s WHERE %s AND y.trashed_at OPERATOR(pg_catalog.>=) $1)',
+                   ce.trash_view, ce.relation, lamin._key_text_expr(ce.relation, 'c'),
+                   (SELECT pg_catalog.string_agg(pg_catalog.format('c.%I OPERATOR(pg_catalog.=) t.%I', ca.attname, pa.attname), ' AND ' ORDER BY u.i)
+                      FROM ROWS FROM (pg_catalog.unnest(k.conkey), pg_catalog.unnest(k.confkey)) WITH ORDINALITY u(ck, pk, i)
+                      JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) k.conrelid AND ca.attnum OPERATOR(pg_catalog.=) u.ck
+                      JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) k.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk)),
+                   '' ORDER BY ce.relation::pg_catalog.text, k.conname), '')
+          INTO excl
+          FROM pg_catalog.pg_constraint k JOIN lamin.enabled_table ce ON ce.relation OPERATOR(pg_catalog.=) k.conrelid
+         WHERE k.confrelid OPERATOR(pg_catalog.=) e.relation AND k.contype OPERATOR(pg_catalog.=) 'f';
         total := 0;
         IF dry_run THEN
             EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t JOIN lamin.trash x ON x.relation OPERATOR(pg_catalog.=) %L::pg_catalog.regclass '
-                                      'AND x.key OPERATOR(pg_catalog.=) %s WHERE x.trashed_at OPERATOR(pg_catalog.<) $1',
-                                      e.trash_view, e.relation, kt)
+                                      'AND x.key OPERATOR(pg_catalog.=) %s WHERE x.trashed_at OPERATOR(pg_catalog.<) $1%s',
+                                      e.trash_view, e.relation, kt, excl)
                INTO total USING cutoff;
             RAISE NOTICE 'would remove % rows of % (dry run)', total, e.relation;
         ELSE
             LOOP
                 EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(k) FROM (SELECT %1$s AS k FROM %2$s t '
                                           'JOIN lamin.trash x ON x.relation OPERATOR(pg_catalog.=) %3$L::pg_catalog.regclass '
-                                          'AND x.key OPERATOR(pg_catalog.=) %1$s WHERE x.trashed_at OPERATOR(pg_catalog.<) $1 '
+                                          'AND x.key OPERATOR(pg_catalog.=) %1$s WHERE x.trashed_at OPERATOR(pg_catalog.<) $1%6$s '
                                           'ORDER BY %4$s LIMIT %5$s) s',
-                                          kt, e.trash_view, e.relation, lamin._key_order(e.relation), batch_size)
+                                          kt, e.trash_view, e.relation, lamin._key_order(e.relation), batch_size, excl)
                    INTO keys USING cutoff;
                 EXIT WHEN keys IS NULL;
+                -- the cascade purge (lamin._cascade_purge) leaves rows trashed after the cutoff
+                PERFORM pg_catalog.set_config('lamin.purge_before', cutoff::pg_catalog.text, true);
                 EXECUTE pg_catalog.format('WITH d AS (DELETE FROM %2$s t WHERE %1$s OPERATOR(pg_catalog.=) ANY ($2) '
                                           'AND EXISTS (SELECT 1 FROM lamin.trash x WHERE x.relation OPERATOR(pg_catalog.=) %3$L::pg_catalog.regclass '
                                           'AND x.key OPERATOR(pg_catalog.=) %1$s AND x.trashed_at OPERATOR(pg_catalog.<) $1) '

@@ -36,6 +36,28 @@ SELECT id FROM et.other_trash ORDER BY id;
 CALL lamin.empty_trash('0', 'et.item', false);
 SELECT count(*) FROM et.item_trash;
 
+-- a row that trashed rows reference, trashed after the cutoff, stays, and so does its row
+CREATE TABLE et.parent (id int PRIMARY KEY);
+CREATE TABLE et.child (id int PRIMARY KEY, parent_id int REFERENCES et.parent ON DELETE CASCADE);
+INSERT INTO et.parent VALUES (1), (2);
+INSERT INTO et.child VALUES (1, 1), (2, 2);
+SELECT relation FROM lamin.enable('et.parent', cascade => true);
+SELECT relation FROM lamin.enable('et.child');
+SELECT count(*) FROM lamin.delete_many('et.parent', ARRAY[1, 2]);
+UPDATE lamin.move_log SET at = at - interval '3 days'
+ WHERE operation = (SELECT max(operation) FROM lamin.move_log WHERE relation = 'et.parent_all'::regclass);
+-- child 2 came back and went to the trash again just now
+SELECT action FROM lamin.restore('et.child', 2);
+SELECT action FROM lamin.delete('et.child', 2);
+CALL lamin.empty_trash('1 day', 'et.parent');
+CALL lamin.empty_trash('1 day', 'et.parent', dry_run => false);
+SELECT 'parent' AS tbl, id, branch_id FROM et.parent_all UNION ALL SELECT 'child', id, branch_id FROM et.child_all ORDER BY 1, 2;
+SELECT regexp_replace(relation::text, '^et\.(.*)_all$', '\1') AS tbl, key, row_data IS NOT NULL AS has_row
+  FROM lamin.move_log WHERE to_branch IS NULL AND relation IN ('et.parent_all'::regclass, 'et.child_all'::regclass)
+ ORDER BY 1 DESC, 2;
+SELECT lamin.disable('et.child');
+SELECT lamin.disable('et.parent');
+
 -- mistakes
 CALL lamin.empty_trash('-1 day');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
