@@ -482,17 +482,24 @@ typedef struct ChildKey
 static List *
 child_keys(LaminTable *t)
 {
-	Datum		args[1];
+	Datum		args[2];
 	int			rc;
 	uint64		r;
 	List	   *out = NIL;
 
+	/*
+	 * Only into tables the parent's owner has the rights of: enabling a table with cascade
+	 * must not let its owner move the rows of someone else's table.
+	 */
 	args[0] = ObjectIdGetDatum(t->query_relid);
+	args[1] = ObjectIdGetDatum(t->owner);
 	rc = SPI_execute_with_args("SELECT c.conrelid, c.conkey, c.confkey FROM pg_catalog.pg_constraint c "
 							   "JOIN lamin.enabled_table e ON e.relation OPERATOR(pg_catalog.=) c.conrelid "
+							   "JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid "
 							   "WHERE c.confrelid OPERATOR(pg_catalog.=) $1 AND c.contype OPERATOR(pg_catalog.=) 'f' "
+							   "AND pg_catalog.pg_has_role($2, r.relowner, 'USAGE') "
 							   "ORDER BY c.conrelid, c.conname",
-							   1, (Oid[]) {OIDOID}, args, NULL, true, 0);
+							   2, (Oid[]) {OIDOID, OIDOID}, args, NULL, true, 0);
 	lamin_spi_check(rc, "finding the tables that reference it");
 	for (r = 0; r < SPI_processed; r++)
 	{

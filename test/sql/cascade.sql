@@ -82,6 +82,28 @@ SELECT action FROM lamin.restore('cs.sample', 4);
 SELECT action FROM lamin.delete('cs.project', 2, permanent => true);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
+-- a role that may trash and restore projects moves their samples too, though it has no right on
+-- the sample views: the cascade runs as the sample table's owner, as foreign-key actions do
+CREATE ROLE regress_cs_app NOLOGIN;
+GRANT USAGE ON SCHEMA cs TO regress_cs_app;
+GRANT SELECT, DELETE ON cs.project, cs.project_trash TO regress_cs_app;
+GRANT EXECUTE ON FUNCTION lamin.restore(regclass, anyelement) TO regress_cs_app;
+SELECT action FROM lamin.restore('cs.project', 2);
+SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
+TRUNCATE lamin.move_log;
+SET ROLE regress_cs_app;
+DELETE FROM cs.project WHERE id = 2;
+SELECT count(*) FROM cs.sample;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT action FROM lamin.restore('cs.project', 2);
+RESET ROLE;
+SELECT dense_rank() OVER (ORDER BY operation) AS op, regexp_replace(relation::text, '^cs\.(.*)_all$', '\1') AS tbl,
+       key::int AS id, from_branch, to_branch, role
+  FROM lamin.move_log ORDER BY 1, 2, 3;
+SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
+REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement) FROM regress_cs_app;
+TRUNCATE lamin.move_log;
+
 -- a partitioned parent whose partition numbers its columns otherwise cascades too
 CREATE TABLE cs.batch (id int PRIMARY KEY, name text) PARTITION BY RANGE (id);
 CREATE TABLE cs.batch_1 (name text, id int NOT NULL);
@@ -99,6 +121,39 @@ SELECT lamin.disable('cs.item');
 SELECT lamin.disable('cs.batch');
 TRUNCATE lamin.move_log;
 
+-- no cascade into a table of another owner: enabling a table with cascade gives its owner no
+-- power over the rows of someone else's table
+CREATE ROLE regress_cs_a NOLOGIN;
+CREATE ROLE regress_cs_b NOLOGIN;
+GRANT USAGE, CREATE ON SCHEMA cs TO regress_cs_a, regress_cs_b;
+CREATE TABLE cs.lab (id int PRIMARY KEY);
+CREATE TABLE cs.notebook (id int PRIMARY KEY, lab_id int REFERENCES cs.lab);
+INSERT INTO cs.lab VALUES (1);
+INSERT INTO cs.notebook VALUES (1, 1);
+ALTER TABLE cs.lab OWNER TO regress_cs_a;
+ALTER TABLE cs.notebook OWNER TO regress_cs_b;
+SET ROLE regress_cs_a;
+SELECT relation FROM lamin.enable('cs.lab', cascade => true);
+RESET ROLE;
+SET ROLE regress_cs_b;
+SELECT relation FROM lamin.enable('cs.notebook');
+RESET ROLE;
+SET ROLE regress_cs_a;
+DELETE FROM cs.lab WHERE id = 1;
+RESET ROLE;
+SELECT id, branch_id FROM cs.lab_all UNION ALL SELECT id, branch_id FROM cs.notebook_all;
+SET ROLE regress_cs_b;
+SELECT lamin.disable('cs.notebook');
+RESET ROLE;
+SET ROLE regress_cs_a;
+SELECT lamin.disable('cs.lab');
+RESET ROLE;
+DROP TABLE cs.notebook, cs.lab;
+REVOKE ALL ON SCHEMA cs FROM regress_cs_a, regress_cs_b;
+DROP ROLE regress_cs_a;
+DROP ROLE regress_cs_b;
+TRUNCATE lamin.move_log;
+
 -- the triggers cascade => true makes
 SELECT tgname, tgnargs FROM pg_trigger WHERE tgrelid = 'cs.project_all'::regclass AND tgname LIKE 'lamin_%' ORDER BY 1;
 
@@ -108,4 +163,5 @@ SELECT lamin.disable('cs.file');
 SELECT lamin.disable('cs.sample');
 SELECT lamin.disable('cs.project');
 DROP SCHEMA cs CASCADE;
+DROP ROLE regress_cs_app;
 TRUNCATE lamin.move_log;
