@@ -150,6 +150,12 @@ extern void lamin_lock_family_slots(LaminTable *t, const bool *wanted);
 /* row_trigger.c */
 extern void lamin_error_locked(LaminTable *t, const char *uid);
 
+/* branches.c: the current branch, merging */
+extern void lamin_branches_init(void);
+extern Node *lamin_bake_current_branch(Node *qual);
+extern void lamin_current_branch_dependencies(struct PlannedStmt *stmt);
+extern List *lamin_current_branch_swap(List *catalogs);
+
 /* planner.c */
 extern void lamin_planner_init(void);
 

@@ -501,7 +501,8 @@ flatten_view(Query *q, Index rti, Index b)
 	if (sq->jointree->quals != NULL)
 	{
 		ChangeVarNodes(sq->jointree->quals, b, rti, 0);
-		quals = lappend(quals, sq->jointree->quals);
+		/* a main view's current branch, as the hand-written query would name it (branches.c) */
+		quals = lappend(quals, lamin_bake_current_branch(sq->jointree->quals));
 	}
 
 	rte->rtekind = RTE_RELATION;
@@ -798,18 +799,29 @@ flatten_walker(Node *node, void *context)
 static PlannedStmt *
 lamin_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
-	PlannedStmt *result;
-	bool		delete_moves = false;
+	PlannedStmt *volatile result = NULL;
+	volatile bool delete_moves = false;
+	List	   *outer = lamin_current_branch_swap(NIL);	/* a plan made while making another */
 
-	if (flatten_views)
+	PG_TRY();
 	{
-		delete_moves = delete_to_update(parse);
-		(void) flatten_walker((Node *) parse, NULL);
+		if (flatten_views)
+		{
+			delete_moves = delete_to_update(parse);
+			(void) flatten_walker((Node *) parse, NULL);
+		}
+		if (prev_planner_hook)
+			result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+		/* a plan that names the current branch depends on the branch catalog (branches.c) */
+		lamin_current_branch_dependencies(result);
 	}
-	if (prev_planner_hook)
-		result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
-	else
-		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	PG_FINALLY();
+	{
+		(void) lamin_current_branch_swap(outer);
+	}
+	PG_END_TRY();
 	/* the statement is the user's DELETE: its command tag and SPI result say so */
 	if (delete_moves)
 		result->commandType = CMD_DELETE;
