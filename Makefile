@@ -10,7 +10,7 @@ PG_CONFIG ?= pg_config
 PG_MAJOR   := $(shell $(PG_CONFIG) --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
 
 # one feature per file, run in this order; what only a newer server has, in a file of its own
-REGRESS     = install faq objects uid views planner planner_shapes delete_view delete_set versions functions errors leaks invalidation enable_refusals enable_names enable_keys enable_disable generic access spaces attacks enable_app enable_lamindb ddl view_meta branch_catalog branch_create branch_switch branch_heads branch_merge drop_extension planted
+REGRESS     = install faq objects uid views planner planner_shapes delete_view delete_set versions functions errors leaks invalidation enable_refusals enable_names enable_keys enable_disable generic access spaces attacks enable_app enable_lamindb ddl view_meta branch_catalog branch_create branch_switch branch_heads branch_merge enable_all drop_extension planted
 ifeq ($(shell test $(PG_MAJOR) -ge 17 && echo y),y)
 REGRESS    += merge_pg17 subxacts_pg17
 endif
