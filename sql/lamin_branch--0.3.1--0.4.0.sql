@@ -871,7 +871,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    id integer;
+    id  integer;
+    key text;
 BEGIN
     IF name IS NULL OR btrim(name) = '' THEN
         RAISE EXCEPTION 'branch name must not be empty' USING ERRCODE = 'invalid_parameter_value';
@@ -880,6 +881,10 @@ BEGIN
         INSERT INTO lamin.branch (name, description)
         VALUES (create_branch.name, create_branch.description) RETURNING branch.id INTO id;
     EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS key = CONSTRAINT_NAME;
+        IF key IS DISTINCT FROM 'branch_name_key' THEN
+            RAISE;   -- the id or the uid: Postgres's message names the key
+        END IF;
         RAISE EXCEPTION 'branch "%" already exists', name
               USING ERRCODE = 'duplicate_object',
                     DETAIL = format('Branch names are unique whatever their case: "%s" is taken.',

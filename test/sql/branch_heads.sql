@@ -1,7 +1,7 @@
 -- Version heads per branch, as LaminDB keeps them: a version made on a branch is the head
 -- there and leaves main's head alone; each (family, branch) has one head on every path.
 \set SHOW_CONTEXT never
-SELECT setval('lamin.branch_id_seq', 20, false) IS NOT NULL AS ids_from_20;
+SELECT setval('lamin.branch_id_seq', 200, false) IS NOT NULL AS ids_from_200;
 SELECT lamin.create_branch('revise') AS revise \gset
 INSERT INTO lamin.artifact_all (id, uid, key, created_at) VALUES
     (1, 'hdsAAAAAAAAAAAAA0000', 'h.txt', '2024-01-01'),
@@ -30,4 +30,4 @@ SELECT branch_id, count(*) FILTER (WHERE is_latest) AS heads FROM lamin.artifact
  WHERE uid LIKE 'hds%' AND branch_id <> -1 GROUP BY branch_id ORDER BY branch_id;
 SELECT lamin.switch('main');
 DELETE FROM lamin.artifact_all WHERE uid LIKE 'hds%';
-DELETE FROM lamin.branch WHERE id > 1;
+DELETE FROM lamin.branch WHERE id >= 200;

@@ -4,7 +4,7 @@
 -- and trash; a collision on a unique key fails the whole merge with the key named. Who may
 -- merge is a GRANT.
 \set SHOW_CONTEXT never
-SELECT setval('lamin.branch_id_seq', 30, false) IS NOT NULL AS ids_from_30;
+SELECT setval('lamin.branch_id_seq', 300, false) IS NOT NULL AS ids_from_300;
 -- titles are unique per branch, as in an application that keeps one draft per title
 CREATE TABLE mg_doc (id int PRIMARY KEY, title text, branch_id integer NOT NULL DEFAULT 1,
                      CONSTRAINT mg_doc_title_key UNIQUE (title, branch_id));
@@ -114,4 +114,4 @@ REVOKE EXECUTE ON FUNCTION lamin.merge(text, text), lamin.merge_preview(text, te
 DELETE FROM lamin.branch WHERE created_by = 'mg_user';
 DROP ROLE mg_user;
 DELETE FROM lamin.artifact_all;
-DELETE FROM lamin.branch WHERE id > 1;
+DELETE FROM lamin.branch WHERE id >= 300;

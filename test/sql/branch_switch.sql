@@ -6,7 +6,7 @@
 \set SHOW_CONTEXT never
 CREATE TABLE sw (id int PRIMARY KEY, body text);
 SELECT relation FROM lamin.enable('sw');
-SELECT setval('lamin.branch_id_seq', 10, false) IS NOT NULL AS ids_from_10;
+SELECT setval('lamin.branch_id_seq', 100, false) IS NOT NULL AS ids_from_100;
 INSERT INTO sw VALUES (1, 'main one'), (2, 'main two');
 SELECT lamin.create_branch('feat') AS feat \gset
 SELECT lamin.create_branch('other') AS other \gset
@@ -138,4 +138,4 @@ DROP FUNCTION sw_ids();
 SELECT lamin.disable('sw');
 DROP TABLE sw;
 DROP ROLE sw_reader;
-DELETE FROM lamin.branch WHERE id > 1;
+DELETE FROM lamin.branch WHERE id >= 100;
