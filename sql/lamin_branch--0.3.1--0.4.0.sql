@@ -1068,6 +1068,11 @@ BEGIN
             SELECT 1 FROM pg_catalog.pg_class v WHERE v.oid OPERATOR(pg_catalog.=) e.main_view
                AND 'security_invoker=true' OPERATOR(pg_catalog.=) ANY (v.reloptions));
         PERFORM lamin._views_make(e.relation, lamin._views_drop(e.relation));
+        -- made by this script, they would belong to the extension: they are the table's
+        SELECT * INTO e FROM lamin.enabled_table t WHERE t.relation OPERATOR(pg_catalog.=) e.relation;
+        EXECUTE pg_catalog.format('ALTER EXTENSION lamin_branch DROP VIEW %s', e.main_view);
+        EXECUTE pg_catalog.format('ALTER EXTENSION lamin_branch DROP VIEW %s', e.archive_view);
+        EXECUTE pg_catalog.format('ALTER EXTENSION lamin_branch DROP VIEW %s', e.trash_view);
     END LOOP;
 END
 $$;
