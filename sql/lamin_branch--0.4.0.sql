@@ -476,7 +476,7 @@ BEGIN
     SELECT string_agg(quote_ident(att.attname), ', ' ORDER BY k.i) INTO keys
       FROM pg_index ix, unnest(ix.indkey) WITH ORDINALITY k(attnum, i), pg_attribute att
      WHERE ix.indrelid = tbl AND ix.indisprimary AND att.attrelid = tbl AND att.attnum = k.attnum;
-    FOR v IN SELECT * FROM (VALUES (main, 'main', 1, 'DELETE moves rows to the trash.'),
+    FOR v IN SELECT * FROM (VALUES (main, 'main', 1, 'Also the rows of the session''s current branch (lamin_branch.current_branch). DELETE moves rows to the trash.'),
                                    (archive, 'archive', 0, 'DELETE moves rows to the trash.'),
                                    (trash, 'trash', -1, 'DELETE removes rows for good; lamin.restore() brings them back.'))
                            x(view, branch, id, what)
