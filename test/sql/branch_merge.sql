@@ -79,6 +79,13 @@ SELECT * FROM lamin.merge('next');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT id, branch_id = :next AS on_next FROM mg_log_all WHERE id = 10;
 SELECT name, lamin.branch_status(_status_code) FROM lamin.branch WHERE id = :next;
+-- a locked record on the branch stops the merge, as any move of it would
+INSERT INTO lamin.artifact_all (id, uid, key, is_locked, branch_id, created_on_id)
+VALUES (9, 'lckAAAAAAAAAAAAA0000', 'l.txt', true, :next, :next);
+SELECT * FROM lamin.merge('next', 'main');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+UPDATE lamin.artifact_all SET is_locked = false WHERE id = 9;
+DELETE FROM lamin.artifact_all WHERE id = 9;
 -- merging into another user branch
 SELECT lamin.create_branch('side') AS side \gset
 SELECT relation, rows_moved FROM lamin.merge('next', 'side') ORDER BY relation::text;
