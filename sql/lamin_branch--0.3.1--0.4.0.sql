@@ -302,6 +302,8 @@ BEGIN
     END IF;
 
     INSERT INTO lamin.enabled_table SELECT e.*;
+    -- a table's own branch catalog tells sessions when its branches change (see Branches)
+    PERFORM lamin._watch_branch_catalog(cat);
     RETURN e;
 END
 $$;
@@ -988,8 +990,9 @@ COMMENT ON FUNCTION lamin.merge_preview(text, text) IS
 REVOKE ALL ON FUNCTION lamin.merge(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lamin.merge_preview(text, text) FROM PUBLIC;
 
--- A LaminDB instance's own branch catalog: sessions hear when its rows change (where the caller
--- owns it; otherwise a renamed branch is seen at the next invalidation).
+-- A table's own branch catalog (a LaminDB instance's): sessions hear when its rows change. Made
+-- by lamin.enable() where the caller owns the catalog; otherwise a renamed branch is seen at the
+-- session's next invalidation. Kept by lamin.disable(): other tables may use the catalog.
 CREATE FUNCTION lamin._watch_branch_catalog(cat regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -1017,7 +1020,6 @@ AS $$
 DECLARE
     tbls regclass[];
     tbl  regclass;
-    e    lamin.enabled_table;
 BEGIN
     IF schema IS NULL THEN
         RAISE EXCEPTION 'schema must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -1036,9 +1038,7 @@ BEGIN
             RAISE NOTICE 'table % is already branch-enabled: skipped', tbl;
             CONTINUE;
         END IF;
-        e := lamin.enable(tbl, views_schema);
-        PERFORM lamin._watch_branch_catalog(e.branch_table);
-        RETURN NEXT e;
+        RETURN NEXT lamin.enable(tbl, views_schema);
     END LOOP;
 END
 $$;
