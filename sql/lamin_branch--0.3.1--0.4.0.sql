@@ -1063,6 +1063,7 @@ BEGIN
                                   'USING (branch_id OPERATOR(pg_catalog.=) ANY (lamin._visible_branches(%2$L::regclass))) '
                                   'WITH CHECK (branch_id OPERATOR(pg_catalog.=) ANY (lamin._visible_branches(%2$L::regclass)))',
                                   e.relation, e.relation::text);
+        PERFORM lamin._watch_branch_catalog(e.branch_table);
         -- a spaces table's 0.2.0 main view stays until its owner refreshes it (warned above)
         CONTINUE WHEN e.spaces AND e.enabled_rls AND EXISTS (
             SELECT 1 FROM pg_catalog.pg_class v WHERE v.oid OPERATOR(pg_catalog.=) e.main_view
