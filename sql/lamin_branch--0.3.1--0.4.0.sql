@@ -15,6 +15,9 @@
 --     (rows already in a trash get a record), lamin.trash and lamin.trash_summary,
 --     lamin.empty_trash, cascades (enable's cascade, restore's overloads with cascade), unique
 --     keys among visible rows (enable's unique_among_visible).
+--   - LaminDB's own branches: lamin.create_branch, rename_branch, set_branch_status, switch,
+--     current_branch, merge, merge_preview, enable_all; main views (and the branch policy) show
+--     the session's current branch beside main, and rows inserted through them land on it.
 \echo Use "ALTER EXTENSION lamin_branch UPDATE TO '0.4.0'" to load this file. \quit
 
 -- Spaces tables enabled under 0.2.0 keep their 0.2.0 main view (the caller's rights, confined by
@@ -273,8 +276,10 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
         EXECUTE format('CREATE POLICY lamin_branch_rows ON %s AS PERMISSIVE FOR ALL USING (true) WITH CHECK (true)', tbl);
     END IF;
-    EXECUTE format('CREATE POLICY lamin_branch_main ON %s AS RESTRICTIVE FOR ALL '
-                   'USING (branch_id OPERATOR(pg_catalog.=) 1) WITH CHECK (branch_id OPERATOR(pg_catalog.=) 1)', tbl);
+    EXECUTE format('CREATE POLICY lamin_branch_main ON %1$s AS RESTRICTIVE FOR ALL '
+                   'USING (branch_id OPERATOR(pg_catalog.=) ANY (lamin._visible_branches(%2$L::regclass))) '
+                   'WITH CHECK (branch_id OPERATOR(pg_catalog.=) ANY (lamin._visible_branches(%2$L::regclass)))',
+                   tbl, tbl::text);
     -- spaces: read the rows of readable spaces, change those of writable ones
     e.spaces := coalesce(spaces, false);
     IF e.spaces THEN
@@ -324,6 +329,8 @@ BEGIN
     PERFORM lamin._trash_enable(tbl, enable.cascade, enable.unique_among_visible);
 
     INSERT INTO lamin.enabled_table SELECT e.*;
+    -- a table's own branch catalog tells sessions when its branches change (see Branches)
+    PERFORM lamin._watch_branch_catalog(cat);
     RETURN e;
 END
 $$;
@@ -581,7 +588,7 @@ BEGIN
     SELECT string_agg(quote_ident(att.attname), ', ' ORDER BY k.i) INTO keys
       FROM pg_index ix, unnest(ix.indkey) WITH ORDINALITY k(attnum, i), pg_attribute att
      WHERE ix.indrelid = tbl AND ix.indisprimary AND att.attrelid = tbl AND att.attnum = k.attnum;
-    FOR v IN SELECT * FROM (VALUES (main, 'main', 1, 'DELETE moves rows to the trash.'),
+    FOR v IN SELECT * FROM (VALUES (main, 'main', 1, 'Also the rows of the session''s current branch (lamin_branch.current_branch). DELETE moves rows to the trash.'),
                                    (archive, 'archive', 0, 'DELETE moves rows to the trash.'),
                                    (trash, 'trash', -1, 'DELETE removes rows for good; lamin.restore() brings them back.'))
                            x(view, branch, id, what)
@@ -592,8 +599,11 @@ BEGIN
             EXECUTE format('COMMENT ON VIEW %s IS %L', v.view, txt);
         END IF;
         FOR a IN SELECT va.attname,
-                        (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
-                          WHERE d.adrelid = tbl AND d.adnum = ta.attnum AND ta.attgenerated = '') AS def,
+                        -- rows inserted through the main view land on the current branch
+                        CASE WHEN v.id = 1 AND va.attname IN ('branch_id', 'created_on_id')
+                             THEN format('lamin._current_branch_of(%L::regclass)', tbl::text)
+                             ELSE (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+                                    WHERE d.adrelid = tbl AND d.adnum = ta.attnum AND ta.attgenerated = '') END AS def,
                         (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
                           WHERE d.adrelid = v.view AND d.adnum = va.attnum) AS view_def,
                         col_description(tbl, ta.attnum) AS descr,
@@ -640,7 +650,10 @@ BEGIN
         EXECUTE format('CREATE VIEW %I.%I WITH (%s) AS SELECT %s FROM %s WHERE branch_id OPERATOR(pg_catalog.=) %s%s',
                        vnsp, v.name,
                        CASE WHEN v.branch = 1 AND NOT e.enabled_rls THEN 'security_invoker = true' ELSE 'security_barrier = true' END,
-                       cols, e.relation, v.branch,
+                       cols, e.relation,
+                       -- main: main and the session's current branch (lamin_branch.current_branch)
+                       CASE WHEN v.branch = 1 THEN format('ANY (lamin._visible_branches(%L::regclass))', e.relation::text)
+                            ELSE v.branch::text END,
                        CASE WHEN e.spaces
                             THEN ' AND space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces())::smallint[])' ELSE '' END);
         IF v.branch <> -1 THEN
@@ -796,6 +809,23 @@ LANGUAGE C AS 'MODULE_PATHNAME', 'lamin_ddl_start';
 CREATE EVENT TRIGGER lamin_branch_ddl_start ON ddl_command_start
     WHEN TAG IN ('ALTER TABLE', 'CREATE INDEX', 'CREATE TABLE', 'COMMENT')
     EXECUTE FUNCTION lamin._on_ddl_start();
+
+-- What a main view shows beside main, and where rows inserted through it land: the session's
+-- current branch (lamin_branch.current_branch) in the table's branch catalog. (Here, before the
+-- views' metadata below uses them; a fresh install has them in its first section.)
+CREATE FUNCTION lamin._visible_branches(tbl regclass)
+RETURNS integer[]
+AS 'MODULE_PATHNAME', 'lamin_visible_branches'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lamin._visible_branches(regclass) IS
+    'branches the main view of a table shows: main, and the current branch';
+
+CREATE FUNCTION lamin._current_branch_of(tbl regclass)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'lamin_current_branch_of'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lamin._current_branch_of(regclass) IS
+    'the current branch in the branch catalog of a table: where rows inserted through its main view land';
 
 -- Tables enabled before, and the artifacts, get their views' metadata.
 SELECT lamin._view_meta(relation, main_view, archive_view, trash_view) FROM lamin.enabled_table;
@@ -1363,3 +1393,301 @@ REVOKE ALL ON FUNCTION lamin.restore_many(regclass, anyarray, text, boolean) FRO
 
 -- Tables enabled before, and the artifacts, log their moves from now on.
 SELECT lamin._trash_enable(relation, false, false) FROM lamin.enabled_table;
+
+--------------------------------------------------------------------------------------------------
+-- Branches: create, switch, merge
+--------------------------------------------------------------------------------------------------
+
+-- Every role may create a branch (its name and description; the rest has defaults) and change
+-- the ones it created; the catalog's owner changes any. main, archive and trash belong to the
+-- owner. Deleting a branch is the owner's, and refused while a table uses it.
+ALTER TABLE lamin.branch ENABLE ROW LEVEL SECURITY;
+CREATE POLICY branch_read ON lamin.branch FOR SELECT USING (true);
+CREATE POLICY branch_create ON lamin.branch FOR INSERT WITH CHECK (created_by OPERATOR(pg_catalog.=) CURRENT_USER);
+CREATE POLICY branch_change ON lamin.branch FOR UPDATE
+    USING (created_by OPERATOR(pg_catalog.=) CURRENT_USER) WITH CHECK (created_by OPERATOR(pg_catalog.=) CURRENT_USER);
+GRANT INSERT (name, description), UPDATE (name, description, _status_code) ON lamin.branch TO PUBLIC;
+
+-- A branch is marked merged only by lamin.merge(), and stays merged.
+CREATE FUNCTION lamin._branch_status_guard() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'lamin_branch_status_guard';
+CREATE TRIGGER lamin_branch_status BEFORE UPDATE OF _status_code ON lamin.branch
+    FOR EACH ROW EXECUTE FUNCTION lamin._branch_status_guard();
+
+-- Sessions keep what the current branch's name means for each table; a change to a branch
+-- catalog makes them look it up again (a relcache invalidation of the catalog).
+CREATE FUNCTION lamin._branches_changed() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'lamin_registry_changed';
+CREATE TRIGGER lamin_branch_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON lamin.branch
+    FOR EACH STATEMENT EXECUTE FUNCTION lamin._branches_changed();
+
+-- LaminDB's status names of _status_code
+CREATE FUNCTION lamin.branch_status(code smallint)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE code WHEN -2 THEN 'closed' WHEN -1 THEN 'merged' WHEN 0 THEN 'standalone'
+                     WHEN 1 THEN 'draft' WHEN 2 THEN 'review' END
+$$;
+COMMENT ON FUNCTION lamin.branch_status(smallint) IS
+    'LaminDB''s name of a branch status code: closed, merged, standalone, draft, review';
+
+-- A branch by name for the catalog functions below: its row, or 42704 naming it.
+CREATE FUNCTION lamin._branch_row(name text)
+RETURNS lamin.branch
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b lamin.branch;
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'branch name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO b FROM lamin.branch x WHERE lower(x.name) = lower(_branch_row.name);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'branch "%" does not exist', name
+              USING ERRCODE = 'undefined_object',
+                    HINT = 'The branches are listed by: SELECT id, name FROM lamin.branch;';
+    END IF;
+    RETURN b;
+END
+$$;
+
+-- Changing a branch: not main, archive or trash; only its creator or the catalog's owner.
+CREATE FUNCTION lamin._branch_changeable(b lamin.branch)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF b.id BETWEEN -1 AND 1 THEN
+        RAISE EXCEPTION 'branch "%" is reserved', b.name
+              USING ERRCODE = 'reserved_name',
+                    DETAIL = 'main, archive and trash belong to every branch-enabled table.';
+    END IF;
+    IF b.created_by <> current_user
+       AND NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = 'lamin.branch'::regclass), 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied to change branch "%"', b.name
+              USING ERRCODE = 'insufficient_privilege',
+                    DETAIL = format('Branch "%s" was created by role "%s"; only that role and the owner of lamin.branch change it.',
+                                    b.name, b.created_by);
+    END IF;
+END
+$$;
+
+-- LaminDB: ln.Branch(name=...).save(), `lamin switch -c name` (which also switches)
+CREATE FUNCTION lamin.create_branch(name text, description text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id  integer;
+    key text;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RAISE EXCEPTION 'branch name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    BEGIN
+        INSERT INTO lamin.branch (name, description)
+        VALUES (create_branch.name, create_branch.description) RETURNING branch.id INTO id;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS key = CONSTRAINT_NAME;
+        IF key IS DISTINCT FROM 'branch_name_key' THEN
+            RAISE;   -- the id or the uid: Postgres's message names the key
+        END IF;
+        RAISE EXCEPTION 'branch "%" already exists', name
+              USING ERRCODE = 'duplicate_object',
+                    DETAIL = format('Branch names are unique whatever their case: "%s" is taken.',
+                                    (SELECT b.name FROM lamin.branch b WHERE lower(b.name) = lower(create_branch.name))),
+                    HINT = format('Switch to it with SELECT lamin.switch(%L);, or choose another name.', name);
+    END;
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION lamin.create_branch(text, text) IS
+    'create a user branch (ids from 2, a LaminDB uid, names unique whatever their case); returns its id';
+
+CREATE FUNCTION lamin.rename_branch(name text, new_name text)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b lamin.branch := lamin._branch_row(name);
+BEGIN
+    PERFORM lamin._branch_changeable(b);
+    IF new_name IS NULL OR btrim(new_name) = '' THEN
+        RAISE EXCEPTION 'branch name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    BEGIN
+        UPDATE lamin.branch x SET name = new_name WHERE x.id = b.id;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'branch "%" already exists', new_name
+              USING ERRCODE = 'duplicate_object', DETAIL = 'Branch names are unique whatever their case.';
+    END;
+    RETURN b.id;
+END
+$$;
+COMMENT ON FUNCTION lamin.rename_branch(text, text) IS 'rename a user branch; returns its id';
+
+CREATE FUNCTION lamin.set_branch_status(name text, status text)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b    lamin.branch := lamin._branch_row(name);
+    code smallint := CASE lower(status) WHEN 'closed' THEN -2 WHEN 'standalone' THEN 0
+                                        WHEN 'draft' THEN 1 WHEN 'review' THEN 2 END;
+BEGIN
+    PERFORM lamin._branch_changeable(b);
+    IF lower(status) = 'merged' THEN
+        RAISE EXCEPTION 'a branch becomes merged only by merging it'
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = format('SELECT lamin.merge(%L);', b.name);
+    END IF;
+    IF code IS NULL THEN
+        RAISE EXCEPTION 'branch status must be draft, review, closed or standalone, not "%"', status
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF b._status_code = -1 THEN
+        RAISE EXCEPTION 'branch "%" is merged', b.name
+              USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = 'A merged branch stays merged.';
+    END IF;
+    UPDATE lamin.branch x SET _status_code = code WHERE x.id = b.id;
+    RETURN b.id;
+END
+$$;
+COMMENT ON FUNCTION lamin.set_branch_status(text, text) IS
+    'set a user branch''s status: draft, review, closed or standalone (merged comes with lamin.merge)';
+
+-- The session's current branch. lamin_branch.current_branch may also be SET directly (name or
+-- uid), in postgresql.conf, or per role with ALTER ROLE ... SET.
+CREATE FUNCTION lamin.switch(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'lamin_switch'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lamin.switch(text) IS
+    'make a branch the session''s current branch: main views show it and main, inserts land on it';
+
+CREATE FUNCTION lamin.current_branch()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'lamin_current_branch'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION lamin.current_branch() IS 'id in lamin.branch of the session''s current branch (1, main, when unset)';
+
+-- Merging: every enabled table whose branch catalog knows the branch, in one transaction. Who may
+-- merge is a GRANT: EXECUTE on lamin.merge, and the rights lamin.move_many() would need for the
+-- rows (into main: DELETE on each table's trash view; between user branches: DELETE on its main
+-- view).
+CREATE FUNCTION lamin.merge(source text, target text DEFAULT NULL)
+RETURNS TABLE (relation regclass, rows_moved bigint, heads_changed bigint)
+AS 'MODULE_PATHNAME', 'lamin_merge'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lamin.merge(text, text) IS
+    'move every row of a branch onto the target (default: the current branch, else main) and mark it merged';
+
+CREATE FUNCTION lamin.merge_preview(source text, target text DEFAULT NULL)
+RETURNS TABLE (relation regclass, rows_moved bigint, heads_changed bigint, collisions bigint,
+               first_collision text)
+AS 'MODULE_PATHNAME', 'lamin_merge_preview'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION lamin.merge_preview(text, text) IS
+    'what lamin.merge would do, changing nothing, and how many rows would collide on unique keys';
+
+REVOKE ALL ON FUNCTION lamin.merge(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lamin.merge_preview(text, text) FROM PUBLIC;
+
+-- A table's own branch catalog (a LaminDB instance's): sessions hear when its rows change. Made
+-- by lamin.enable() where the caller owns the catalog; otherwise a renamed branch is seen at the
+-- session's next invalidation. Kept by lamin.disable(): other tables may use the catalog.
+CREATE FUNCTION lamin._watch_branch_catalog(cat regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- a Citus reference table takes no trigger: sessions see its changes at their next invalidation
+    IF cat = 'lamin.branch'::regclass OR lamin._citus_table(cat)
+       OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = cat AND tgname = 'lamin_branch_changed')
+       OR NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = cat), 'USAGE') THEN
+        RETURN;
+    END IF;
+    EXECUTE format('CREATE TRIGGER lamin_branch_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION lamin._branches_changed()', cat);
+END
+$$;
+
+-- Enable every table of a schema that has a branch_id column: a whole LaminDB instance, whose
+-- tables name its own lamindb_branch as their catalog. One transaction; tables already enabled
+-- are skipped with a notice.
+CREATE FUNCTION lamin.enable_all(schema name, views_schema name DEFAULT NULL)
+RETURNS SETOF lamin.enabled_table
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tbls regclass[];
+    tbl  regclass;
+BEGIN
+    IF schema IS NULL THEN
+        RAISE EXCEPTION 'schema must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM FROM pg_namespace WHERE nspname = schema;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'schema "%" does not exist', schema USING ERRCODE = 'invalid_schema_name';
+    END IF;
+    SELECT coalesce(array_agg(c.oid::regclass ORDER BY c.relname), '{}') INTO tbls
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = schema AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'branch_id'
+                      AND NOT a.attisdropped);
+    FOREACH tbl IN ARRAY tbls LOOP
+        IF (lamin._registry(tbl)).relation IS NOT NULL THEN
+            RAISE NOTICE 'table % is already branch-enabled: skipped', tbl;
+            CONTINUE;
+        END IF;
+        RETURN NEXT lamin.enable(tbl, views_schema);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION lamin.enable_all(name, name) IS
+    'branch-enable every table of a schema that has a branch_id column (a LaminDB instance), in one transaction';
+
+-- Main views show the current branch beside main, and the branch policy lets it through for
+-- those who read through a view with their own rights: the artifact view, and the views of
+-- tables enabled before (made again with their grants, as lamin.refresh_views does).
+CREATE OR REPLACE VIEW lamin.artifact WITH (security_barrier = true) AS
+    SELECT * FROM lamin.artifact_all
+     WHERE branch_id OPERATOR(pg_catalog.=) ANY (lamin._visible_branches('lamin.artifact_all'::regclass));
+ALTER POLICY lamin_branch_main ON lamin.artifact_all
+    USING (branch_id OPERATOR(pg_catalog.=) ANY (lamin._visible_branches('lamin.artifact_all'::regclass)))
+    WITH CHECK (branch_id OPERATOR(pg_catalog.=) ANY (lamin._visible_branches('lamin.artifact_all'::regclass)));
+DO $$
+DECLARE
+    e lamin.enabled_table;
+BEGIN
+    FOR e IN SELECT * FROM lamin.enabled_table WHERE mode OPERATOR(pg_catalog.<>) 'extension' LOOP
+        EXECUTE pg_catalog.format('ALTER POLICY lamin_branch_main ON %1$s '
+                                  'USING (branch_id OPERATOR(pg_catalog.=) ANY (lamin._visible_branches(%2$L::regclass))) '
+                                  'WITH CHECK (branch_id OPERATOR(pg_catalog.=) ANY (lamin._visible_branches(%2$L::regclass)))',
+                                  e.relation, e.relation::text);
+        PERFORM lamin._watch_branch_catalog(e.branch_table);
+        -- a spaces table's 0.2.0 main view stays until its owner refreshes it (warned above)
+        CONTINUE WHEN e.spaces AND e.enabled_rls AND EXISTS (
+            SELECT 1 FROM pg_catalog.pg_class v WHERE v.oid OPERATOR(pg_catalog.=) e.main_view
+               AND 'security_invoker=true' OPERATOR(pg_catalog.=) ANY (v.reloptions));
+        PERFORM lamin._views_make(e.relation, lamin._views_drop(e.relation));
+        -- made by this script, they would belong to the extension: they are the table's
+        SELECT * INTO e FROM lamin.enabled_table t WHERE t.relation OPERATOR(pg_catalog.=) e.relation;
+        EXECUTE pg_catalog.format('ALTER EXTENSION lamin_branch DROP VIEW %s', e.main_view);
+        EXECUTE pg_catalog.format('ALTER EXTENSION lamin_branch DROP VIEW %s', e.archive_view);
+        EXECUTE pg_catalog.format('ALTER EXTENSION lamin_branch DROP VIEW %s', e.trash_view);
+    END LOOP;
+END
+$$;
+SELECT lamin._view_meta(relation, main_view, archive_view, trash_view) FROM lamin.enabled_table
+ WHERE mode OPERATOR(pg_catalog.=) 'extension';

@@ -26,6 +26,7 @@ void
 _PG_init(void)
 {
 	lamin_planner_init();		/* defines lamin_branch.flatten_views */
+	lamin_branches_init();		/* defines lamin_branch.current_branch */
 	/* no other setting under lamin_branch.* can exist (reserved after ours are defined) */
 	MarkGUCPrefixReserved("lamin_branch");
 	lamin_table_cache_init();
@@ -172,6 +173,8 @@ lamin_check_branch_value(LaminTable *t, const char *column, int32 branch)
 	int			saved_context;
 	Datum		values[1];
 	bool		found;
+	bool		merged;
+	bool		isnull;
 	int			rc;
 
 	if (branch >= LAMIN_BRANCH_TRASH && branch <= LAMIN_BRANCH_MAIN)
@@ -187,7 +190,7 @@ lamin_check_branch_value(LaminTable *t, const char *column, int32 branch)
 	if (plan == NULL || !SPI_plan_is_valid(plan))
 	{
 		Oid			argtypes[1] = {INT4OID};
-		SPIPlanPtr	p = SPI_prepare("SELECT 1 FROM ONLY lamin.branch x WHERE id OPERATOR(pg_catalog.=) $1 "
+		SPIPlanPtr	p = SPI_prepare("SELECT _status_code FROM ONLY lamin.branch x WHERE id OPERATOR(pg_catalog.=) $1 "
 									"FOR KEY SHARE OF x", 1, argtypes);
 
 		if (p == NULL || SPI_keepplan(p) != 0)
@@ -198,8 +201,17 @@ lamin_check_branch_value(LaminTable *t, const char *column, int32 branch)
 	rc = SPI_execute_plan(plan, values, NULL, false, 1);
 	lamin_spi_check(rc, "checking the branch");
 	found = SPI_processed > 0;
+	/* a merged branch takes no more rows (lamin.merge holds it locked while it merges) */
+	merged = found && DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == -1;
 	SetUserIdAndSecContext(saved_user, saved_context);
 	SPI_finish();
+	if (merged)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("branch %d is merged", branch),
+				 errdetail("Column \"%s\" of table %s names a branch that lamin.merge() has merged; it takes no more rows.",
+						   column, t->qualname),
+				 errhint("Write on the branch it was merged into, or on a new branch.")));
 	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),

@@ -170,11 +170,15 @@ extern int64 lamin_operation_current(void);
 extern int64 lamin_operation_new(void);
 extern int64 lamin_operation_set(int64 op);
 extern void lamin_move_log_init(void);
+/* branches.c: the current branch, merging */
+extern void lamin_branches_init(void);
+extern Node *lamin_bake_current_branch(Node *qual);
+extern void lamin_current_branch_dependencies(struct PlannedStmt *stmt);
+extern List *lamin_current_branch_swap(List *catalogs);
 
 /* planner.c */
 extern void lamin_planner_init(void);
 extern bool lamin_planned_elsewhere(Oid relid);
-extern Oid	lamin_citus_shard_of(Oid relid);
 
 /* utility.c: DDL aimed at the main view of a table enabled in rename mode goes to the table */
 extern void lamin_utility_init(void);

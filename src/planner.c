@@ -131,59 +131,6 @@ lamin_planned_elsewhere(Oid relid)
 	return found;
 }
 
-/*
- * The Citus table whose shard this relation is, or InvalidOid: a shard is named
- * <table>_<shardid>, and Citus's pg_catalog.pg_dist_shard (on the coordinator, and on workers
- * that hold Citus's metadata) gives the table of each shard id. Lets a trigger that fires on a
- * shard name the table it belongs to.
- */
-Oid
-lamin_citus_shard_of(Oid relid)
-{
-	Oid			catalog = get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE);
-	Oid			index;
-	char	   *name;
-	char	   *tail;
-	char	   *end;
-	int64		shardid;
-	Relation	rel;
-	SysScanDesc scan;
-	ScanKeyData key;
-	HeapTuple	tup;
-	Oid			result = InvalidOid;
-
-	if (!OidIsValid(catalog) || (name = get_rel_name(relid)) == NULL ||
-		(tail = strrchr(name, '_')) == NULL || tail[1] == '\0')
-		return InvalidOid;
-	errno = 0;
-	shardid = strtoll(tail + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || shardid <= 0)
-		return InvalidOid;
-	index = get_relname_relid("pg_dist_shard_shardid_index", PG_CATALOG_NAMESPACE);
-	rel = table_open(catalog, AccessShareLock);
-	if (RelationGetDescr(rel)->natts < 2 ||
-		TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != REGCLASSOID ||
-		TupleDescAttr(RelationGetDescr(rel), 1)->atttypid != INT8OID)
-	{
-		table_close(rel, AccessShareLock);
-		return InvalidOid;
-	}
-	ScanKeyInit(&key, 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(shardid));
-	scan = systable_beginscan(rel, index, OidIsValid(index), NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
-
-		if (!isnull)
-			result = DatumGetObjectId(d);
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return result;
-}
-
 /* lamin._citus_table(regclass): is the table Citus's to plan? */
 PG_FUNCTION_INFO_V1(lamin_citus_table);
 Datum
@@ -609,7 +556,8 @@ flatten_view(Query *q, Index rti, Index b)
 	if (sq->jointree->quals != NULL)
 	{
 		ChangeVarNodes(sq->jointree->quals, b, rti, 0);
-		quals = lappend(quals, sq->jointree->quals);
+		/* a main view's current branch, as the hand-written query would name it (branches.c) */
+		quals = lappend(quals, lamin_bake_current_branch(sq->jointree->quals));
 	}
 
 	rte->rtekind = RTE_RELATION;
@@ -906,18 +854,29 @@ flatten_walker(Node *node, void *context)
 static PlannedStmt *
 lamin_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
-	PlannedStmt *result;
-	bool		delete_moves = false;
+	PlannedStmt *volatile result = NULL;
+	volatile bool delete_moves = false;
+	List	   *outer = lamin_current_branch_swap(NIL);	/* a plan made while making another */
 
-	if (flatten_views)
+	PG_TRY();
 	{
-		delete_moves = delete_to_update(parse);
-		(void) flatten_walker((Node *) parse, NULL);
+		if (flatten_views)
+		{
+			delete_moves = delete_to_update(parse);
+			(void) flatten_walker((Node *) parse, NULL);
+		}
+		if (prev_planner_hook)
+			result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+		/* a plan that names the current branch depends on the branch catalog (branches.c) */
+		lamin_current_branch_dependencies(result);
 	}
-	if (prev_planner_hook)
-		result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
-	else
-		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	PG_FINALLY();
+	{
+		(void) lamin_current_branch_swap(outer);
+	}
+	PG_END_TRY();
 	/* the statement is the user's DELETE: its command tag and SPI result say so */
 	if (delete_moves)
 		result->commandType = CMD_DELETE;

@@ -199,15 +199,6 @@ lamin_enabled_table(Oid given)
 		char	   *name = get_rel_name(given) ?
 			lamin_qualified_name(given) :
 			psprintf("%u", given);
-		Oid			table = lamin_citus_shard_of(given);
-
-		/* a trigger of a table distributed after it was enabled, firing on a shard */
-		if (OidIsValid(table))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("table %s was distributed by Citus after it was branch-enabled", lamin_qualified_name(table)),
-					 errdetail("A trigger of the table fired on its shard %s, which lamin_branch does not know.", name),
-					 errhint("Enable a Citus table after distributing it: lamin.disable() it, distribute it, then lamin.enable() it again.")));
 
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

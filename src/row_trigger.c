@@ -210,7 +210,8 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 		int32		old_branch = oldtup ? get_branch(oldtup, desc, t) : LAMIN_BRANCH_MAIN;
 		int32		new_branch = newtup ? get_branch(newtup, desc, t) : old_branch;
 
-		if (old_branch != new_branch)
+		/* inserting on a user branch is creating a record there: INSERT is the right */
+		if (old_branch != new_branch && !(is_insert && new_branch > LAMIN_BRANCH_MAIN))
 		{
 			LaminEnabled e = lamin_enabled_table(t->query_relid);
 
