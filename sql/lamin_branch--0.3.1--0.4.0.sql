@@ -651,8 +651,10 @@ BEGIN
                        vnsp, v.name,
                        CASE WHEN v.branch = 1 AND NOT e.enabled_rls THEN 'security_invoker = true' ELSE 'security_barrier = true' END,
                        cols, e.relation,
-                       -- main: main and the session's current branch (lamin_branch.current_branch)
-                       CASE WHEN v.branch = 1 THEN format('ANY (lamin._visible_branches(%L::regclass))', e.relation::text)
+                       -- main: main and the session's current branch (lamin_branch.current_branch);
+                       -- main alone on a Citus table, whose shards do not see the session's setting
+                       CASE WHEN v.branch = 1 AND NOT lamin._citus_table(e.relation)
+                            THEN format('ANY (lamin._visible_branches(%L::regclass))', e.relation::text)
                             ELSE v.branch::text END,
                        CASE WHEN e.spaces
                             THEN ' AND space_id OPERATOR(pg_catalog.=) ANY ((SELECT lamin.readable_spaces())::smallint[])' ELSE '' END);
