@@ -44,6 +44,8 @@
 #                (goal >= 0.8)
 #   read         SELECT sum() over 201 ids through the main view vs "branch_id = 1 AND" by hand;
 #                time ratio (hand tps / lamin tps, goal <= 1.03)
+#   read-branch  task only: read with a user branch current, which holds one in ten of the
+#                main rows, vs "branch_id IN (1, x) AND" by hand (goal <= 1.05)
 #   read-generic artifact only: read with plan_cache_mode = force_generic_plan (execution only)
 #   read-no-hook artifact only: read with lamin_branch.flatten_views = off (no goal: what
 #                preloading the module saves)
@@ -530,6 +532,26 @@ bench_read() {
     record "$name" "$n" tps tps "<=" "$goal" "${MED[lamin]}" "${MED[hand]}" "${MED[same]}"
 }
 
+# bench_read_branch N: read with a user branch current (lamin_branch.current_branch), which
+# holds one in ten of the main rows: the main view shows main and that branch, by hand
+# "branch_id IN (1, x)". The rows go back to main afterwards.
+bench_read_branch() {
+    local n=$1 x
+    x=$(q -c "SELECT coalesce((SELECT id FROM lamin.branch WHERE name = 'bench'), lamin.create_branch('bench'))")
+    for t in "$BASE" "$HAND"; do q -c "UPDATE $t SET branch_id = $x WHERE branch_id = 1 AND id % 10 = 1" >/dev/null; done
+    vacuum
+    printf '\\set s random(1, %s)\nSELECT sum(%s) FROM %s WHERE id BETWEEN :s AND :s + 200;\n' \
+        $((n - 200)) "$SUMCOL" "$VIEW" >"$WORK/read-branch_lamin.sql"
+    printf '\\set s random(1, %s)\nSELECT sum(%s) FROM %s WHERE branch_id IN (1, %s) AND id BETWEEN :s AND :s + 200;\n' \
+        $((n - 200)) "$SUMCOL" "$HAND" "$x" >"$WORK/read-branch_hand.sql"
+    printf '\\set s random(1, %s)\nSELECT sum(%s) FROM %s WHERE branch_id IN (1, %s) AND id BETWEEN :s AND :s + 200;\n' \
+        $((n - 200)) "$SUMCOL" "$BASE" "$x" >"$WORK/read-branch_same.sql"
+    compare read-branch "$n" "$CLIENTS" "-c lamin_branch.current_branch=bench" no lamin hand same
+    record read-branch "$n" tps tps "<=" 1.05 "${MED[lamin]}" "${MED[hand]}" "${MED[same]}"
+    for t in "$BASE" "$HAND"; do q -c "UPDATE $t SET branch_id = 1 WHERE branch_id = $x" >/dev/null; done
+    vacuum
+}
+
 # the guarded UPDATE pair on TABLE: odd ids are on main, and each pair puts the row back
 update_pair() {
     printf '\\set id 2 * random(0, %s) + 1\nUPDATE %s SET branch_id = -1 WHERE id = :id AND branch_id = 1;\nUPDATE %s SET branch_id = 1 WHERE id = :id AND branch_id = -1;\n' \
@@ -775,6 +797,9 @@ for n in $SIZES; do
         echo "== $W, N = $n: read"
         t0=$(date +%s)
         bench_read "$n" read
+        # a user branch current: main and that branch (task only: artifacts keep version heads,
+        # which moving rows between branches would change)
+        [ "$W" = task ] && bench_read_branch "$n"
         if [ "$W" = artifact ]; then
             # one generic plan per statement: execution only, without planning each time
             bench_read "$n" read-generic "-c plan_cache_mode=force_generic_plan"
