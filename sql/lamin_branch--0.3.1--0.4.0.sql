@@ -869,10 +869,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
-                    WHERE c.conrelid = tbl AND c.contype = 'f' AND a.attname = 'branch_id') THEN
+    PERFORM FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+      WHERE c.conrelid = tbl AND c.contype = 'f' AND a.attname = 'branch_id';
+    IF NOT FOUND THEN
         EXECUTE format('ALTER TABLE %s ADD CONSTRAINT lamin_branch_known CHECK '
-                       '(branch_id OPERATOR(pg_catalog.<=) 1 AND created_on_id OPERATOR(pg_catalog.<=) 1)', tbl);
+                       '(branch_id BETWEEN -1 AND 1 AND created_on_id BETWEEN -1 AND 1)', tbl);
     END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
     EXECUTE format('CREATE POLICY lamin_branch_main ON %s AS PERMISSIVE FOR ALL '

@@ -320,6 +320,56 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
  * The engine. Single requests fill *res; bulk requests put one row per moved row into the
  * tuplestore of rsinfo.
  */
+/* One row of a bulk move's result: the moved row's key text and uid, and its branches */
+static void
+report_moved_row(ReturnSetInfo *rsinfo, LaminTable *t, HeapTuple row, TupleDesc desc,
+				 const char *verb, Datum from, bool from_null, int32 target, bool purge)
+{
+	Datum		out[7];
+	bool		nulls[7];
+
+	out[0] = ObjectIdGetDatum(t->relid);
+	nulls[0] = false;
+	out[1] = SPI_getbinval(row, desc, 1, &nulls[1]);
+	out[2] = SPI_getbinval(row, desc, 2, &nulls[2]);
+	out[3] = CStringGetTextDatum(verb);
+	nulls[3] = false;
+	out[4] = from;
+	nulls[4] = from_null;
+	out[5] = Int32GetDatum(target);
+	nulls[5] = purge;
+	out[6] = (Datum) 0;
+	nulls[6] = true;
+	/* text values live in SPI memory: the tuplestore copies them */
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+}
+
+/* Does a row on branch from move (rather than stay) when it is moved to target? */
+static bool
+row_moves(MoveRequest *req, int32 from, int32 target, bool purge)
+{
+	return purge || (from != target && !(req->action == MOVE_DELETE && from == LAMIN_BRANCH_TRASH));
+}
+
+/* A bulk move's refusals, whichever path found them */
+static void
+error_keys_missing(LaminTable *t, const char *keys)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("keys of table %s do not exist: %s", t->qualname, keys),
+			 errdetail("No row has them on any branch (at most five are named).")));
+}
+
+static void
+error_rows_trashed(LaminTable *t, const char *keys)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("rows of table %s are in the trash: %s", t->qualname, keys),
+			 errhint("Restore them first, then archive them.")));
+}
+
 /*
  * A bulk move on a Citus table. Citus runs no FOR UPDATE across shards, so rows are not locked
  * first. Every statement below is a plain one that Citus sends to the shards, each "... AND
@@ -343,26 +393,8 @@ citus_statement(ReturnSetInfo *rsinfo, LaminTable *t, LaminPlan which, Datum *va
 
 	lamin_spi_check(rc, "moving the rows");
 	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Datum		out[7];
-		bool		nulls[7];
-
-		out[0] = ObjectIdGetDatum(t->relid);
-		nulls[0] = false;
-		out[1] = SPI_getbinval(row, desc, 1, &nulls[1]);
-		out[2] = SPI_getbinval(row, desc, 2, &nulls[2]);
-		out[3] = CStringGetTextDatum(verb);
-		nulls[3] = false;
-		out[4] = Int32GetDatum(from);
-		nulls[4] = false;
-		out[5] = Int32GetDatum(target);
-		nulls[5] = purge;
-		out[6] = (Datum) 0;
-		nulls[6] = true;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
-	}
+		report_moved_row(rsinfo, t, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, verb,
+						 Int32GetDatum(from), false, target, purge);
 	return SPI_processed;
 }
 
@@ -460,11 +492,7 @@ move_rows_citus(MoveRequest *req, ReturnSetInfo *rsinfo)
 			all[1] = PointerGetDatum(construct_array(texts, (int) nfound, TEXTOID, -1, false, TYPALIGN_INT));
 			rc = SPI_execute_plan(lamin_table_plan(t, LP_CITUS_MISSING, true), all, NULL, true, 1);
 			lamin_spi_check(rc, "naming the missing keys");
-			ereport(ERROR,
-					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("keys of table %s do not exist: %s", t->qualname,
-							text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
-					 errdetail("No row has them on any branch (at most five are named).")));
+			error_keys_missing(t, text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 		}
 		for (int k = 0; k < nfroms; k++)
 		{
@@ -472,17 +500,12 @@ move_rows_citus(MoveRequest *req, ReturnSetInfo *rsinfo)
 			{
 				rc = SPI_execute_plan(lamin_table_plan(t, LP_CITUS_TRASHED, true), values, NULL, true, 1);
 				lamin_spi_check(rc, "naming the trashed keys");
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("rows of table %s are in the trash: %s", t->qualname,
-								text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
-						 errhint("Restore them first, then archive them.")));
+				error_rows_trashed(t, text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 			}
 		}
 		for (int k = 0; k < nfroms; k++)
 		{
-			bool		moves = purge || (froms[k] != target &&
-										  !(req->action == MOVE_DELETE && froms[k] == LAMIN_BRANCH_TRASH));
+			bool		moves = row_moves(req, froms[k], target, purge);
 
 			if (!moves)
 				continue;
@@ -493,8 +516,7 @@ move_rows_citus(MoveRequest *req, ReturnSetInfo *rsinfo)
 		}
 		for (int k = 0; k < nfroms; k++)
 		{
-			bool		moves = purge || (froms[k] != target &&
-										  !(req->action == MOVE_DELETE && froms[k] == LAMIN_BRANCH_TRASH));
+			bool		moves = row_moves(req, froms[k], target, purge);
 
 			if (!moves)
 				continue;
@@ -703,10 +725,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 					 errmsg("%s with %s %s does not exist", t->label,
 							t->nkeys == 1 ? t->key_name[0] : "key", missing),
 					 errdetail("No row of table %s has that key on any branch.", t->qualname)));
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("keys of table %s do not exist: %s", t->qualname, missing),
-				 errdetail("No row has them on any branch (at most five are named).")));
+		error_keys_missing(t, missing);
 	}
 
 	if (req->single)
@@ -727,10 +746,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 					 errhint("Restore it first, then archive it.")));
 	}
 	else if (target == LAMIN_BRANCH_ARCHIVE && trashed && !purge)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("rows of table %s are in the trash: %s", t->qualname, trashed),
-				 errhint("Restore them first, then archive them.")));
+		error_rows_trashed(t, trashed);
 
 	/* the caller's right for each move the rows actually make */
 	if (froms && !has_privs_of_role(caller, t->owner))
@@ -748,8 +764,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 
 	if (req->single)
 	{
-		bool		moves = purge || (single_from != target &&
-									  !(req->action == MOVE_DELETE && single_from == LAMIN_BRANCH_TRASH));
+		bool		moves = row_moves(req, single_from, target, purge);
 
 		if (moves && single_locked)
 			lamin_error_locked(t, single_uid);
@@ -855,28 +870,10 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 			{
 				HeapTuple	row = moved[pass]->vals[i];
 				TupleDesc	desc = moved[pass]->tupdesc;
-				Datum		out[7];
-				bool		nulls[7];
+				bool		from_null = false;
+				Datum		from = pass == 0 ? Int32GetDatum(guess) : SPI_getbinval(row, desc, 3, &from_null);
 
-				out[0] = ObjectIdGetDatum(t->relid);
-				nulls[0] = false;
-				out[1] = SPI_getbinval(row, desc, 1, &nulls[1]);
-				out[2] = SPI_getbinval(row, desc, 2, &nulls[2]);
-				out[3] = CStringGetTextDatum(verb);
-				nulls[3] = false;
-				if (pass == 0)
-				{
-					out[4] = Int32GetDatum(guess);
-					nulls[4] = false;
-				}
-				else
-					out[4] = SPI_getbinval(row, desc, 3, &nulls[4]);
-				out[5] = Int32GetDatum(target);
-				nulls[5] = purge;
-				out[6] = (Datum) 0;
-				nulls[6] = true;
-				/* text values live in SPI memory: the tuplestore copies them */
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+				report_moved_row(rsinfo, t, row, desc, verb, from, from_null, target, purge);
 			}
 		}
 	}
