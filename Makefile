@@ -2,7 +2,7 @@
 EXTENSION   = lamin_branch
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" lamin_branch.control)
 MODULE_big  = lamin_branch
-OBJS        = src/lamin_branch.o src/cache.o src/rights.o src/heads.o src/row_trigger.o src/move.o src/view_trigger.o src/planner.o src/utility.o src/move_log.o src/branches.o
+OBJS        = src/lamin_branch.o src/cache.o src/rights.o src/heads.o src/row_trigger.o src/move.o src/view_trigger.o src/planner.o src/utility.o src/move_log.o src/branches.o src/held_keys.o
 DATA        = $(wildcard sql/lamin_branch--*.sql)
 DOCS        = README.md
 
@@ -10,7 +10,7 @@ PG_CONFIG ?= pg_config
 PG_MAJOR   := $(shell $(PG_CONFIG) --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
 
 # one feature per file, run in this order; what only a newer server has, in a file of its own
-REGRESS     = install faq objects uid views planner planner_shapes planner_elsewhere delete_view delete_set versions functions errors leaks invalidation enable_refusals enable_names enable_keys enable_disable generic access spaces attacks enable_app enable_lamindb ddl view_meta branch_catalog drop_extension planted move_log trash empty_trash cascade unique_keys branch_create branch_switch branch_heads branch_merge enable_all
+REGRESS     = install faq objects uid views planner planner_shapes planner_elsewhere delete_view delete_set versions functions errors leaks invalidation enable_refusals enable_names enable_keys enable_disable generic access spaces attacks enable_app enable_lamindb ddl view_meta branch_catalog drop_extension planted move_log trash empty_trash cascade unique_keys branch_create branch_switch branch_heads branch_merge enable_all held_keys
 ifeq ($(shell test $(PG_MAJOR) -ge 17 && echo y),y)
 REGRESS    += merge_pg17 subxacts_pg17
 endif

@@ -815,6 +815,13 @@ CREATE EVENT TRIGGER lamin_branch_ddl_start ON ddl_command_start
 -- What a main view shows beside main, and where rows inserted through it land: the session's
 -- current branch (lamin_branch.current_branch) in the table's branch catalog. (Here, before the
 -- views' metadata below uses them; a fresh install has them in its first section.)
+CREATE FUNCTION lamin._key_free(tbl regclass, key anyelement)
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'lamin_key_free'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION lamin._key_free(regclass, anyelement) IS
+    'the key an INSERT through a main view gives, after checking that no row the view does not show holds it (set by the planner hook)';
+
 CREATE FUNCTION lamin._visible_branches(tbl regclass)
 RETURNS integer[]
 AS 'MODULE_PATHNAME', 'lamin_visible_branches'

@@ -205,8 +205,8 @@ lamin_branch_catalog(void)
  * main when the setting is empty; an error when the table's catalog has no such branch, or when
  * it is the archive or the trash and the role may not read that view of the table.
  */
-static int32
-current_for_table(Oid given)
+int32
+lamin_current_branch_for(Oid given)
 {
 	const char *setting = setting_value();
 	Oid			user = GetUserId();
@@ -266,7 +266,7 @@ PG_FUNCTION_INFO_V1(lamin_visible_branches);
 Datum
 lamin_visible_branches(PG_FUNCTION_ARGS)
 {
-	int32		current = current_for_table(PG_GETARG_OID(0));
+	int32		current = lamin_current_branch_for(PG_GETARG_OID(0));
 	Datum		ids[2];
 
 	ids[0] = Int32GetDatum(LAMIN_BRANCH_MAIN);
@@ -324,7 +324,7 @@ bake_mutator(Node *node, void *context)
 			tbl = linitial_node(Const, f->args);
 			if (!tbl->constisnull && lamin_registry_lookup(DatumGetObjectId(tbl->constvalue), &e))
 			{
-				int32		current = current_for_table(DatumGetObjectId(tbl->constvalue));
+				int32		current = lamin_current_branch_for(DatumGetObjectId(tbl->constvalue));
 				Node	   *var = copyObject(linitial(s->args));
 
 				if (current == LAMIN_BRANCH_ARCHIVE || current == LAMIN_BRANCH_TRASH)
@@ -393,7 +393,7 @@ PG_FUNCTION_INFO_V1(lamin_current_branch_of);
 Datum
 lamin_current_branch_of(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(current_for_table(PG_GETARG_OID(0)));
+	PG_RETURN_INT32(lamin_current_branch_for(PG_GETARG_OID(0)));
 }
 
 /* lamin.current_branch(): the current branch's id in lamin.branch */

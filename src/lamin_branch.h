@@ -173,12 +173,16 @@ extern void lamin_move_log_init(void);
 /* branches.c: the current branch, merging */
 extern void lamin_branches_init(void);
 extern Node *lamin_bake_current_branch(Node *qual);
+extern int32 lamin_current_branch_for(Oid given);
 extern void lamin_current_branch_dependencies(struct PlannedStmt *stmt);
 extern List *lamin_current_branch_swap(List *catalogs);
 
 /* planner.c */
 extern void lamin_planner_init(void);
 extern bool lamin_planned_elsewhere(Oid relid);
+
+/* held_keys.c: an INSERT through a main view whose key a row off the view holds */
+extern void lamin_check_held_keys(Query *q);
 
 /* utility.c: DDL aimed at the main view of a table enabled in rename mode goes to the table */
 extern void lamin_utility_init(void);

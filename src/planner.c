@@ -860,6 +860,7 @@ lamin_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 
 	PG_TRY();
 	{
+		lamin_check_held_keys(parse);
 		if (flatten_views)
 		{
 			delete_moves = delete_to_update(parse);

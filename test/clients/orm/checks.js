@@ -30,6 +30,16 @@ function sqlstate(e) {
     return null;
 }
 
+// lamin_branch's unique violation for a key a trashed row holds: 23505, saying so
+function heldInTrash(e) {
+    let said = false;
+    for (let x = e, i = 0; x && i < 5; i++) {
+        said = said || /is held by a row in the trash/.test(String(x.message));
+        x = x.original || x.parent || x.nativeError || x.cause;
+    }
+    return sqlstate(e) === '23505' && said;
+}
+
 // one group of checks; an unexpected error fails the group instead of the run
 async function section(name, fn) {
     try { await fn(); } catch (e) {
@@ -47,4 +57,4 @@ function finish() {
     process.exit(failed.length ? 1 : 0);
 }
 
-module.exports = { check, note, errorOf, sqlstate, section, connection, finish };
+module.exports = { check, note, errorOf, sqlstate, heldInTrash, section, connection, finish };

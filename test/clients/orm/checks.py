@@ -33,6 +33,16 @@ def sqlstate(exc):
     return None
 
 
+def held_in_trash(exc):
+    """Is this lamin_branch's unique violation for a key a trashed row holds (23505, saying so)?"""
+    texts, seen, e = [], 0, exc
+    while e is not None and seen < 5:
+        texts.append(str(e))
+        e = getattr(e, 'orig', None) or e.__cause__
+        seen += 1
+    return sqlstate(exc) == '23505' and any('is held by a row in the trash' in t for t in texts)
+
+
 def error_of(fn):
     """The exception fn raises, or None."""
     try:
