@@ -48,4 +48,13 @@
 	index_beginscan((heap), (index), (snapshot), (nkeys), 0)
 #endif
 
+/* ExecInsertIndexTuples: 16 added onlySummarizing (for HOT updates; false for an insert) */
+#if PG_VERSION_NUM >= 160000
+#define lamin_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#define lamin_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
 #endif							/* LAMIN_COMPAT_H */

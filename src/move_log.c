@@ -26,7 +26,11 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/transam.h"
 #include "executor/executor.h"
+#include "parser/parse_relation.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -323,6 +327,19 @@ array_of(Datum *values, bool *nulls, int n, Oid type)
 	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, type, typlen, typbyval, typalign));
 }
 
+static AttrNumber
+attnum_of(Relation rel, const char *name)
+{
+	AttrNumber	att = attnameAttNum(rel, name, false);
+
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"lamin.move_log\" does not exist", name),
+				 errhint("ALTER EXTENSION lamin_branch UPDATE brings it.")));
+	return att;
+}
+
 /* Run SQL as the owner of lamin.move_log, which only roles granted it can read. */
 static void
 become_log_owner(LaminSavedUser *saved)
@@ -332,45 +349,70 @@ become_log_owner(LaminSavedUser *saved)
 						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 }
 
+/*
+ * Write the statement's records into lamin.move_log directly, as COPY does: the heap and the
+ * indexes, no plan, no executor, no permission check (the log is the extension's own table and
+ * nothing but this module and lamin._move_log_record_trashed() writes it). The columns take the
+ * values their defaults would: id from the table's identity sequence, one per record, in order;
+ * at the statement's timestamp; txid the top transaction's id.
+ */
 static void
 write_log(LaminTable *t, Moved *m, int64 operation)
 {
-	static SPIPlanPtr plan = NULL;
-	Datum		args[8];
-	bool		nulls[8];
-	char		argnulls[8];
-	int			rc;
+	Relation	rel = table_open(lamin_relid("move_log"), RowExclusiveLock);
+	Oid			seq = lamin_relid("move_log_id_seq");
+	TupleDesc	desc = RelationGetDescr(rel);
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	CommandId	cid = GetCurrentCommandId(true);
+	AttrNumber	a_id = attnum_of(rel, "id"),
+				a_relation = attnum_of(rel, "relation"),
+				a_key = attnum_of(rel, "key"),
+				a_uid = attnum_of(rel, "uid"),
+				a_from = attnum_of(rel, "from_branch"),
+				a_to = attnum_of(rel, "to_branch"),
+				a_role = attnum_of(rel, "role"),
+				a_at = attnum_of(rel, "at"),
+				a_txid = attnum_of(rel, "txid"),
+				a_operation = attnum_of(rel, "operation"),
+				a_row = attnum_of(rel, "row_data");
+	Datum		at = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
+	Datum		txid = Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId()));
 	int			i;
 
-	if (plan == NULL)
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	for (i = 0; i < m->n; i++)
 	{
-		Oid			types[8] = {REGCLASSOID, REGROLEOID, INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-		INT4ARRAYOID, JSONARRAYOID};
-
-		plan = SPI_prepare("INSERT INTO lamin.move_log (relation, key, uid, from_branch, to_branch, role, at, "
-						   "txid, operation, row_data) "
-						   "SELECT $1, x.k, x.u, x.f, x.t, $2, pg_catalog.statement_timestamp(), "
-						   "pg_catalog.txid_current(), $3, x.r::pg_catalog.jsonb "
-						   "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-						   "pg_catalog.unnest($7), pg_catalog.unnest($8)) AS x(k, u, f, t, r)",
-						   8, types);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the move log statement: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
+		ExecClearTuple(slot);
+		memset(slot->tts_isnull, true, desc->natts * sizeof(bool));
+#define SET(att, value, isnull) (slot->tts_values[(att) - 1] = (value), slot->tts_isnull[(att) - 1] = (isnull))
+		SET(a_id, Int64GetDatum(nextval_internal(seq, false)), false);
+		SET(a_relation, ObjectIdGetDatum(t->query_relid), false);
+		SET(a_key, m->keys[i], false);
+		SET(a_uid, m->uids[i], m->uid_null[i]);
+		SET(a_from, m->froms[i], false);
+		SET(a_to, m->tos[i], m->to_null[i]);
+		SET(a_role, ObjectIdGetDatum(GetOuterUserId()), false);
+		SET(a_at, at, false);
+		SET(a_txid, txid, false);
+		SET(a_operation, Int64GetDatum(operation), false);
+		SET(a_row, m->row_null[i] ? (Datum) 0 :
+			DirectFunctionCall1(jsonb_in, CStringGetDatum(TextDatumGetCString(m->rows[i]))), m->row_null[i]);
+#undef SET
+		ExecStoreVirtualTuple(slot);
+		table_tuple_insert(rel, slot, cid, 0, NULL);
+		if (rri->ri_NumIndices > 0)
+			(void) lamin_insert_index_tuples(rri, slot, estate);
+		ResetPerTupleExprContext(estate);
 	}
-	args[0] = ObjectIdGetDatum(t->query_relid);
-	args[1] = ObjectIdGetDatum(GetOuterUserId());
-	args[2] = Int64GetDatum(operation);
-	memset(nulls, 0, sizeof(nulls));
-	args[3] = array_of(m->keys, NULL, m->n, TEXTOID);
-	args[4] = array_of(m->uids, m->uid_null, m->n, TEXTOID);
-	args[5] = array_of(m->froms, NULL, m->n, INT4OID);
-	args[6] = array_of(m->tos, m->to_null, m->n, INT4OID);
-	args[7] = array_of(m->rows, m->row_null, m->n, JSONOID);
-	for (i = 0; i < 8; i++)
-		argnulls[i] = nulls[i] ? 'n' : ' ';
-	rc = SPI_execute_plan(plan, args, argnulls, false, 0);
-	lamin_spi_check(rc, "writing the move log");
+	ExecCloseIndices(rri);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	/* what later statements of this trigger (cascades) read includes these records */
+	CommandCounterIncrement();
 }
 
 /* Is the branch one rows leave main for, to come back later (trash or archive)? */
