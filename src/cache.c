@@ -802,6 +802,16 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			append_key_match(&sql, t, 1);
 			argtypes[n++] = INT4OID;
 			break;
+		case LP_ONE_MOVE_FROM:
+			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d WHERE branch_id OPERATOR(pg_catalog.=) $%d%s AND ",
+							 t->qualname, n + 1, n + 2, t->att_is_locked != InvalidAttrNumber ? " AND NOT is_locked" : "");
+			append_key_match(&sql, t, 1);
+			appendStringInfo(&sql, " RETURNING %s::pg_catalog.text, %s::pg_catalog.text",
+							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL",
+							 t->att_key != InvalidAttrNumber ? "key" : "NULL");
+			argtypes[n++] = INT4OID;
+			argtypes[n++] = INT4OID;
+			break;
 		case LP_ONE_PURGE:
 			appendStringInfo(&sql, "DELETE FROM %s WHERE ", t->qualname);
 			append_key_match(&sql, t, 1);

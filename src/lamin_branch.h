@@ -47,6 +47,8 @@ typedef enum LaminPlan
 	LP_ONE_UID,					/* the row's uid (no lock) */
 	LP_ONE_LOCK,				/* lock the row, report on it ($k+1 the caller, for spaces) */
 	LP_ONE_MOVE,				/* move the row to branch $k+1 */
+	LP_ONE_MOVE_FROM,			/* move the row to branch $k+1 if it is on branch $k+2 and not
+								 * locked: its uid and key column */
 	LP_ONE_PURGE,				/* delete the row for good */
 	LP_MOVE_KEYS,				/* move the locked rows to branch $2 */
 	LP_MOVE_FAST,				/* lock and move the rows on branch $3 to branch $2, in key order

@@ -553,6 +553,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	char	   *single_uid = NULL;
 	char	   *single_keycol = NULL;
 	bool		single_locked = false;
+	bool		single_moved = false;	/* by the one guarded UPDATE (LP_ONE_MOVE_FROM) */
 	int64		n_missing = 0;
 	char	   *missing = NULL,
 			   *trashed = NULL,
@@ -586,7 +587,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	if (req->single)
 	{
 		/* one key: statements on the key alone, planned once */
-		Datum		args[INDEX_MAX_KEYS + 1];
+		Datum		args[INDEX_MAX_KEYS + 2];
 
 		memcpy(args, req->key, sizeof(Datum) * t->nkeys);
 		if (t->has_heads)
@@ -601,16 +602,45 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 					lamin_lock_family(t, uid);
 			}
 		}
-		args[t->nkeys] = ObjectIdGetDatum(caller);
-		rc = SPI_execute_plan(lamin_table_plan(t, LP_ONE_LOCK, false), args, NULL, false, 1);
-		lamin_spi_check(rc, "locking the row");
 		single_key = lamin_key_text(t, req->key);
-		froms = NULL;
-		trashed = NULL;
-		unwritable = NULL;
-		if (SPI_processed == 0)
-			missing = single_key;
-		else
+
+		/*
+		 * The row is usually on the branch such a move takes rows from (main; trash for a
+		 * restore), unlocked, and the caller has the right for that move: one UPDATE guarded by
+		 * that branch moves it. Otherwise (no such row, another branch, locked, spaces, a
+		 * purge) it is locked and checked first, below.
+		 */
+		guess = target == LAMIN_BRANCH_MAIN ? LAMIN_BRANCH_TRASH : LAMIN_BRANCH_MAIN;
+		if (!purge && guess != target && !t->citus && !t->spaces &&
+			(has_privs_of_role(caller, t->owner) || lamin_may_move(&req->e, guess, target, false, caller)))
+		{
+			args[t->nkeys] = Int32GetDatum(target);
+			args[t->nkeys + 1] = Int32GetDatum(guess);
+			if (lamin_last_promoted)
+				pfree(lamin_last_promoted);
+			lamin_last_promoted = NULL;
+			rc = SPI_execute_plan(lamin_table_plan(t, LP_ONE_MOVE_FROM, false), args, NULL, false, 0);
+			lamin_spi_check(rc, "moving the row");
+			if (SPI_processed == 1)
+			{
+				Datum		from = Int32GetDatum(guess);
+
+				single_moved = true;
+				single_from = guess;
+				single_uid = text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+				single_keycol = text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+				froms = construct_array(&from, 1, INT4OID, 4, true, TYPALIGN_INT);
+			}
+		}
+		if (!single_moved)
+		{
+			args[t->nkeys] = ObjectIdGetDatum(caller);
+			rc = SPI_execute_plan(lamin_table_plan(t, LP_ONE_LOCK, false), args, NULL, false, 1);
+			lamin_spi_check(rc, "locking the row");
+			if (SPI_processed == 0)
+				missing = single_key;
+		}
+		if (!single_moved && !missing)
 		{
 			HeapTuple	row = SPI_tuptable->vals[0];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -792,11 +822,16 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 				 errmsg("permission denied to change rows of table %s in their space: %s", t->qualname, unwritable),
 				 errdetail("Role \"%s\" has no write access to their space.", GetUserNameFromId(caller, false))));
 
-	/* 3. One statement moves them all */
-	if (lamin_last_promoted)
-		pfree(lamin_last_promoted);
-	lamin_last_promoted = NULL;
-	if (req->single)
+	/* 3. One statement moves them all (unless the guarded UPDATE moved the one row) */
+	if (!single_moved)
+	{
+		if (lamin_last_promoted)
+			pfree(lamin_last_promoted);
+		lamin_last_promoted = NULL;
+	}
+	if (single_moved)
+		rc = SPI_OK_UPDATE;
+	else if (req->single)
 	{
 		Datum		args[INDEX_MAX_KEYS + 1];
 
