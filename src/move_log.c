@@ -10,8 +10,8 @@
  *   - lamin._move_log_trigger(): AFTER UPDATE and AFTER DELETE FOR EACH STATEMENT with
  *     transition tables (FOR EACH ROW on partitioned tables). It reads the old and new rows side
  *     by side, keeps those whose branch changed (or that were deleted: purges, with the row as
- *     jsonb) and writes them with one INSERT ... SELECT FROM unnest(...), prepared once, as the
- *     owner of lamin.move_log (no other role needs to be granted it). With the argument
+ *     jsonb) and writes them straight into lamin.move_log's heap and indexes, as COPY does (no
+ *     role needs to be granted the log, and no plan runs per statement). With the argument
  *     'cascade', it then moves the rows of enabled child tables that reference the moved rows,
  *     as each child table's owner, under the same operation: rows leaving for trash or archive
  *     take the children that were on the branch they left with them; rows coming back take the
@@ -777,11 +777,13 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 	saved_op = lamin_operation_begin();
 	PG_TRY();
 	{
-		become_log_owner(&saved);
 		if (cascade && !lamin_cascade_off)
+		{
+			become_log_owner(&saved);
 			ops = parent_operations(t, &m);
+			lamin_restore_user(&saved);
+		}
 		write_log(t, &m, operation_id());
-		lamin_restore_user(&saved);
 		if (cascade)
 			run_cascades(t, td->tg_relation, &m, lamin_cascade_off ? NULL : ops);
 	}

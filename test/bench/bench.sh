@@ -37,6 +37,8 @@
 #   restore      lamin.restore_many(view, keys) of R trashed rows vs UPDATE ... SET branch_id = 1
 #                WHERE id = ANY(keys) AND branch_id = -1; the keys are read from a table, as a
 #                bound array parameter would be (goal <= 1.5)
+#   trash-nolog, restore-nolog  trash and restore with the table's move-log trigger disabled
+#                in the run's transaction (no goal: what the move log costs)
 #   pairs-fn     lamin.artifact_delete(id) + lamin.artifact_restore(id) (task: lamin.delete and
 #                lamin.restore) of a random main row vs the guarded UPDATE pair; throughput ratio
 #                (pairs/s lamin / pairs/s hand, goal >= 0.8)
@@ -580,14 +582,15 @@ else
     CPU_NS="0"
 fi
 
-# bulk_ms SQL TABLE CHECK: "MS CPU_MS UPDATED HOT INSERTED CHECKED" of one statement in a
+# bulk_ms SQL TABLE CHECK [SETUP]: "MS CPU_MS UPDATED HOT INSERTED CHECKED" of one statement in a
 # transaction that is rolled back: elapsed time, the backend's CPU time, TABLE's rows updated,
 # HOT-updated and inserted by the transaction (whichever path did it), and the value of the
-# query CHECK run after the statement
+# query CHECK run after the statement; SETUP runs first in the transaction, untimed
 bulk_ms() {
     local out
     out=$(q <<SQL
 BEGIN;
+${4:-SELECT 1};
 SELECT clock_timestamp() AS t0, $CPU_NS AS c0 \gset
 $1;
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 1) AS ms,
@@ -616,8 +619,8 @@ bench_bulk() {
     for r in $(seq "$BULK_ROUNDS"); do
         for s in $(rotate "$r" "${sides[@]}"); do
             vacuum
-            local sql="bulk_$s" tbl="bulk_${s}_table"
-            res=$(bulk_ms "${!sql}" "${!tbl}" "$(printf "$bulk_check" "${!tbl}")")
+            local sql="bulk_$s" tbl="bulk_${s}_table" setup="bulk_${s}_setup"
+            res=$(bulk_ms "${!sql}" "${!tbl}" "$(printf "$bulk_check" "${!tbl}")" "${!setup:-}")
             read -r ms cpu upd hot ins chk <<<"$res"
             printf '   %-20s N=%s round %s %-5s: %s ms, backend CPU %s ms, %s updated (%s HOT), %s inserted, check %s\n' \
                 "$W/$name" "$n" "$r" "$s" "$ms" "$cpu" "$upd" "$hot" "$ins" "$chk"
@@ -634,7 +637,7 @@ bench_bulk() {
     [ -z "${t[same]:-}" ] || med_same=$(median ${t[same]})
     # shellcheck disable=SC2086
     record "$name" "$n" "ms ($rows rows)" time "<=" "$goal" "$(median ${t[lamin]})" "$(median ${t[hand]})" "$med_same"
-    if [ "$name" != insert ]; then
+    if [ "$name" = trash ] || [ "$name" = restore ]; then
         for s in "${sides[@]}"; do
             # shellcheck disable=SC2086
             HOTS+=("$W|$name|$n|$s|$(awk -v a="${u[$s]}" -v b="$rows" 'BEGIN {printf "%.2f", a / b}')|$(median ${h[$s]})")
@@ -665,13 +668,20 @@ bench_bulks() {
     bulk_same="UPDATE $BASE SET branch_id = -1 WHERE branch_id = 1 AND id <= $x"; bulk_same_table=$BASE
     bulk_check="SELECT count(*) FROM %s WHERE id <= $x AND branch_id = -1"
     bench_bulk "$n" trash 1.5 "$rows" "$x"
+    # the same with the table's move-log trigger off: what the move log costs (no goal)
+    bulk_lamin_setup="ALTER TABLE $BASE DISABLE TRIGGER lamin_move_log_update"; bulk_same=""
+    bench_bulk "$n" trash-nolog - "$rows" "$x"
 
     local keys="(SELECT keys FROM bench.keys WHERE name = 'restore')"
     bulk_lamin="SELECT count(*) FROM lamin.restore_many('$VIEW', $keys)"
     bulk_hand="UPDATE $HAND SET branch_id = 1 WHERE id = ANY($keys::bigint[]) AND branch_id = -1"
     bulk_same="UPDATE $BASE SET branch_id = 1 WHERE id = ANY($keys::bigint[]) AND branch_id = -1"
     bulk_check="SELECT count(*) FROM %s WHERE id <= $x AND branch_id = 1"
+    bulk_lamin_setup=""
     bench_bulk "$n" restore 1.5 "$rows" "$x"
+    bulk_lamin_setup="ALTER TABLE $BASE DISABLE TRIGGER lamin_move_log_update"; bulk_same=""
+    bench_bulk "$n" restore-nolog - "$rows" "$x"
+    bulk_lamin_setup=""
 }
 
 # ---------------------------------------------------------------------------------------------
