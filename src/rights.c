@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -75,6 +77,19 @@ registry_owner(void)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	return owner;
+}
+
+/* Does the registry carry the trigger that invalidates this cache when its rows change? */
+static bool
+registry_watched(void)
+{
+	Relation	rel = table_open(registry_relid, AccessShareLock);
+	bool		found = false;
+
+	for (int i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers && !found; i++)
+		found = strcmp(rel->trigdesc->triggers[i].tgname, "lamin_registry_changed") == 0;
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 static void
@@ -150,6 +165,14 @@ registry_load(void)
 	PG_END_TRY();
 	SetUserIdAndSecContext(saved_user, saved_context);
 	SPI_finish();
+
+	/*
+	 * Rows written into the registry invalidate this cache through its trigger
+	 * (lamin_registry_changed). The versions before 0.4.0 have none: until ALTER EXTENSION
+	 * UPDATE brings it, the registry is read again at every look-up.
+	 */
+	if (!registry_watched())
+		registry_valid = false;
 }
 
 /* Is relid the registry itself (lamin.enabled_table, as last read)? */
@@ -171,6 +194,28 @@ registry_find(Oid given)
 		return NULL;
 	r = hash_search(registry, &given, HASH_FIND, NULL);
 	return r ? &r->e : NULL;
+}
+
+/* The enabled base tables, in OID order (a list of the caller's, taken from the cache) */
+List *
+lamin_registry_tables(void)
+{
+	HASH_SEQ_STATUS seq;
+	RegistryEntry *r;
+	List	   *tables = NIL;
+
+	if (!registry_valid || registry == NULL)
+		registry_load();
+	if (registry == NULL)
+		return NIL;
+	hash_seq_init(&seq, registry);
+	while ((r = hash_seq_search(&seq)) != NULL)
+	{
+		if (r->oid == r->e.relid)
+			tables = lappend_oid(tables, r->e.relid);
+	}
+	list_sort(tables, list_oid_cmp);
+	return tables;
 }
 
 /* The registry row of a table or one of its views: false when there is none. */
