@@ -421,25 +421,10 @@ static List *
 branch_catalogs(void)
 {
 	List	   *cats = list_make1_oid(lamin_branch_catalog());
-	MemoryContext outer = CurrentMemoryContext;
-	uint64		i;
-	int			rc;
+	ListCell   *lc;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute("SELECT DISTINCT branch_table::pg_catalog.oid FROM lamin.enabled_table ORDER BY 1", true, 0);
-	lamin_spi_check(rc, "reading lamin.enabled_table");
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Oid			cat = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-
-		MemoryContext spi = MemoryContextSwitchTo(outer);
-
-		cats = list_append_unique_oid(cats, cat);
-		MemoryContextSwitchTo(spi);
-	}
-	SPI_finish();
+	foreach(lc, lamin_registry_tables())
+		cats = list_append_unique_oid(cats, lamin_enabled_table(lfirst_oid(lc)).branch_table);
 	return cats;
 }
 
@@ -870,9 +855,6 @@ merge_impl(FunctionCallInfo fcinfo, bool apply)
 	List	   *tables = NIL;
 	ListCell   *lc;
 	Oid			caller = GetUserId();
-	MemoryContext outer = CurrentMemoryContext;
-	uint64		i;
-	int			rc;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -906,20 +888,7 @@ merge_impl(FunctionCallInfo fcinfo, bool apply)
 				 errhint("The branches are listed by: SELECT id, name FROM lamin.branch;")));
 
 	/* the enabled tables, in a fixed order */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute("SELECT relation::pg_catalog.oid FROM lamin.enabled_table ORDER BY 1", true, 0);
-	lamin_spi_check(rc, "reading lamin.enabled_table");
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		MemoryContext spi = MemoryContextSwitchTo(outer);
-
-		tables = lappend_oid(tables, relid);
-		MemoryContextSwitchTo(spi);
-	}
-	SPI_finish();
+	tables = lamin_registry_tables();
 
 	foreach(lc, tables)
 	{

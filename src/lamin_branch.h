@@ -135,6 +135,7 @@ typedef struct LaminEnabled
 extern void lamin_registry_init(void);
 extern LaminEnabled lamin_enabled_table(Oid given);
 extern bool lamin_registry_lookup(Oid given, LaminEnabled *out);
+extern List *lamin_registry_tables(void);
 extern bool lamin_is_registry(Oid relid);
 extern void lamin_check_view_right(const LaminEnabled *e, bool on_trash, Oid role);
 extern char *lamin_qualified_name(Oid relid);
