@@ -105,6 +105,13 @@ registry_load(void)
 	if (registry)
 		hash_destroy(registry);
 	registry = NULL;
+	registry_relid = OidIsValid(nsp) ? get_relname_relid("enabled_table", nsp) : InvalidOid;
+	if (!OidIsValid(registry_relid))
+	{
+		/* no extension (yet): look again next time, CREATE EXTENSION sends no invalidation */
+		registry_valid = false;
+		return;
+	}
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(RegistryEntry);
@@ -113,13 +120,6 @@ registry_load(void)
 
 	/* invalidations that arrive while it is read make the next caller read it again */
 	registry_valid = true;
-	registry_relid = OidIsValid(nsp) ? get_relname_relid("enabled_table", nsp) : InvalidOid;
-	if (!OidIsValid(registry_relid))
-	{
-		/* no extension (yet): look again next time, CREATE EXTENSION sends no invalidation */
-		registry_valid = false;
-		return;
-	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
