@@ -11,7 +11,8 @@
  *     rather than leaving it to its identity or serial default, the key's expression becomes
  *     lamin._key_free(table, expression). Not for ON CONFLICT DO NOTHING, which asks Postgres to
  *     skip such rows silently; an ON CONFLICT DO UPDATE meets the check before its arbitration.
- *   - lamin._key_free(tbl, key): returns the key, after one look-up in the primary key index;
+ *   - lamin._key_free(tbl, key): returns the key, after one look-up in the primary key index
+ *     (for a role that may insert through the main view; for others it returns the key unread);
  *     when the row holding it is on a branch the main view does not show, fails with the unique
  *     violation's SQLSTATE (23505, what ORMs recognise) and the constraint's name, saying where
  *     the row is and how to bring it back. Which branch is named only to a role that may read
@@ -174,7 +175,7 @@ lamin_key_free(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	Datum		value = PG_GETARG_DATUM(1);
-	LaminTable *t = lamin_table_get(relid);
+	LaminTable *t;
 	LaminEnabled e;
 	int32		branch;
 	Oid			view;
@@ -185,12 +186,19 @@ lamin_key_free(PG_FUNCTION_ARGS)
 	char	   *shown;
 	Relation	rel;
 
+	/*
+	 * Only for a role that may insert through the main view (as the statement it was put in
+	 * does): called by hand, it tells nobody else whether a key is taken.
+	 */
+	if (!lamin_registry_lookup(relid, &e) || e.relid != relid || !OidIsValid(e.main_view) ||
+		pg_class_aclcheck(e.main_view, user, ACL_INSERT) != ACLCHECK_OK)
+		PG_RETURN_DATUM(value);
+	t = lamin_table_get(relid);
 	if (t->nkeys != 1 || get_fn_expr_argtype(fcinfo->flinfo, 1) != t->key_type[0] ||
 		!holder_branch(t, value, &branch) ||
 		branch == LAMIN_BRANCH_MAIN || branch == lamin_current_branch_for(relid))
 		PG_RETURN_DATUM(value);
 
-	e = lamin_enabled_table(relid);
 	view = branch == LAMIN_BRANCH_TRASH ? e.trash_view :
 		branch == LAMIN_BRANCH_ARCHIVE ? e.archive_view : InvalidOid;
 	may_read = has_privs_of_role(user, t->owner) ||

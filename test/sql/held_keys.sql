@@ -73,6 +73,16 @@ SET ROLE regress_hk_writer;
 INSERT INTO hk.task (id, title) VALUES (2, 'again');
 RESET ROLE;
 
+-- called by hand, the check tells a role that may not insert through the view nothing
+CREATE ROLE regress_hk_none;
+SELECT 'hk.task_all'::regclass::oid AS task_all \gset
+SET ROLE regress_hk_none;
+SELECT lamin._key_free(:task_all::oid::regclass, 2::bigint) AS key;
+SET ROLE regress_hk_writer;
+SELECT lamin._key_free(:task_all::oid::regclass, 2::bigint) AS key;
+RESET ROLE;
+DROP ROLE regress_hk_none;
+
 -- a row on a user branch, seen from main and from that branch
 SELECT lamin.create_branch('feature') > 0 AS created;
 SELECT lamin.switch('feature');
