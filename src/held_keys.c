@@ -31,6 +31,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
@@ -54,10 +55,14 @@ key_free_function(void)
 	return LookupFuncName(list_make2(makeString("lamin"), makeString("_key_free")), 2, argtypes, true);
 }
 
-/* Is this the value of the column's own default: its identity or its serial sequence? */
+/*
+ * Is this the value of the column's own default: its identity or its serial sequence (an int4
+ * serial's default is nextval() under an implicit cast)?
+ */
 static bool
 is_sequence_default(Node *expr)
 {
+	expr = strip_implicit_coercions(expr);
 	if (IsA(expr, NextValueExpr))
 		return true;
 	return IsA(expr, FuncExpr) && ((FuncExpr *) expr)->funcid == F_NEXTVAL;

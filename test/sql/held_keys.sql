@@ -57,6 +57,15 @@ INSERT INTO hk.task (title) VALUES ('drawn');
 SET lamin_branch.flatten_views = off;
 INSERT INTO hk.task (id, title) VALUES (2, 'again');
 RESET lamin_branch.flatten_views;
+-- the same for a serial key (an int4 serial's default is nextval() under a cast), as
+-- Django's AutoField makes it before Django 4.1
+CREATE TABLE hk.ser (id serial PRIMARY KEY, title text);
+SELECT relation FROM lamin.enable('hk.ser');
+INSERT INTO hk.ser (title) VALUES ('one'), ('two');
+SELECT action FROM lamin.delete('hk.ser', 2);
+SELECT setval(pg_get_serial_sequence('hk.ser_all', 'id'), 1);
+INSERT INTO hk.ser (title) VALUES ('drawn');
+INSERT INTO hk.ser (id, title) VALUES (2, 'given');
 -- inserting into the table itself is not through the view: Postgres's error
 INSERT INTO hk.task_all (id, title) VALUES (2, 'direct');
 
