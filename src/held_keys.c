@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/relation.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -33,6 +34,8 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
+#include "parser/parse_relation.h"
+#include "rewrite/rewriteHandler.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -55,17 +58,58 @@ key_free_function(void)
 	return LookupFuncName(list_make2(makeString("lamin"), makeString("_key_free")), 2, argtypes, true);
 }
 
+/* The default an INSERT that leaves the column out gets from relation relid, or NULL */
+static Node *
+column_default(Oid relid, const char *column)
+{
+	Relation	rel = relation_open(relid, NoLock); /* locked by the rewriter */
+	AttrNumber	att = attnameAttNum(rel, column, false);
+	Node	   *def = att > 0 ? build_column_default(rel, att) : NULL;
+
+	relation_close(rel, NoLock);
+	return def;
+}
+
 /*
- * Is this the value of the column's own default: its identity or its serial sequence (an int4
- * serial's default is nextval() under an implicit cast)?
+ * Is the key's expression the column's own default, that is, did the statement leave the key to
+ * the table? The default comes from the view (a main view carries the table's defaults) or the
+ * table (identity columns); a multi-row VALUES list takes it in every row. An identity or serial
+ * sequence's nextval() counts whatever casts surround it.
  */
 static bool
-is_sequence_default(Node *expr)
+is_default(Query *q, Node *expr, Oid table, Oid view, const char *column)
 {
-	expr = strip_implicit_coercions(expr);
-	if (IsA(expr, NextValueExpr))
+	Node	   *defs[2];
+	Node	   *bare = strip_implicit_coercions(expr);
+	int			i;
+
+	if (IsA(bare, NextValueExpr) || (IsA(bare, FuncExpr) && ((FuncExpr *) bare)->funcid == F_NEXTVAL))
 		return true;
-	return IsA(expr, FuncExpr) && ((FuncExpr *) expr)->funcid == F_NEXTVAL;
+	defs[0] = column_default(view, column);
+	defs[1] = column_default(table, column);
+	for (i = 0; i < 2; i++)
+	{
+		if (defs[i] != NULL && equal(expr, defs[i]))
+			return true;
+	}
+	if (IsA(expr, Var) && ((Var *) expr)->varlevelsup == 0)
+	{
+		Var		   *var = (Var *) expr;
+		RangeTblEntry *values = rt_fetch(var->varno, q->rtable);
+		ListCell   *lc;
+
+		if (values->rtekind != RTE_VALUES)
+			return false;
+		foreach(lc, values->values_lists)
+		{
+			Node	   *e = list_nth(lfirst(lc), var->varattno - 1);
+
+			if (!is_default(q, e, table, view, column))
+				return false;
+		}
+		return true;
+	}
+	return false;
 }
 
 void
@@ -109,7 +153,8 @@ lamin_check_held_keys(Query *q)
 		if (!tle->resjunk && tle->resno == t->key_att[0])
 			key = tle;
 	}
-	if (key == NULL || is_sequence_default((Node *) key->expr) || !OidIsValid(fn = key_free_function()))
+	if (key == NULL || !OidIsValid(fn = key_free_function()) ||
+		is_default(q, (Node *) key->expr, target->relid, e.main_view, t->att_names[t->key_att[0] - 1]))
 		return;
 	key->expr = (Expr *) makeFuncExpr(fn, exprType((Node *) key->expr),
 									  list_make2(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
