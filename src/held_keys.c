@@ -8,7 +8,7 @@
  *   - lamin_check_held_keys(), called by the planner hook (planner.c) for every INSERT it plans:
  *     when the statement inserts through the main view of a branch-enabled table with a
  *     one-column primary key, and the statement gives that key (a value, a parameter, a SELECT)
- *     rather than leaving it to its identity or serial default, the key's expression becomes
+ *     rather than leaving it to the column's default, the key's expression becomes
  *     lamin._key_free(table, expression). Not for ON CONFLICT DO NOTHING, which asks Postgres to
  *     skip such rows silently; an ON CONFLICT DO UPDATE meets the check before its arbitration.
  *   - lamin._key_free(tbl, key): returns the key, after one look-up in the primary key index
