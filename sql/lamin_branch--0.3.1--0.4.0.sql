@@ -822,6 +822,13 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION lamin._key_free(regclass, anyelement) IS
     'the key an INSERT through a main view gives, after checking that no row the view does not show holds it (set by the planner hook)';
 
+CREATE FUNCTION lamin._keys_free(tbl regclass, keys record, value anyelement)
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'lamin_keys_free'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION lamin._keys_free(regclass, record, anyelement) IS
+    'the same for a key of several columns (keys, in key order): returns value, the last column''s';
+
 CREATE FUNCTION lamin._visible_branches(tbl regclass)
 RETURNS integer[]
 AS 'MODULE_PATHNAME', 'lamin_visible_branches'

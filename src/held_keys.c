@@ -6,12 +6,15 @@
  * the holding row is, and the ordinary INSERT (its key drawn from the column's sequence) cannot
  * collide with a row that exists, so it must not pay for a look-up. Owns:
  *   - lamin_check_held_keys(), called by the planner hook (planner.c) for every INSERT it plans:
- *     when the statement inserts through the main view of a branch-enabled table with a
- *     one-column primary key, and the statement gives that key (a value, a parameter, a SELECT)
- *     rather than leaving it to the column's default, the key's expression becomes
- *     lamin._key_free(table, expression). Not for ON CONFLICT DO NOTHING, which asks Postgres to
- *     skip such rows silently; an ON CONFLICT DO UPDATE meets the check before its arbitration.
- *   - lamin._key_free(tbl, key): returns the key, after one look-up in the primary key index
+ *     when the statement inserts through the main view of a branch-enabled table and gives its
+ *     primary key (a value, a parameter, a SELECT) rather than leaving it to the columns'
+ *     defaults, the key's expression becomes lamin._key_free(table, expression); for a key of
+ *     several columns, the last column's becomes lamin._keys_free(table, ROW(key columns),
+ *     expression), where the key's expressions are not volatile (they are evaluated twice). Not
+ *     for ON CONFLICT DO NOTHING, which asks Postgres to skip such rows silently; an ON CONFLICT
+ *     DO UPDATE meets the check before its arbitration.
+ *   - lamin._key_free(tbl, key), lamin._keys_free(tbl, keys, value): return the key (the value),
+ *     after one look-up in the primary key index
  *     (for a role that may insert through the main view; for others it returns the key unread);
  *     when the row holding it is on a branch the main view does not show, fails with the unique
  *     violation's SQLSTATE (23505, what ORMs recognise) and the constraint's name, saying where
@@ -21,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
@@ -43,19 +47,22 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/typcache.h"
 
 #include "compat.h"
 #include "lamin_branch.h"
 
-/* lamin._key_free(regclass, anyelement), or InvalidOid where the installed version lacks it */
+/* lamin._key_free(regclass, anyelement) or lamin._keys_free(regclass, record, anyelement), or
+ * InvalidOid where the installed version lacks it */
 static Oid
-key_free_function(void)
+key_free_function(bool several)
 {
-	Oid			argtypes[2] = {REGCLASSOID, ANYELEMENTOID};
+	Oid			argtypes[3] = {REGCLASSOID, several ? RECORDOID : ANYELEMENTOID, ANYELEMENTOID};
 
 	if (!OidIsValid(get_namespace_oid("lamin", true)))
 		return InvalidOid;
-	return LookupFuncName(list_make2(makeString("lamin"), makeString("_key_free")), 2, argtypes, true);
+	return LookupFuncName(list_make2(makeString("lamin"), makeString(several ? "_keys_free" : "_key_free")),
+						  several ? 3 : 2, argtypes, true);
 }
 
 /* The default an INSERT that leaves the column out gets from relation relid, or NULL */
@@ -118,10 +125,15 @@ lamin_check_held_keys(Query *q)
 	RangeTblEntry *target;
 	LaminEnabled e;
 	LaminTable *t;
-	TargetEntry *key = NULL;
+	TargetEntry *keys[INDEX_MAX_KEYS];
+	TargetEntry *last;
+	Expr	   *regclass;
+	List	   *args;
 	bool		through_main = false;
+	bool		given = false;
 	ListCell   *lc;
 	Oid			fn;
+	int			i;
 
 	if (q->commandType != CMD_INSERT || q->resultRelation == 0)
 		return;
@@ -144,44 +156,74 @@ lamin_check_held_keys(Query *q)
 	if (!through_main)
 		return;
 	t = lamin_table_get(target->relid);
-	if (t->nkeys != 1)
-		return;
-	foreach(lc, q->targetList)
+	for (i = 0; i < t->nkeys; i++)
 	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		keys[i] = NULL;
+		foreach(lc, q->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
 
-		if (!tle->resjunk && tle->resno == t->key_att[0])
-			key = tle;
+			if (!tle->resjunk && tle->resno == t->key_att[i])
+				keys[i] = tle;
+		}
+		if (keys[i] == NULL)
+			return;
+		given = given || !is_default(q, (Node *) keys[i]->expr, target->relid, e.main_view,
+									 t->att_names[t->key_att[i] - 1]);
 	}
-	if (key == NULL || !OidIsValid(fn = key_free_function()) ||
-		is_default(q, (Node *) key->expr, target->relid, e.main_view, t->att_names[t->key_att[0] - 1]))
+	if (!given || !OidIsValid(fn = key_free_function(t->nkeys > 1)))
 		return;
-	key->expr = (Expr *) makeFuncExpr(fn, exprType((Node *) key->expr),
-									  list_make2(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
-														   ObjectIdGetDatum(target->relid), false, true),
-												 key->expr),
-									  InvalidOid, exprCollation((Node *) key->expr), COERCE_EXPLICIT_CALL);
+	last = keys[t->nkeys - 1];
+	regclass = (Expr *) makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid), ObjectIdGetDatum(target->relid),
+								  false, true);
+	if (t->nkeys == 1)
+		args = list_make2(regclass, last->expr);
+	else
+	{
+		/* the key's columns as one row, next to the last one's expression, which it returns */
+		RowExpr    *row = makeNode(RowExpr);
+
+		for (i = 0; i < t->nkeys; i++)
+		{
+			/* each expression is evaluated twice: only where that gives the same value */
+			if (contain_volatile_functions((Node *) keys[i]->expr))
+				return;
+			row->args = lappend(row->args, copyObject(keys[i]->expr));
+			row->colnames = lappend(row->colnames, makeString(pstrdup(t->att_names[t->key_att[i] - 1])));
+		}
+		row->row_typeid = RECORDOID;
+		row->row_format = COERCE_IMPLICIT_CAST;
+		row->location = -1;
+		args = list_make3(regclass, row, last->expr);
+	}
+	last->expr = (Expr *) makeFuncExpr(fn, exprType((Node *) last->expr), args, InvalidOid,
+									   exprCollation((Node *) last->expr), COERCE_EXPLICIT_CALL);
 }
 
 /* The branch of the row holding the key, as the statement sees the table; false when none */
 static bool
-holder_branch(LaminTable *t, Datum value, int32 *branch)
+holder_branch(LaminTable *t, Datum *values, int32 *branch)
 {
 	Relation	heap = table_open(t->relid, AccessShareLock);
 	Relation	index = index_open(t->pk_index, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	Oid			opno = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
-										   index->rd_opcintype[0], BTEqualStrategyNumber);
-	ScanKeyData skey;
+	ScanKeyData skeys[INDEX_MAX_KEYS];
 	IndexScanDesc scan;
 	bool		found = false;
+	int			i;
 
-	if (!OidIsValid(opno))
-		elog(ERROR, "no equality operator for the primary key of %s", t->qualname);
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, get_opcode(opno), value);
-	skey.sk_collation = index->rd_indcollation[0];
-	scan = lamin_index_beginscan(heap, index, GetActiveSnapshot(), 1);
-	index_rescan(scan, &skey, 1, NULL, 0);
+	for (i = 0; i < t->nkeys; i++)
+	{
+		Oid			opno = get_opfamily_member(index->rd_opfamily[i], index->rd_opcintype[i],
+											   index->rd_opcintype[i], BTEqualStrategyNumber);
+
+		if (!OidIsValid(opno))
+			elog(ERROR, "no equality operator for the primary key of %s", t->qualname);
+		ScanKeyInit(&skeys[i], i + 1, BTEqualStrategyNumber, get_opcode(opno), values[i]);
+		skeys[i].sk_collation = index->rd_indcollation[i];
+	}
+	scan = lamin_index_beginscan(heap, index, GetActiveSnapshot(), t->nkeys);
+	index_rescan(scan, skeys, t->nkeys, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull;
@@ -219,12 +261,14 @@ branch_name(LaminTable *t, Oid catalog, int32 branch)
 	return name;
 }
 
-PG_FUNCTION_INFO_V1(lamin_key_free);
-Datum
-lamin_key_free(PG_FUNCTION_ARGS)
+/*
+ * The key's check: for a role that may insert through the main view (as the statement it was put
+ * in does; called by hand, it tells nobody else whether a key is taken), an error when a row the
+ * view does not show holds the key.
+ */
+static void
+check_key(Oid relid, Datum *values)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	Datum		value = PG_GETARG_DATUM(1);
 	LaminTable *t;
 	LaminEnabled e;
 	int32		branch;
@@ -234,27 +278,50 @@ lamin_key_free(PG_FUNCTION_ARGS)
 	char	   *keytext;
 	char	   *column;
 	char	   *shown;
+	char	   *restore_key;
 	Relation	rel;
+	StringInfoData cols,
+				text,
+				arr;
+	int			i;
 
-	/*
-	 * Only for a role that may insert through the main view (as the statement it was put in
-	 * does): called by hand, it tells nobody else whether a key is taken.
-	 */
 	if (!lamin_registry_lookup(relid, &e) || e.relid != relid || !OidIsValid(e.main_view) ||
 		pg_class_aclcheck(e.main_view, user, ACL_INSERT) != ACLCHECK_OK)
-		PG_RETURN_DATUM(value);
+		return;
 	t = lamin_table_get(relid);
-	if (t->nkeys != 1 || get_fn_expr_argtype(fcinfo->flinfo, 1) != t->key_type[0] ||
-		!holder_branch(t, value, &branch) ||
+	if (!holder_branch(t, values, &branch) ||
 		branch == LAMIN_BRANCH_MAIN || branch == lamin_current_branch_for(relid))
-		PG_RETURN_DATUM(value);
+		return;
 
 	view = branch == LAMIN_BRANCH_TRASH ? e.trash_view :
 		branch == LAMIN_BRANCH_ARCHIVE ? e.archive_view : InvalidOid;
 	may_read = has_privs_of_role(user, t->owner) ||
 		(OidIsValid(view) && pg_class_aclcheck(view, user, ACL_SELECT) == ACLCHECK_OK);
-	keytext = lamin_key_text(t, &value);
-	column = t->key_name[0];
+	/*
+	 * "(a, b)=(1, x)" as Postgres writes a key; the restore call's key as one typed value, or an
+	 * array of texts for several columns
+	 */
+	initStringInfo(&cols);
+	initStringInfo(&text);
+	initStringInfo(&arr);
+	appendStringInfoString(&arr, "ARRAY[");
+	for (i = 0; i < t->nkeys; i++)
+	{
+		Oid			out;
+		bool		varlena;
+		char	   *v;
+
+		getTypeOutputInfo(t->key_type[i], &out, &varlena);
+		v = OidOutputFunctionCall(out, values[i]);
+		appendStringInfo(&cols, "%s%s", i ? ", " : "", t->key_name[i]);
+		appendStringInfo(&text, "%s%s", i ? ", " : "", v);
+		appendStringInfo(&arr, "%s%s", i ? ", " : "", quote_literal_cstr(v));
+	}
+	appendStringInfoChar(&arr, ']');
+	column = cols.data;
+	keytext = text.data;
+	restore_key = t->nkeys == 1 ?
+		psprintf("%s::%s", quote_literal_cstr(keytext), format_type_be(t->key_type[0])) : arr.data;
 	shown = lamin_qualified_name(e.main_view);
 	rel = table_open(relid, NoLock);	/* the INSERT holds its lock */
 	if (!may_read)
@@ -275,8 +342,8 @@ lamin_key_free(PG_FUNCTION_ARGS)
 				 errmsg("key (%s)=(%s) of %s is held by a row in the %s", column, keytext, t->label, where),
 				 errdetail("Key (%s)=(%s) already exists. View %s does not show the %s; view %s does.",
 						   column, keytext, shown, where, lamin_qualified_name(view)),
-				 errhint("Restore that row (SELECT lamin.restore('%s', %s::%s);) or insert under another key.",
-						 shown, quote_literal_cstr(keytext), format_type_be(t->key_type[0])),
+				 errhint("Restore that row (SELECT lamin.restore('%s', %s);) or insert under another key.",
+						 shown, restore_key),
 				 errtableconstraint(rel, get_rel_name(t->pk_index))));
 	}
 	ereport(ERROR,
@@ -288,5 +355,61 @@ lamin_key_free(PG_FUNCTION_ARGS)
 			 errhint("Switch to that branch to see the row, merge it into main, or insert under another key; the branches are listed by: SELECT id, name FROM %s;",
 					 lamin_qualified_name(e.branch_table)),
 			 errtableconstraint(rel, get_rel_name(t->pk_index))));
+}
+
+/* lamin._key_free(tbl, key): a one-column key, returned after its check */
+PG_FUNCTION_INFO_V1(lamin_key_free);
+Datum
+lamin_key_free(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Datum		value = PG_GETARG_DATUM(1);
+	LaminEnabled e;
+	LaminTable *t = lamin_registry_lookup(relid, &e) && e.relid == relid ? lamin_table_get(relid) : NULL;
+
+	if (t != NULL && t->nkeys == 1 && get_fn_expr_argtype(fcinfo->flinfo, 1) == t->key_type[0])
+		check_key(relid, &value);
+	PG_RETURN_DATUM(value);
+}
+
+/*
+ * lamin._keys_free(tbl, keys, value): a key of several columns (keys, a row of them in key
+ * order); returns value, the expression of the key's last column, after the check
+ */
+PG_FUNCTION_INFO_V1(lamin_keys_free);
+Datum
+lamin_keys_free(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	HeapTupleHeader keys = PG_GETARG_HEAPTUPLEHEADER(1);
+	Datum		value = PG_GETARG_DATUM(2);
+	LaminEnabled e;
+	LaminTable *t = lamin_registry_lookup(relid, &e) && e.relid == relid ? lamin_table_get(relid) : NULL;
+	TupleDesc	desc;
+	HeapTupleData tuple;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		nulls[INDEX_MAX_KEYS];
+	bool		usable;
+	int			i;
+
+	if (t == NULL || t->nkeys < 2)
+		PG_RETURN_DATUM(value);
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(keys), HeapTupleHeaderGetTypMod(keys));
+	usable = desc->natts == t->nkeys;
+	for (i = 0; usable && i < t->nkeys; i++)
+		usable = TupleDescAttr(desc, i)->atttypid == t->key_type[i];
+	if (usable)
+	{
+		tuple.t_len = HeapTupleHeaderGetDatumLength(keys);
+		ItemPointerSetInvalid(&(tuple.t_self));
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = keys;
+		heap_deform_tuple(&tuple, desc, values, nulls);
+		for (i = 0; i < t->nkeys; i++)
+			usable = usable && !nulls[i];
+	}
+	ReleaseTupleDesc(desc);
+	if (usable)
+		check_key(relid, values);
 	PG_RETURN_DATUM(value);
 }

@@ -121,12 +121,17 @@ INSERT INTO hk.tag VALUES ('it''s', 1);
 SELECT action FROM lamin.delete('hk.tag', 'it''s'::text);
 INSERT INTO hk.tag VALUES ('it''s', 2);
 
--- keys of more than one column are left to Postgres
-CREATE TABLE hk.pair (a int, b int, PRIMARY KEY (a, b));
+-- keys of several columns: the same, the restore call's key an array
+CREATE TABLE hk.pair (a int, b text, n int, PRIMARY KEY (a, b));
 SELECT relation FROM lamin.enable('hk.pair');
-INSERT INTO hk.pair VALUES (1, 1);
-SELECT count(*) FROM lamin.delete_many('hk.pair', ARRAY[['1', '1']]);
-INSERT INTO hk.pair VALUES (1, 1);
+INSERT INTO hk.pair VALUES (1, 'x', 1), (1, 'y', 1);
+SELECT count(*) FROM lamin.delete_many('hk.pair', ARRAY[['1', 'x']]);
+INSERT INTO hk.pair VALUES (1, 'x', 2);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO hk.pair (b, a, n) SELECT 'x', 1, 3;
+INSERT INTO hk.pair VALUES (1, 'y', 2);
+INSERT INTO hk.pair VALUES (1, 'z', 2), (2, 'x', 2) RETURNING a, b;
+SELECT action FROM lamin.restore('hk.pair', ARRAY['1', 'x']);
 
 -- LaminDB's artifacts: the same through lamin.artifact
 INSERT INTO lamin.artifact (id, uid, key) VALUES (900, 'hkArtifact0000000000', 'a.txt');
