@@ -13,10 +13,10 @@
  *     expression), where the key's expressions are not volatile (they are evaluated twice). Not
  *     for ON CONFLICT DO NOTHING, which asks Postgres to skip such rows silently; an ON CONFLICT
  *     DO UPDATE meets the check before its arbitration.
- *   - lamin._key_free(tbl, key), lamin._keys_free(tbl, keys, value): return the key (the value),
- *     after one look-up in the primary key index
- *     (for a role that may insert through the main view; for others it returns the key unread);
- *     when the row holding it is on a branch the main view does not show, fails with the unique
+ *   - lamin._key_free(tbl, key), lamin._keys_free(tbl, keys, value): return the key (the value)
+ *     after one look-up in the primary key index (for a role that may insert through the main
+ *     view; for others, unread); when the row holding it is on a branch the main view does not
+ *     show, fail with the unique
  *     violation's SQLSTATE (23505, what ORMs recognise) and the constraint's name, saying where
  *     the row is and how to bring it back. Which branch is named only to a role that may read
  *     it (the table's owner, or SELECT on the trash or archive view).
@@ -39,8 +39,8 @@
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
 #include "parser/parse_relation.h"
-#include "rewrite/rewriteHandler.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -52,8 +52,10 @@
 #include "compat.h"
 #include "lamin_branch.h"
 
-/* lamin._key_free(regclass, anyelement) or lamin._keys_free(regclass, record, anyelement), or
- * InvalidOid where the installed version lacks it */
+/*
+ * lamin._key_free(regclass, anyelement) or lamin._keys_free(regclass, record, anyelement), or
+ * InvalidOid where the installed version lacks it
+ */
 static Oid
 key_free_function(bool several)
 {
