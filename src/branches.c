@@ -151,8 +151,7 @@ setting_name(void)
 static bool
 resolve_branch(Oid catalog, const char *name, int32 *id, int16 *status, bool lock)
 {
-	Oid			saved_user;
-	int			saved_context;
+	LaminSavedUser saved;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	bool		isnull;
@@ -175,9 +174,7 @@ resolve_branch(Oid catalog, const char *name, int32 *id, int16 *status, bool loc
 	values[0] = CStringGetTextDatum(name);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(lamin_relation_owner(catalog),
-						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	lamin_become_role(lamin_relation_owner(catalog), &saved);
 	rc = SPI_execute_with_args(sql, 1, argtypes, values, NULL, !lock, 1);
 	lamin_spi_check(rc, "reading the branch catalog");
 	found = SPI_processed > 0;
@@ -187,7 +184,7 @@ resolve_branch(Oid catalog, const char *name, int32 *id, int16 *status, bool loc
 		if (status)
 			*status = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	}
-	SetUserIdAndSecContext(saved_user, saved_context);
+	lamin_restore_user(&saved);
 	SPI_finish();
 	return found;
 }
@@ -814,8 +811,7 @@ merge_side(Oid catalog, const char *source, const char *target, bool apply, Merg
 static void
 mark_merged(Oid catalog, int32 id)
 {
-	Oid			saved_user;
-	int			saved_context;
+	LaminSavedUser saved;
 	Oid			types[1] = {INT4OID};
 	Datum		values[1];
 	int			rc;
@@ -825,9 +821,7 @@ mark_merged(Oid catalog, int32 id)
 	values[0] = Int32GetDatum(id);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(lamin_relation_owner(catalog),
-						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	lamin_become_role(lamin_relation_owner(catalog), &saved);
 	merging = true;
 	PG_TRY();
 	{
@@ -841,7 +835,7 @@ mark_merged(Oid catalog, int32 id)
 		merging = false;
 	}
 	PG_END_TRY();
-	SetUserIdAndSecContext(saved_user, saved_context);
+	lamin_restore_user(&saved);
 	SPI_finish();
 }
 

@@ -900,6 +900,16 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 }
 
 /* The key as users write it: the value, or (v1,v2) for a key of several columns. */
+/* The branch of a row of the table (main where the column is NULL) */
+int32
+lamin_slot_branch(LaminTable *t, TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, t->att_branch, &isnull);
+
+	return isnull ? LAMIN_BRANCH_MAIN : DatumGetInt32(d);
+}
+
 char *
 lamin_key_text(LaminTable *t, Datum *key)
 {

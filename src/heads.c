@@ -116,15 +116,6 @@ row_uid(LaminTable *t, TupleTableSlot *slot)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-static int32
-row_branch(LaminTable *t, TupleTableSlot *slot)
-{
-	bool		isnull;
-	Datum		d = slot_getattr(slot, t->att_branch, &isnull);
-
-	return isnull ? LAMIN_BRANCH_MAIN : DatumGetInt32(d);
-}
-
 static bool
 row_is_latest(LaminTable *t, TupleTableSlot *slot)
 {
@@ -203,7 +194,7 @@ row_moved(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot)
 
 	if (!oldslot || !newslot)
 		return true;
-	if (row_branch(t, oldslot) != row_branch(t, newslot))
+	if (lamin_slot_branch(t, oldslot) != lamin_slot_branch(t, newslot))
 		return true;
 	old_uid = row_uid(t, oldslot);
 	new_uid = row_uid(t, newslot);
@@ -308,13 +299,13 @@ note_families(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot, v
 	HeadsState *st = (HeadsState *) arg;
 
 	if (oldslot)
-		family_add(st->families, row_uid(t, oldslot), row_branch(t, oldslot));
+		family_add(st->families, row_uid(t, oldslot), lamin_slot_branch(t, oldslot));
 	if (newslot)
 	{
-		int32		branch = row_branch(t, newslot);
+		int32		branch = lamin_slot_branch(t, newslot);
 
 		family_add(st->families, row_uid(t, newslot), branch);
-		if (oldslot && branch == LAMIN_BRANCH_TRASH && row_branch(t, oldslot) != LAMIN_BRANCH_TRASH &&
+		if (oldslot && branch == LAMIN_BRANCH_TRASH && lamin_slot_branch(t, oldslot) != LAMIN_BRANCH_TRASH &&
 			row_is_latest(t, newslot))
 			st->trashed_heads = true;
 	}
@@ -334,13 +325,13 @@ note_promotions(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot,
 	if (p)
 		p->moved = true;
 
-	if (st->trashed_heads && oldslot && newslot && row_branch(t, newslot) == LAMIN_BRANCH_TRASH &&
-		row_branch(t, oldslot) != LAMIN_BRANCH_TRASH && row_is_latest(t, newslot))
+	if (st->trashed_heads && oldslot && newslot && lamin_slot_branch(t, newslot) == LAMIN_BRANCH_TRASH &&
+		lamin_slot_branch(t, oldslot) != LAMIN_BRANCH_TRASH && row_is_latest(t, newslot))
 	{
 		FamilyKey	k;
 		FamilyEntry *f;
 
-		if (family_key(&k, row_uid(t, oldslot), row_branch(t, oldslot)) &&
+		if (family_key(&k, row_uid(t, oldslot), lamin_slot_branch(t, oldslot)) &&
 			(f = hash_search(st->families, &k, HASH_FIND, NULL)) != NULL && f->promoted)
 		{
 			Datum	   *key = palloc(sizeof(Datum) * t->nkeys);

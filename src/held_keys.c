@@ -241,9 +241,9 @@ holder_branch(LaminTable *t, Datum *values, int32 *branch)
 	return found;
 }
 
-/* The name of a user branch in the table's catalog, read as the table's owner; its id if none */
+/* The name of a user branch in the table's catalog, read as the catalog's owner; its id if none */
 static char *
-branch_name(LaminTable *t, Oid catalog, int32 branch)
+branch_name(Oid catalog, int32 branch)
 {
 	LaminSavedUser saved;
 	Oid			argtypes[1] = {INT4OID};
@@ -252,7 +252,7 @@ branch_name(LaminTable *t, Oid catalog, int32 branch)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	lamin_become_owner(t, &saved);
+	lamin_become_role(lamin_relation_owner(catalog), &saved);
 	if (SPI_execute_with_args(psprintf("SELECT name::text FROM %s WHERE id OPERATOR(pg_catalog.=) $1",
 									   lamin_qualified_name(catalog)),
 							  1, argtypes, args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
@@ -351,7 +351,7 @@ check_key(Oid relid, Datum *values)
 	ereport(ERROR,
 			(errcode(ERRCODE_UNIQUE_VIOLATION),
 			 errmsg("key (%s)=(%s) of %s is held by a row on branch %s", column, keytext, t->label,
-					branch_name(t, e.branch_table, branch)),
+					branch_name(e.branch_table, branch)),
 			 errdetail("Key (%s)=(%s) already exists. View %s shows main and the current branch only.",
 					   column, keytext, shown),
 			 errhint("Switch to that branch to see the row, merge it into main, or insert under another key; the branches are listed by: SELECT id, name FROM %s;",

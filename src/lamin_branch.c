@@ -169,8 +169,7 @@ lamin_check_branch_value(LaminTable *t, const char *column, int32 branch)
 	static SPIPlanPtr plan = NULL;
 	Oid			nsp;
 	Oid			catalog;
-	Oid			saved_user;
-	int			saved_context;
+	LaminSavedUser saved;
 	Datum		values[1];
 	bool		found;
 	bool		merged;
@@ -184,9 +183,7 @@ lamin_check_branch_value(LaminTable *t, const char *column, int32 branch)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* as the catalog's owner, as Postgres's foreign-key triggers read the referenced table */
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(lamin_relation_owner(catalog),
-						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	lamin_become_role(lamin_relation_owner(catalog), &saved);
 	if (plan == NULL || !SPI_plan_is_valid(plan))
 	{
 		Oid			argtypes[1] = {INT4OID};
@@ -203,7 +200,7 @@ lamin_check_branch_value(LaminTable *t, const char *column, int32 branch)
 	found = SPI_processed > 0;
 	/* a merged branch takes no more rows (lamin.merge holds it locked while it merges) */
 	merged = found && DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == -1;
-	SetUserIdAndSecContext(saved_user, saved_context);
+	lamin_restore_user(&saved);
 	SPI_finish();
 	if (merged)
 		ereport(ERROR,

@@ -116,6 +116,7 @@ extern void lamin_table_cache_init(void);
 extern LaminTable *lamin_table_get(Oid relid);
 extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which, bool many);
 extern char *lamin_key_text(LaminTable *t, Datum *key);
+extern int32 lamin_slot_branch(LaminTable *t, TupleTableSlot *slot);
 extern void lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key);
 extern void lamin_spi_check(int rc, const char *what);
 extern char *lamin_qualified_operator(Oid typid, int which);
@@ -151,6 +152,7 @@ typedef struct LaminSavedUser
 	Oid			userid;
 	int			sec_context;
 } LaminSavedUser;
+extern void lamin_become_role(Oid role, LaminSavedUser *saved);
 extern void lamin_become_owner(LaminTable *t, LaminSavedUser *saved);
 extern void lamin_restore_user(LaminSavedUser *saved);
 

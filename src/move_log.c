@@ -196,15 +196,6 @@ moved_grow(Moved *m)
 #undef GROW
 }
 
-static int32
-slot_branch(LaminTable *t, TupleTableSlot *slot)
-{
-	bool		isnull;
-	Datum		d = slot_getattr(slot, t->att_branch, &isnull);
-
-	return isnull ? LAMIN_BRANCH_MAIN : DatumGetInt32(d);
-}
-
 /* The key as text, as lamin_key_text() writes it, with the output functions looked up once */
 static Datum
 row_key_text(LaminTable *t, Moved *m, TupleTableSlot *slot)
@@ -232,9 +223,9 @@ static void
 note_row(LaminTable *t, Moved *m, TupleTableSlot *oldslot, TupleTableSlot *newslot, bool keep_old)
 {
 	bool		isnull;
-	int32		from = slot_branch(t, oldslot);
+	int32		from = lamin_slot_branch(t, oldslot);
 
-	if (newslot && slot_branch(t, newslot) == from)
+	if (newslot && lamin_slot_branch(t, newslot) == from)
 		return;
 	moved_grow(m);
 	m->keys[m->n] = row_key_text(t, m, oldslot);
@@ -252,7 +243,7 @@ note_row(LaminTable *t, Moved *m, TupleTableSlot *oldslot, TupleTableSlot *newsl
 	}
 	m->froms[m->n] = Int32GetDatum(from);
 	m->to_null[m->n] = newslot == NULL;
-	m->tos[m->n] = newslot ? Int32GetDatum(slot_branch(t, newslot)) : (Datum) 0;
+	m->tos[m->n] = newslot ? Int32GetDatum(lamin_slot_branch(t, newslot)) : (Datum) 0;
 	m->row_null[m->n] = newslot != NULL;
 	if (newslot == NULL)
 		m->rows[m->n] = DirectFunctionCall1(row_to_json, ExecFetchSlotHeapTupleDatum(oldslot));
@@ -340,13 +331,11 @@ attnum_of(Relation rel, const char *name)
 	return att;
 }
 
-/* Run SQL as the owner of lamin.move_log, which only roles granted it can read. */
+/* Take the rights of lamin.move_log's owner: only roles granted it read the log. */
 static void
 become_log_owner(LaminSavedUser *saved)
 {
-	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-	SetUserIdAndSecContext(lamin_relation_owner(lamin_relid("move_log")),
-						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	lamin_become_role(lamin_relation_owner(lamin_relid("move_log")), saved);
 }
 
 /*

@@ -66,19 +66,6 @@ registry_add(Oid oid, LaminEnabled *e)
 	r->e = *e;
 }
 
-static Oid
-registry_owner(void)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(registry_relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", registry_relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /* Does the registry carry the trigger that invalidates this cache when its rows change? */
 static bool
 registry_watched(void)
@@ -95,8 +82,7 @@ registry_watched(void)
 static void
 registry_load(void)
 {
-	Oid			saved_user;
-	int			saved_context;
+	LaminSavedUser saved;
 	HASHCTL		ctl;
 	Oid			nsp = get_namespace_oid("lamin", true);
 	uint64		i;
@@ -124,9 +110,7 @@ registry_load(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* as the registry's owner: whoever runs a trigger or a move, the registry is readable */
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(registry_owner(),
-						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	lamin_become_role(lamin_relation_owner(registry_relid), &saved);
 	PG_TRY();
 	{
 		rc = SPI_execute("SELECT relation::pg_catalog.oid, main_view::pg_catalog.oid, "
@@ -163,7 +147,7 @@ registry_load(void)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	SetUserIdAndSecContext(saved_user, saved_context);
+	lamin_restore_user(&saved);
 	SPI_finish();
 
 	/*
@@ -381,11 +365,16 @@ lamin_check_update_right(const LaminEnabled *e, int32 branch)
  * and row-level security policies do not apply, and the caller cannot change the identity back.
  */
 void
-lamin_become_owner(LaminTable *t, LaminSavedUser *saved)
+lamin_become_role(Oid role, LaminSavedUser *saved)
 {
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-	SetUserIdAndSecContext(t->owner,
-						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	SetUserIdAndSecContext(role, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+}
+
+void
+lamin_become_owner(LaminTable *t, LaminSavedUser *saved)
+{
+	lamin_become_role(t->owner, saved);
 }
 
 void
