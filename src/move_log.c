@@ -10,8 +10,9 @@
  *   - lamin._move_log_trigger(): AFTER UPDATE and AFTER DELETE FOR EACH STATEMENT with
  *     transition tables (FOR EACH ROW on partitioned tables). It reads the old and new rows side
  *     by side, keeps those whose branch changed (or that were deleted: purges, with the row as
- *     jsonb) and writes them straight into lamin.move_log's heap and indexes, as COPY does (no
- *     role needs to be granted the log, and no plan runs per statement). With the argument
+ *     jsonb) and writes them straight into lamin.move_record's heap and indexes, as COPY does
+ *     (no role needs to be granted the log, and no plan runs per statement): one record per
+ *     pair of branches, the keys as an array. lamin.move_log shows a row per moved row. With the argument
  *     'cascade', it then moves the rows of enabled child tables that reference the moved rows,
  *     as each child table's owner, under the same operation: rows leaving for trash or archive
  *     take the children that were on the branch they left with them; rows coming back take the
@@ -32,6 +33,7 @@
 #include "executor/executor.h"
 #include "parser/parse_relation.h"
 #include "executor/tuptable.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -326,30 +328,31 @@ attnum_of(Relation rel, const char *name)
 	if (att == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of relation \"lamin.move_log\" does not exist", name),
+				 errmsg("column \"%s\" of relation \"lamin.move_record\" does not exist", name),
 				 errhint("ALTER EXTENSION lamin_branch UPDATE brings it.")));
 	return att;
 }
 
-/* Take the rights of lamin.move_log's owner: only roles granted it read the log. */
+/* Take the rights of the log's owner: only roles granted it read the log. */
 static void
 become_log_owner(LaminSavedUser *saved)
 {
-	lamin_become_role(lamin_relation_owner(lamin_relid("move_log")), saved);
+	lamin_become_role(lamin_relation_owner(lamin_relid("move_record")), saved);
 }
 
 /*
- * Write the statement's records into lamin.move_log directly, as COPY does: the heap and the
+ * Write the statement's records into lamin.move_record directly, as COPY does: the heap and the
  * indexes, no plan, no executor, no permission check (the log is the extension's own table and
- * nothing but this module and lamin._move_log_record_trashed() writes it). The columns take the
- * values their defaults would: id from the table's identity sequence, one per record, in order;
- * at the statement's timestamp; txid the top transaction's id.
+ * nothing but this module writes it). One record per pair of branches the statement moved rows
+ * between (a purge has no to_branch), holding their keys, uids and purged rows as arrays in the
+ * order the statement met them. The other columns take the values their defaults would: id
+ * from the table's identity sequence; at the statement's timestamp; txid the top transaction's.
  */
 static void
 write_log(LaminTable *t, Moved *m, int64 operation)
 {
-	Relation	rel = table_open(lamin_relid("move_log"), RowExclusiveLock);
-	Oid			seq = lamin_relid("move_log_id_seq");
+	Relation	rel = table_open(lamin_relid("move_record"), RowExclusiveLock);
+	Oid			seq = lamin_relid("move_record_id_seq");
 	TupleDesc	desc = RelationGetDescr(rel);
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
@@ -357,38 +360,64 @@ write_log(LaminTable *t, Moved *m, int64 operation)
 	CommandId	cid = GetCurrentCommandId(true);
 	AttrNumber	a_id = attnum_of(rel, "id"),
 				a_relation = attnum_of(rel, "relation"),
-				a_key = attnum_of(rel, "key"),
-				a_uid = attnum_of(rel, "uid"),
+				a_keys = attnum_of(rel, "keys"),
+				a_uids = attnum_of(rel, "uids"),
 				a_from = attnum_of(rel, "from_branch"),
 				a_to = attnum_of(rel, "to_branch"),
 				a_role = attnum_of(rel, "role"),
 				a_at = attnum_of(rel, "at"),
 				a_txid = attnum_of(rel, "txid"),
 				a_operation = attnum_of(rel, "operation"),
-				a_row = attnum_of(rel, "row_data");
+				a_rows = attnum_of(rel, "row_data");
 	Datum		at = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 	Datum		txid = Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId()));
-	int			i;
+	bool	   *done = palloc0(sizeof(bool) * m->n);
+	Datum	   *keys = palloc(sizeof(Datum) * m->n);
+	Datum	   *uids = palloc(sizeof(Datum) * m->n);
+	bool	   *uid_null = palloc(sizeof(bool) * m->n);
+	Datum	   *rows = palloc(sizeof(Datum) * m->n);
+	int			first;
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
-	for (i = 0; i < m->n; i++)
+	for (first = 0; first < m->n; first++)
 	{
+		int			n = 0,
+					i;
+		bool		purge = m->to_null[first];
+		bool		any_uid = false;
+
+		if (done[first])
+			continue;
+		/* the rows moved between the same two branches as this one */
+		for (i = first; i < m->n; i++)
+		{
+			if (done[i] || m->froms[i] != m->froms[first] || m->to_null[i] != purge ||
+				(!purge && m->tos[i] != m->tos[first]))
+				continue;
+			done[i] = true;
+			keys[n] = m->keys[i];
+			uids[n] = m->uids[i];
+			uid_null[n] = m->uid_null[i];
+			any_uid |= !m->uid_null[i];
+			if (purge)
+				rows[n] = DirectFunctionCall1(jsonb_in, CStringGetDatum(TextDatumGetCString(m->rows[i])));
+			n++;
+		}
 		ExecClearTuple(slot);
 		memset(slot->tts_isnull, true, desc->natts * sizeof(bool));
 #define SET(att, value, isnull) (slot->tts_values[(att) - 1] = (value), slot->tts_isnull[(att) - 1] = (isnull))
 		SET(a_id, Int64GetDatum(nextval_internal(seq, false)), false);
 		SET(a_relation, ObjectIdGetDatum(t->query_relid), false);
-		SET(a_key, m->keys[i], false);
-		SET(a_uid, m->uids[i], m->uid_null[i]);
-		SET(a_from, m->froms[i], false);
-		SET(a_to, m->tos[i], m->to_null[i]);
+		SET(a_keys, array_of(keys, NULL, n, TEXTOID), false);
+		SET(a_uids, any_uid ? array_of(uids, uid_null, n, TEXTOID) : (Datum) 0, !any_uid);
+		SET(a_from, m->froms[first], false);
+		SET(a_to, m->tos[first], purge);
 		SET(a_role, ObjectIdGetDatum(GetOuterUserId()), false);
 		SET(a_at, at, false);
 		SET(a_txid, txid, false);
 		SET(a_operation, Int64GetDatum(operation), false);
-		SET(a_row, m->row_null[i] ? (Datum) 0 :
-			DirectFunctionCall1(jsonb_in, CStringGetDatum(TextDatumGetCString(m->rows[i]))), m->row_null[i]);
+		SET(a_rows, purge ? array_of(rows, NULL, n, JSONBOID) : (Datum) 0, !purge);
 #undef SET
 		ExecStoreVirtualTuple(slot);
 		table_tuple_insert(rel, slot, cid, 0, NULL);
@@ -410,6 +439,18 @@ away(int32 branch)
 {
 	return branch == LAMIN_BRANCH_TRASH || branch == LAMIN_BRANCH_ARCHIVE;
 }
+
+/*
+ * The records of the keys $2 of table $1, found through the GIN index on the keys: every record
+ * in order, or the latest of each key. Columns as lamin._moves_of() returns them.
+ */
+#define MOVES_OF_SQL(distinct, order) \
+	"SELECT " distinct " k.key, r.from_branch, r.to_branch, r.role, r.at, r.operation, r.id " \
+	"FROM lamin.move_record r CROSS JOIN LATERAL pg_catalog.unnest(r.keys) AS k(key) " \
+	"WHERE r.relation OPERATOR(pg_catalog.=) $1 AND r.keys OPERATOR(pg_catalog.&&) $2 " \
+	"AND k.key IN (SELECT pg_catalog.unnest($2)) ORDER BY k.key, r.id" order
+#define LATEST_MOVES_SQL MOVES_OF_SQL("DISTINCT ON (k.key)", " DESC")
+#define ALL_MOVES_SQL MOVES_OF_SQL("", "")
 
 /*
  * For each restored row, the operation that took it to the branch it came from: its latest
@@ -436,10 +477,7 @@ parent_operations(LaminTable *t, Moved *m)
 
 	args[0] = ObjectIdGetDatum(t->query_relid);
 	args[1] = array_of(m->keys, NULL, m->n, TEXTOID);
-	rc = SPI_execute_with_args("SELECT DISTINCT ON (l.key) l.key, l.operation, l.to_branch FROM lamin.move_log l "
-							   "WHERE l.relation OPERATOR(pg_catalog.=) $1 "
-							   "AND l.key OPERATOR(pg_catalog.=) ANY ($2) ORDER BY l.key, l.id DESC",
-							   2, (Oid[]) {REGCLASSOID, TEXTARRAYOID}, args, NULL, true, 0);
+	rc = SPI_execute_with_args(LATEST_MOVES_SQL, 2, (Oid[]) {REGCLASSOID, TEXTARRAYOID}, args, NULL, true, 0);
 	lamin_spi_check(rc, "finding the operations that took the rows away");
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = NAMEDATALEN * 4;
@@ -450,7 +488,7 @@ parent_operations(LaminTable *t, Moved *m)
 	{
 		bool		isnull;
 		char	   *key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-		Datum		op = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+		Datum		op = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 6, &isnull);
 		OpEntry    *e;
 
 		if (isnull || strlen(key) >= NAMEDATALEN * 4)
@@ -479,11 +517,15 @@ children_of_operations(Oid child, Datum ops, Datum *keys, Datum *keyops)
 
 	args[0] = ObjectIdGetDatum(child);
 	args[1] = ops;
-	rc = SPI_execute_with_args("SELECT pg_catalog.array_agg(l.key), pg_catalog.array_agg(l.operation) "
-							   "FROM lamin.move_log l WHERE l.relation OPERATOR(pg_catalog.=) $1 "
-							   "AND l.operation OPERATOR(pg_catalog.=) ANY ($2) AND l.to_branch OPERATOR(pg_catalog.<=) 0 "
-							   "AND NOT EXISTS (SELECT 1 FROM lamin.move_log n WHERE n.relation OPERATOR(pg_catalog.=) l.relation "
-							   "AND n.key OPERATOR(pg_catalog.=) l.key AND n.id OPERATOR(pg_catalog.>) l.id)",
+	rc = SPI_execute_with_args("WITH c AS MATERIALIZED (SELECT k.key, r.operation, r.id FROM lamin.move_record r "
+							   "CROSS JOIN LATERAL pg_catalog.unnest(r.keys) AS k(key) WHERE r.relation OPERATOR(pg_catalog.=) $1 "
+							   "AND r.operation OPERATOR(pg_catalog.=) ANY ($2) AND r.to_branch OPERATOR(pg_catalog.<=) 0), "
+							   "last AS (SELECT DISTINCT ON (k.key) k.key, r.id FROM lamin.move_record r "
+							   "CROSS JOIN LATERAL pg_catalog.unnest(r.keys) AS k(key) WHERE r.relation OPERATOR(pg_catalog.=) $1 "
+							   "AND r.keys OPERATOR(pg_catalog.&&) (SELECT pg_catalog.array_agg(c.key) FROM c) "
+							   "AND k.key IN (SELECT c.key FROM c) ORDER BY k.key, r.id DESC) "
+							   "SELECT pg_catalog.array_agg(c.key), pg_catalog.array_agg(c.operation) "
+							   "FROM c JOIN last ON last.key OPERATOR(pg_catalog.=) c.key AND last.id OPERATOR(pg_catalog.=) c.id",
 							   2, (Oid[]) {REGCLASSOID, INT8ARRAYOID}, args, NULL, true, 0);
 	lamin_spi_check(rc, "finding the rows of an operation");
 	{
@@ -815,12 +857,66 @@ lamin_move_log_seed(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	become_log_owner(&saved);
-	rc = SPI_execute_with_args("INSERT INTO lamin.move_log (relation, key, uid, to_branch) "
-							   "SELECT $1, x.k, x.u, -1 FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) "
-							   "AS x(k, u) WHERE x.k IS NOT NULL",
+	rc = SPI_execute_with_args("INSERT INTO lamin.move_record (relation, keys, uids, to_branch) "
+							   "SELECT $1, pg_catalog.array_agg(x.k ORDER BY x.i), CASE WHEN pg_catalog.bool_or(x.u IS NOT NULL) "
+							   "THEN pg_catalog.array_agg(x.u ORDER BY x.i) END, -1 "
+							   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) WITH ORDINALITY AS x(k, u, i) "
+							   "WHERE x.k IS NOT NULL HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0",
 							   3, (Oid[]) {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID}, args, nulls, false, 0);
 	lamin_spi_check(rc, "recording the rows in the trash");
 	lamin_restore_user(&saved);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * lamin._moves_of(tbl, keys, latest): the records of the given keys of a table, or the latest
+ * record of each, for a role that may read the table's trash view or lamin.move_log, and none
+ * for any other role (as lamin.trash shows it nothing of the table). Read as the log's owner
+ * through the GIN index on the keys: what retention and cascade purges ask of the log for a
+ * batch of rows, without reading the table's whole log.
+ */
+PG_FUNCTION_INFO_V1(lamin_moves_of);
+Datum
+lamin_moves_of(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid = PG_GETARG_OID(0);
+	Datum		args[2];
+	bool		latest = PG_GETARG_BOOL(2);
+	LaminEnabled e;
+	LaminSavedUser saved;
+	Oid			logview;
+	uint64		r;
+	int			rc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!lamin_registry_lookup(relid, &e))
+		PG_RETURN_VOID();
+	logview = get_relname_relid("move_log", get_namespace_oid("lamin", false));
+	if (pg_class_aclcheck(e.trash_view, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+		(!OidIsValid(logview) || pg_class_aclcheck(logview, GetUserId(), ACL_SELECT) != ACLCHECK_OK))
+		PG_RETURN_VOID();
+
+	args[0] = ObjectIdGetDatum(e.relid);
+	args[1] = PG_GETARG_DATUM(1);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_log_owner(&saved);
+	rc = SPI_execute_with_args(latest ? LATEST_MOVES_SQL : ALL_MOVES_SQL, 2,
+							   (Oid[]) {REGCLASSOID, TEXTARRAYOID}, args, NULL, true, 0);
+	lamin_restore_user(&saved);
+	lamin_spi_check(rc, "reading the records of the keys");
+	for (r = 0; r < SPI_processed; r++)
+	{
+		Datum		values[7];
+		bool		nulls[7];
+		int			c;
+
+		for (c = 0; c < 7; c++)
+			values[c] = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

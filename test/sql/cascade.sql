@@ -1,7 +1,7 @@
 -- Cascades: enable(tbl, cascade => true) makes moving a parent row move the rows of enabled
 -- tables that reference it, in the same operation; restore brings back exactly those.
 \set SHOW_CONTEXT never
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 CREATE SCHEMA cs;
 CREATE TABLE cs.project (id int PRIMARY KEY, name text);
 CREATE TABLE cs.sample (id int PRIMARY KEY, project_id int REFERENCES cs.project ON DELETE RESTRICT, name text);
@@ -32,7 +32,7 @@ SELECT relation, key, operation_rows FROM lamin.trash ORDER BY relation::text, k
 -- restoring the project brings back what its trashing took along, not sample 3
 SELECT action FROM lamin.restore('cs.project', 1);
 SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- restore(..., cascade => false) brings back the parent alone
 SELECT action FROM lamin.delete('cs.project', 1);
@@ -41,7 +41,7 @@ SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
 -- the samples, restored on their own, bring back the files that operation took along with them
 SELECT count(*) FROM lamin.restore_many('cs.sample', ARRAY[1, 2]);
 SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- every path cascades: DELETE through the view (one UPDATE), an UPDATE of branch_id
 DELETE FROM cs.project WHERE id = 2;
@@ -49,14 +49,14 @@ SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
 UPDATE cs.project_all SET branch_id = 1 WHERE id = 2;
 SELECT * FROM cs.log ORDER BY op, tbl, id;
 SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- archive likewise, and back
 SELECT action FROM lamin.archive('cs.project', 2);
 SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
 SELECT action FROM lamin.restore('cs.project', 2);
 SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- when the children were trashed first (as an ORM that deletes them itself does), they share no
 -- operation with the parent, and restoring the parent leaves them in the trash
@@ -67,7 +67,7 @@ SELECT action FROM lamin.restore('cs.project', 2);
 SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
 SELECT count(*) FROM lamin.restore_many('cs.sample', ARRAY[4, 5, 6]);
 SELECT count(*) FROM lamin.restore_many('cs.file', ARRAY[3, 4]);
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- purging a parent purges its trashed children first (ON DELETE RESTRICT does not block, and
 -- the ON DELETE CASCADE rows are purged with a record), sample 3 among them
@@ -90,7 +90,7 @@ GRANT SELECT, DELETE ON cs.project, cs.project_trash TO regress_cs_app;
 GRANT EXECUTE ON FUNCTION lamin.restore(regclass, anyelement) TO regress_cs_app;
 SELECT action FROM lamin.restore('cs.project', 2);
 SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 SET ROLE regress_cs_app;
 DELETE FROM cs.project WHERE id = 2;
 SELECT count(*) FROM cs.sample;
@@ -102,7 +102,7 @@ SELECT dense_rank() OVER (ORDER BY operation) AS op, regexp_replace(relation::te
   FROM lamin.move_log ORDER BY 1, 2, 3;
 SELECT * FROM cs.branches WHERE branch_id <> 1 ORDER BY tbl, id;
 REVOKE ALL ON FUNCTION lamin.restore(regclass, anyelement) FROM regress_cs_app;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- a partitioned parent whose partition numbers its columns otherwise cascades too
 CREATE TABLE cs.batch (id int PRIMARY KEY, name text) PARTITION BY RANGE (id);
@@ -119,7 +119,7 @@ SELECT action FROM lamin.restore('cs.batch', 1);
 SELECT id, branch_id FROM cs.item_all ORDER BY id;
 SELECT lamin.disable('cs.item');
 SELECT lamin.disable('cs.batch');
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- no cascade into a table of another owner: enabling a table with cascade gives its owner no
 -- power over the rows of someone else's table
@@ -152,7 +152,7 @@ DROP TABLE cs.notebook, cs.lab;
 REVOKE ALL ON SCHEMA cs FROM regress_cs_a, regress_cs_b;
 DROP ROLE regress_cs_a;
 DROP ROLE regress_cs_b;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- the triggers cascade => true makes
 SELECT tgname, tgnargs FROM pg_trigger WHERE tgrelid = 'cs.project_all'::regclass AND tgname LIKE 'lamin_%' ORDER BY 1;
@@ -164,4 +164,4 @@ SELECT lamin.disable('cs.sample');
 SELECT lamin.disable('cs.project');
 DROP SCHEMA cs CASCADE;
 DROP ROLE regress_cs_app;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;

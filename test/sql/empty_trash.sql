@@ -1,7 +1,7 @@
 -- Retention: lamin.empty_trash purges what was trashed longer ago than older_than, by the move
 -- record, in batches; dry_run is the default.
 \set SHOW_CONTEXT never
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 CREATE SCHEMA et;
 CREATE TABLE et.item (id int PRIMARY KEY, name text);
 CREATE TABLE et.other (id int PRIMARY KEY);
@@ -9,11 +9,12 @@ INSERT INTO et.item SELECT i, 'i' || i FROM generate_series(1, 10) i;
 INSERT INTO et.other SELECT generate_series(1, 3);
 SELECT relation FROM lamin.enable('et.item');
 SELECT relation FROM lamin.enable('et.other');
-SELECT count(*) FROM lamin.delete_many('et.item', ARRAY[1, 2, 3, 4, 5, 6]);
-SELECT count(*) FROM lamin.delete_many('et.other', ARRAY[1, 2]);
 -- rows 1 to 5 and other 1 were trashed three days ago; 6 and other 2 just now
-UPDATE lamin.move_log SET at = at - interval '3 days'
- WHERE (relation = 'et.item_all'::regclass AND key::int <= 5) OR (relation = 'et.other_all'::regclass AND key = '1');
+SELECT count(*) FROM lamin.delete_many('et.item', ARRAY[1, 2, 3, 4, 5]);
+SELECT count(*) FROM lamin.delete_many('et.other', ARRAY[1]);
+UPDATE lamin.move_record SET at = at - interval '3 days';
+SELECT count(*) FROM lamin.delete_many('et.item', ARRAY[6]);
+SELECT count(*) FROM lamin.delete_many('et.other', ARRAY[2]);
 -- row 5 came back and was trashed again just now: it is one of the recent ones
 SELECT action FROM lamin.restore('et.item', 5);
 SELECT action FROM lamin.delete('et.item', 5);
@@ -44,8 +45,8 @@ INSERT INTO et.child VALUES (1, 1), (2, 2);
 SELECT relation FROM lamin.enable('et.parent', cascade => true);
 SELECT relation FROM lamin.enable('et.child');
 SELECT count(*) FROM lamin.delete_many('et.parent', ARRAY[1, 2]);
-UPDATE lamin.move_log SET at = at - interval '3 days'
- WHERE operation = (SELECT max(operation) FROM lamin.move_log WHERE relation = 'et.parent_all'::regclass);
+UPDATE lamin.move_record SET at = at - interval '3 days'
+ WHERE operation = (SELECT max(operation) FROM lamin.move_record WHERE relation = 'et.parent_all'::regclass);
 -- child 2 came back and went to the trash again just now
 SELECT action FROM lamin.restore('et.child', 2);
 SELECT action FROM lamin.delete('et.child', 2);
@@ -82,4 +83,4 @@ SELECT lamin.disable('et.item');
 SELECT lamin.disable('et.other');
 DROP SCHEMA et CASCADE;
 DROP ROLE regress_et_reader;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;

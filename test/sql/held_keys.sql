@@ -143,4 +143,4 @@ DROP OWNED BY regress_hk_writer;
 DROP ROLE regress_hk_writer;
 SELECT action FROM lamin.artifact_delete(900, permanent => true);
 DROP SCHEMA hk CASCADE;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;

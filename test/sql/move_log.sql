@@ -31,7 +31,7 @@ SELECT count(*) FROM lamin.restore_many('ml.note', ARRAY[3, 4]);
 -- a call that moves nothing writes nothing
 SELECT action FROM lamin.delete('ml.note', 1, permanent => false);
 SELECT op, key, from_branch, to_branch, role, has_row FROM ml.log ORDER BY op, key::int;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- by another role: the log names it, though the move runs as the table's owner
 SET ROLE regress_ml_app;
@@ -42,7 +42,7 @@ SELECT count(*) FROM lamin.move_log;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SELECT op, key, from_branch, to_branch, role FROM ml.log ORDER BY op, key::int;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- DELETE through the main view: planned as one UPDATE, one operation
 DELETE FROM ml.note WHERE id BETWEEN 11 AND 13;
@@ -55,7 +55,7 @@ UPDATE ml.note_all SET branch_id = 1 WHERE id IN (11, 14);
 -- an UPDATE that moves nothing writes nothing
 UPDATE ml.note_all SET body = body || '!' WHERE id = 12;
 SELECT op, key, from_branch, to_branch, role FROM ml.log ORDER BY op, key::int;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- purges keep the row; from the trash view, from delete(permanent), from the table
 DELETE FROM ml.note_trash WHERE id = 12;
@@ -64,7 +64,7 @@ DELETE FROM ml.note_all WHERE id = 20;
 SELECT op, key, from_branch, to_branch, row_data FROM lamin.move_log l
   JOIN (SELECT DISTINCT operation, dense_rank() OVER (ORDER BY operation) AS op FROM lamin.move_log) o USING (operation)
  ORDER BY op;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- a statement that fails logs nothing; a failed call caught by a savepoint leaves no operation open
 BEGIN;
@@ -75,12 +75,12 @@ SELECT count(*) FROM lamin.delete_many('ml.note', ARRAY[17]);
 SELECT count(*) FROM lamin.delete_many('ml.note', ARRAY[18]);
 COMMIT;
 SELECT op, key, from_branch, to_branch, first_xact FROM ml.log ORDER BY op, key::int;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- batched jobs: each batch is a call
 CALL lamin.trash_batched('ml.note', 'id BETWEEN 21 AND 25', 2);
 SELECT op, key, from_branch, to_branch FROM ml.log ORDER BY op, key::int;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- a partitioned table logs row by row (a statement trigger on its root does not fire for a
 -- statement that names a partition), still under one operation per call, as the root table
@@ -95,7 +95,7 @@ UPDATE ml.part_low SET branch_id = 1 WHERE id = 1;
 SELECT relation, key, from_branch, to_branch, row_data, count(*) OVER (PARTITION BY operation) AS in_operation
   FROM lamin.move_log ORDER BY id;
 SELECT lamin.disable('ml.part');
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
 
 -- the auditor reads it
 SET ROLE regress_ml_auditor;
@@ -118,4 +118,4 @@ REVOKE ALL ON FUNCTION lamin.delete(regclass, anyelement, boolean),
                        lamin.restore(regclass, anyelement) FROM regress_ml_app;
 DROP ROLE regress_ml_app;
 DROP ROLE regress_ml_auditor;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;

@@ -43,6 +43,19 @@ SELECT count(*) FROM lamin.trash_summary;
 SELECT count(*) FROM lamin.move_log;
 RESET ROLE;
 
+-- the look-up by key that retention and cascade purges use (lamin._moves_of) answers the same
+-- roles: every record of the keys in order, or the latest of each; nothing for another role
+SET ROLE regress_tr_sample;
+SELECT key, from_branch, to_branch FROM lamin._moves_of('tr.sample', ARRAY['1', '3', '4', '99'], false) ORDER BY key, id;
+SELECT key, from_branch, to_branch FROM lamin._moves_of('tr.sample', ARRAY['3', '4'], true) ORDER BY key;
+SELECT count(*) FROM lamin._moves_of('tr.pair', ARRAY['(1,x)'], false);
+SET ROLE regress_tr_none;
+SELECT count(*) FROM lamin._moves_of('tr.sample', ARRAY['1', '3'], false);
+RESET ROLE;
+-- the owner, and a table that is not enabled
+SELECT key, to_branch FROM lamin._moves_of('tr.pair', ARRAY['(1,x)', '(2,y)'], true) ORDER BY key;
+SELECT count(*) FROM lamin._moves_of('pg_class', ARRAY['1'], false);
+
 SELECT lamin.disable('tr.sample');
 SELECT lamin.disable('tr.pair');
 -- a disabled table leaves the trash (its log stays)
@@ -50,4 +63,4 @@ SELECT count(*) FROM lamin.trash WHERE relation::text LIKE 'tr.%';
 DROP SCHEMA tr CASCADE;
 DROP ROLE regress_tr_sample;
 DROP ROLE regress_tr_none;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;

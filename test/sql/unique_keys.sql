@@ -60,4 +60,4 @@ SELECT count(*) FROM lamin.enabled_table WHERE relation::text LIKE 'uq.team%';
 
 SELECT lamin.disable('uq.plain');
 DROP SCHEMA uq CASCADE;
-TRUNCATE lamin.move_log;
+TRUNCATE lamin.move_record;
