@@ -1,6 +1,7 @@
--- What the shape of the move log costs a 30 000-row move: a record per moved row (lamin.move_log
--- today: heap row, (relation, key, id) and operation indexes) against one record per statement
--- holding the keys as an array with a GIN index on them. Not part of bench.sh; a measurement
+-- What the shape of the move log costs a 30 000-row move: a record per moved row (heap row,
+-- (relation, key, id) and operation indexes: the log's first shape, still lamin.move_log's
+-- columns) against one record per statement holding the keys as an array with a GIN index on
+-- them (lamin.move_record's shape). Not part of bench.sh; a measurement
 -- for the design of the log. Run in a database with the extension:
 --   psql -X -f test/bench/log_shape.sql
 -- Both tables first get 800 000 moves of history (random keys), so index inserts land where a
