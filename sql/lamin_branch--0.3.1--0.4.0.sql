@@ -905,9 +905,10 @@ COMMENT ON SEQUENCE lamin.move_operation_seq IS 'operation ids of lamin.move_log
 
 -- Every move of rows of an enabled table between branches, and every row deleted for good,
 -- whatever the path (move functions, DELETE through a view, UPDATE of branch_id, batched jobs,
--- purges). One record per statement and pair of branches (per row on a partitioned table),
--- holding the keys it moved as an array: a bulk move writes one heap row and one GIN entry
--- per key into the pending list, not a row and btree entries per moved row. Written by the
+-- purges). One record per statement, pair of branches and up to 1000 keys (per row on a
+-- partitioned table), holding the keys it moved as an array: a bulk move writes a heap row per
+-- 1000 keys and one GIN entry per key into the pending list, not a row and btree entries per
+-- moved row. A record holds no more keys than a look-up by key is glad to read. Written by the
 -- tables' move-log triggers as this table's owner; read through lamin.move_log (a row per
 -- moved row) by the roles granted it, and through lamin.trash by each role for the tables
 -- whose trash it may read.
@@ -916,6 +917,7 @@ CREATE TABLE lamin.move_record (
     relation    regclass NOT NULL,  -- the base table
     keys        text[] COLLATE "C" NOT NULL,  -- the rows' primary keys as text; (a,b) for several columns
     uids        text[],             -- their uids, in the same order, where the table has them
+    key_count   integer NOT NULL,   -- how many keys (counted without reading the arrays)
     from_branch integer,            -- NULL for rows found in the trash when the log began
     to_branch   integer,            -- NULL for a purge
     role        regrole,            -- the role that moved them (SET ROLE counts; SECURITY DEFINER does not)
@@ -1003,11 +1005,14 @@ BEGIN
                FROM pg_constraint c JOIN lamin.enabled_table e ON e.relation = c.conrelid
               WHERE c.confrelid = TG_RELID AND c.contype = 'f'
               ORDER BY c.conrelid::regclass::text, c.conname LOOP
-        -- under lamin.empty_trash, rows trashed after its cutoff stay (and their key decides)
+        -- under lamin.empty_trash, rows trashed after its cutoff stay (and their key decides):
+        -- one look-up in the log for the children of this row
         EXECUTE format('DELETE FROM %s c WHERE %s%s', k.trash_view, k.cond,
                        CASE WHEN before IS NULL THEN '' ELSE
-                            format(' AND NOT EXISTS (SELECT 1 FROM lamin._moves_of(%L, ARRAY[%s], true) y '
-                                   'WHERE y.to_branch = -1 AND y.at >= $2)', k.relation, lamin._key_text_expr(k.relation, 'c')) END)
+                            format(' AND %2$s <> ALL (SELECT y.key FROM lamin._moves_of(%1$L, '
+                                   '(SELECT array_agg(%2$s) FROM %3$s c WHERE %4$s), true) y '
+                                   'WHERE y.to_branch = -1 AND y.at >= $2)',
+                                   k.relation, lamin._key_text_expr(k.relation, 'c'), k.trash_view, k.cond) END)
            USING OLD, before;
     END LOOP;
     RETURN OLD;
@@ -1109,7 +1114,7 @@ $$;
 CREATE VIEW lamin.trash WITH (security_barrier = true) AS
     SELECT l.relation, l.key, l.uid, l.role AS trashed_by, l.at AS trashed_at, l.operation,
            CASE WHEN l.operation IS NOT NULL
-                THEN (SELECT pg_catalog.sum(pg_catalog.cardinality(o.keys))::bigint FROM lamin.move_record o
+                THEN (SELECT pg_catalog.sum(o.key_count)::bigint FROM lamin.move_record o
                        WHERE o.operation OPERATOR(pg_catalog.=) l.operation
                          AND o.to_branch OPERATOR(pg_catalog.=) -1) END AS operation_rows
       FROM (SELECT DISTINCT ON (r.relation, k.key) r.relation, k.key, k.uid, r.to_branch, r.role, r.at, r.operation

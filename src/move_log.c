@@ -341,11 +341,17 @@ become_log_owner(LaminSavedUser *saved)
 }
 
 /*
+ * The most keys one record holds: a look-up by key reads (and decompresses) every record that
+ * holds the key in full, so a bulk move of 30 000 rows writes 30 records, not one.
+ */
+#define LOG_RECORD_KEYS 1000
+
+/*
  * Write the statement's records into lamin.move_record directly, as COPY does: the heap and the
  * indexes, no plan, no executor, no permission check (the log is the extension's own table and
  * nothing but this module writes it). One record per pair of branches the statement moved rows
- * between (a purge has no to_branch), holding their keys, uids and purged rows as arrays in the
- * order the statement met them. The other columns take the values their defaults would: id
+ * between (a purge has no to_branch) and LOG_RECORD_KEYS rows, holding their keys, uids and
+ * purged rows as arrays in the order the statement met them. The other columns take the values their defaults would: id
  * from the table's identity sequence; at the statement's timestamp; txid the top transaction's.
  */
 static void
@@ -362,6 +368,7 @@ write_log(LaminTable *t, Moved *m, int64 operation)
 				a_relation = attnum_of(rel, "relation"),
 				a_keys = attnum_of(rel, "keys"),
 				a_uids = attnum_of(rel, "uids"),
+				a_count = attnum_of(rel, "key_count"),
 				a_from = attnum_of(rel, "from_branch"),
 				a_to = attnum_of(rel, "to_branch"),
 				a_role = attnum_of(rel, "role"),
@@ -380,17 +387,16 @@ write_log(LaminTable *t, Moved *m, int64 operation)
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
-	for (first = 0; first < m->n; first++)
+	first = 0;
+	while (first < m->n)
 	{
 		int			n = 0,
 					i;
 		bool		purge = m->to_null[first];
 		bool		any_uid = false;
 
-		if (done[first])
-			continue;
-		/* the rows moved between the same two branches as this one */
-		for (i = first; i < m->n; i++)
+		/* the rows moved between the same two branches as this one, LOG_RECORD_KEYS at most */
+		for (i = first; i < m->n && n < LOG_RECORD_KEYS; i++)
 		{
 			if (done[i] || m->froms[i] != m->froms[first] || m->to_null[i] != purge ||
 				(!purge && m->tos[i] != m->tos[first]))
@@ -411,6 +417,7 @@ write_log(LaminTable *t, Moved *m, int64 operation)
 		SET(a_relation, ObjectIdGetDatum(t->query_relid), false);
 		SET(a_keys, array_of(keys, NULL, n, TEXTOID), false);
 		SET(a_uids, any_uid ? array_of(uids, uid_null, n, TEXTOID) : (Datum) 0, !any_uid);
+		SET(a_count, Int32GetDatum(n), false);
 		SET(a_from, m->froms[first], false);
 		SET(a_to, m->tos[first], purge);
 		SET(a_role, ObjectIdGetDatum(GetOuterUserId()), false);
@@ -424,6 +431,9 @@ write_log(LaminTable *t, Moved *m, int64 operation)
 		if (rri->ri_NumIndices > 0)
 			(void) lamin_insert_index_tuples(rri, slot, estate);
 		ResetPerTupleExprContext(estate);
+		/* the next row no record holds yet: of this pair, if it has more than a record holds */
+		while (first < m->n && done[first])
+			first++;
 	}
 	ExecCloseIndices(rri);
 	ExecDropSingleTupleTableSlot(slot);
@@ -857,11 +867,12 @@ lamin_move_log_seed(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	become_log_owner(&saved);
-	rc = SPI_execute_with_args("INSERT INTO lamin.move_record (relation, keys, uids, to_branch) "
+	rc = SPI_execute_with_args("INSERT INTO lamin.move_record (relation, keys, uids, key_count, to_branch) "
 							   "SELECT $1, pg_catalog.array_agg(x.k ORDER BY x.i), CASE WHEN pg_catalog.bool_or(x.u IS NOT NULL) "
-							   "THEN pg_catalog.array_agg(x.u ORDER BY x.i) END, -1 "
+							   "THEN pg_catalog.array_agg(x.u ORDER BY x.i) END, pg_catalog.count(*), -1 "
 							   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) WITH ORDINALITY AS x(k, u, i) "
-							   "WHERE x.k IS NOT NULL HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0",
+							   "WHERE x.k IS NOT NULL GROUP BY (x.i OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) "
+							   CppAsString2(LOG_RECORD_KEYS) " ORDER BY pg_catalog.min(x.i)",
 							   3, (Oid[]) {REGCLASSOID, TEXTARRAYOID, TEXTARRAYOID}, args, nulls, false, 0);
 	lamin_spi_check(rc, "recording the rows in the trash");
 	lamin_restore_user(&saved);

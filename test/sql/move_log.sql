@@ -97,6 +97,33 @@ SELECT relation, key, from_branch, to_branch, row_data, count(*) OVER (PARTITION
 SELECT lamin.disable('ml.part');
 TRUNCATE lamin.move_record;
 
+-- a statement that moves many rows writes a record per 1000 keys, and the view shows every row
+CREATE TABLE ml.bulk (id int PRIMARY KEY);
+INSERT INTO ml.bulk SELECT generate_series(1, 2500);
+SELECT relation FROM lamin.enable('ml.bulk');
+DELETE FROM ml.bulk WHERE id <= 2500;
+SELECT key_count, keys[1] AS first_key, keys[key_count] AS last_key, cardinality(keys) AS keys, to_branch,
+       operation = min(operation) OVER () AS one_operation
+  FROM lamin.move_record WHERE relation = 'ml.bulk_all'::regclass ORDER BY id;
+SELECT count(*), count(DISTINCT key), min(key::int), max(key::int)
+  FROM lamin.move_log WHERE relation = 'ml.bulk_all'::regclass;
+SELECT count(*), min(operation_rows), max(operation_rows) FROM lamin.trash WHERE relation = 'ml.bulk_all'::regclass;
+-- a key of the last record, and one of the first, come back; the trash shows the rest
+SELECT action FROM lamin.restore('ml.bulk', 2400);
+SELECT count(*) FROM lamin.restore_many('ml.bulk', ARRAY[1, 1000, 1001]);
+SELECT key, to_branch FROM lamin._moves_of('ml.bulk', ARRAY['1', '1000', '1001', '2400', '2500'], true) ORDER BY key::int;
+SELECT count(*) FROM lamin.trash WHERE relation = 'ml.bulk_all'::regclass;
+SELECT lamin.disable('ml.bulk');
+-- rows already in the trash when the log begins: a record per 1000 of them too
+CREATE TABLE ml.seeded (id int PRIMARY KEY, branch_id integer NOT NULL DEFAULT 1);
+INSERT INTO ml.seeded SELECT i, CASE WHEN i <= 1500 THEN -1 ELSE 1 END FROM generate_series(1, 1600) i;
+SELECT relation FROM lamin.enable('ml.seeded');
+SELECT key_count, keys[1] AS first_key, keys[key_count] AS last_key, from_branch, to_branch, operation
+  FROM lamin.move_record WHERE relation = 'ml.seeded_all'::regclass ORDER BY id;
+SELECT count(*) FROM lamin.trash WHERE relation = 'ml.seeded_all'::regclass;
+SELECT lamin.disable('ml.seeded');
+TRUNCATE lamin.move_record;
+
 -- the auditor reads it
 SET ROLE regress_ml_auditor;
 SELECT count(*) >= 0 AS readable FROM lamin.move_log;
