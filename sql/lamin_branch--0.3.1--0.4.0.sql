@@ -933,7 +933,7 @@ CREATE INDEX move_record_keys_idx ON lamin.move_record USING gin (keys);
 CREATE INDEX move_record_relation_idx ON lamin.move_record (relation, id);
 CREATE INDEX move_record_operation_idx ON lamin.move_record (operation) WHERE to_branch OPERATOR(pg_catalog.<=) 0;
 COMMENT ON TABLE lamin.move_record IS
-    'the move log as written: one record per statement and pair of branches, the moved keys as an array';
+    'the move log as written: one record per statement, pair of branches and up to 1000 keys, the moved keys as an array';
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_record', '');
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_record_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_operation_seq', '');

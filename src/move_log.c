@@ -12,7 +12,7 @@
  *     by side, keeps those whose branch changed (or that were deleted: purges, with the row as
  *     jsonb) and writes them straight into lamin.move_record's heap and indexes, as COPY does
  *     (no role needs to be granted the log, and no plan runs per statement): one record per
- *     pair of branches, the keys as an array. lamin.move_log shows a row per moved row. With the argument
+ *     pair of branches and 1000 keys, the keys as an array. lamin.move_log shows a row per moved row. With the argument
  *     'cascade', it then moves the rows of enabled child tables that reference the moved rows,
  *     as each child table's owner, under the same operation: rows leaving for trash or archive
  *     take the children that were on the branch they left with them; rows coming back take the
