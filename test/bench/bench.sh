@@ -39,6 +39,9 @@
 #                bound array parameter would be (goal <= 1.5)
 #   trash-nolog, restore-nolog  trash and restore with the table's move-log trigger disabled
 #                in the run's transaction (no goal: what the move log costs)
+#   trash-norow, restore-norow  the same with the row trigger (lamin_branch_row) disabled too
+#                (no goal: what the BEFORE ROW trigger costs a move; the extension never runs
+#                without it)
 #   pairs-fn     lamin.artifact_delete(id) + lamin.artifact_restore(id) (task: lamin.delete and
 #                lamin.restore) of a random main row vs the guarded UPDATE pair; throughput ratio
 #                (pairs/s lamin / pairs/s hand, goal >= 0.8)
@@ -675,6 +678,10 @@ bench_bulks() {
     # the same with the table's move-log trigger off: what the move log costs (no goal)
     bulk_lamin_setup="ALTER TABLE $BASE DISABLE TRIGGER lamin_move_log_update"; bulk_same=""
     bench_bulk "$n" trash-nolog - "$rows" "$x"
+    # ... and the row trigger off too: what the BEFORE ROW trigger costs a move (Postgres locks
+    # each row before such a trigger runs); no goal, the extension never runs without it
+    bulk_lamin_setup="ALTER TABLE $BASE DISABLE TRIGGER lamin_move_log_update; ALTER TABLE $BASE DISABLE TRIGGER lamin_branch_row"
+    bench_bulk "$n" trash-norow - "$rows" "$x"
 
     local keys="(SELECT keys FROM bench.keys WHERE name = 'restore')"
     bulk_lamin="SELECT count(*) FROM lamin.restore_many('$VIEW', $keys)"
@@ -685,6 +692,8 @@ bench_bulks() {
     bench_bulk "$n" restore 1.5 "$rows" "$x"
     bulk_lamin_setup="ALTER TABLE $BASE DISABLE TRIGGER lamin_move_log_update"; bulk_same=""
     bench_bulk "$n" restore-nolog - "$rows" "$x"
+    bulk_lamin_setup="ALTER TABLE $BASE DISABLE TRIGGER lamin_move_log_update; ALTER TABLE $BASE DISABLE TRIGGER lamin_branch_row"
+    bench_bulk "$n" restore-norow - "$rows" "$x"
     bulk_lamin_setup=""
 }
 
