@@ -899,7 +899,6 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 	return plan;
 }
 
-/* The key as users write it: the value, or (v1,v2) for a key of several columns. */
 /* The branch of a row of the table (main where the column is NULL) */
 int32
 lamin_slot_branch(LaminTable *t, TupleTableSlot *slot)
@@ -910,6 +909,7 @@ lamin_slot_branch(LaminTable *t, TupleTableSlot *slot)
 	return isnull ? LAMIN_BRANCH_MAIN : DatumGetInt32(d);
 }
 
+/* The key as users write it: the value, or (v1,v2) for a key of several columns. */
 char *
 lamin_key_text(LaminTable *t, Datum *key)
 {

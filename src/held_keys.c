@@ -80,22 +80,20 @@ column_default(Oid relid, const char *column)
 }
 
 /*
- * Is the key's expression the column's own default, that is, did the statement leave the key to
- * the table? The default comes from the view (a main view carries the table's defaults) or the
- * table (identity columns); a multi-row VALUES list takes it in every row. An identity or serial
+ * Is the key's expression the column's own default (defs: the view's and the table's, either
+ * NULL), that is, did the statement leave the key to the table? The default comes from the view
+ * (a main view carries the table's defaults) or the table (identity columns); a multi-row VALUES
+ * list takes it in every row. An identity or serial
  * sequence's nextval() counts whatever casts surround it.
  */
 static bool
-is_default(Query *q, Node *expr, Oid table, Oid view, const char *column)
+is_default(Query *q, Node *expr, Node *const defs[2])
 {
-	Node	   *defs[2];
 	Node	   *bare = strip_implicit_coercions(expr);
 	int			i;
 
 	if (IsA(bare, NextValueExpr) || (IsA(bare, FuncExpr) && ((FuncExpr *) bare)->funcid == F_NEXTVAL))
 		return true;
-	defs[0] = column_default(view, column);
-	defs[1] = column_default(table, column);
 	for (i = 0; i < 2; i++)
 	{
 		if (defs[i] != NULL && equal(expr, defs[i]))
@@ -113,7 +111,7 @@ is_default(Query *q, Node *expr, Oid table, Oid view, const char *column)
 		{
 			Node	   *e = list_nth(lfirst(lc), var->varattno - 1);
 
-			if (!is_default(q, e, table, view, column))
+			if (!is_default(q, e, defs))
 				return false;
 		}
 		return true;
@@ -170,8 +168,15 @@ lamin_check_held_keys(Query *q)
 		}
 		if (keys[i] == NULL)
 			return;
-		given = given || !is_default(q, (Node *) keys[i]->expr, target->relid, e.main_view,
-									 t->att_names[t->key_att[i] - 1]);
+		if (!given)
+		{
+			/* the column's default in the view (a main view carries the table's) and the table */
+			Node	   *defs[2];
+
+			defs[0] = column_default(e.main_view, t->att_names[t->key_att[i] - 1]);
+			defs[1] = column_default(target->relid, t->att_names[t->key_att[i] - 1]);
+			given = !is_default(q, (Node *) keys[i]->expr, defs);
+		}
 	}
 	if (!given || !OidIsValid(fn = key_free_function(t->nkeys > 1)))
 		return;
@@ -269,10 +274,10 @@ branch_name(Oid catalog, int32 branch)
  * view does not show holds the key.
  */
 static void
-check_key(Oid relid, Datum *values)
+check_key(const LaminEnabled *ep, LaminTable *t, Datum *values)
 {
-	LaminTable *t;
-	LaminEnabled e;
+	LaminEnabled e = *ep;
+	Oid			relid = t->relid;
 	int32		branch;
 	Oid			view;
 	Oid			user = GetUserId();
@@ -287,10 +292,8 @@ check_key(Oid relid, Datum *values)
 				arr;
 	int			i;
 
-	if (!lamin_registry_lookup(relid, &e) || e.relid != relid || !OidIsValid(e.main_view) ||
-		pg_class_aclcheck(e.main_view, user, ACL_INSERT) != ACLCHECK_OK)
+	if (!OidIsValid(e.main_view) || pg_class_aclcheck(e.main_view, user, ACL_INSERT) != ACLCHECK_OK)
 		return;
-	t = lamin_table_get(relid);
 	if (!holder_branch(t, values, &branch) ||
 		branch == LAMIN_BRANCH_MAIN || branch == lamin_current_branch_for(relid))
 		return;
@@ -370,7 +373,7 @@ lamin_key_free(PG_FUNCTION_ARGS)
 	LaminTable *t = lamin_registry_lookup(relid, &e) && e.relid == relid ? lamin_table_get(relid) : NULL;
 
 	if (t != NULL && t->nkeys == 1 && get_fn_expr_argtype(fcinfo->flinfo, 1) == t->key_type[0])
-		check_key(relid, &value);
+		check_key(&e, t, &value);
 	PG_RETURN_DATUM(value);
 }
 
@@ -412,6 +415,6 @@ lamin_keys_free(PG_FUNCTION_ARGS)
 	}
 	ReleaseTupleDesc(desc);
 	if (usable)
-		check_key(relid, values);
+		check_key(&e, t, values);
 	PG_RETURN_DATUM(value);
 }

@@ -13,9 +13,8 @@
  */
 #include "postgres.h"
 
-#include "access/table.h"
-
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
