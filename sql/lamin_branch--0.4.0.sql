@@ -1521,9 +1521,10 @@ CREATE VIEW lamin.move_log AS
 COMMENT ON VIEW lamin.move_log IS
     'every move between branches and every purge of rows of branch-enabled tables: who, when, in which operation';
 
--- AFTER UPDATE and AFTER DELETE FOR EACH STATEMENT with transition tables (FOR EACH ROW on
--- partitioned tables): the statement's records in lamin.move_record; with the argument
--- 'cascade', the rows of enabled tables that reference the moved rows follow them.
+-- AFTER UPDATE and AFTER DELETE FOR EACH STATEMENT (FOR EACH ROW on partitioned tables): the
+-- statement's records in lamin.move_record, of the moves the row trigger noted (UPDATE) or from
+-- the transition tables (DELETE, and UPDATE with the argument 'cascade', where the rows of
+-- enabled tables that reference the moved rows follow them).
 CREATE FUNCTION lamin._move_log_trigger()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'lamin_move_log_trigger'
@@ -1613,9 +1614,11 @@ BEGIN
         EXECUTE format('CREATE TRIGGER lamin_move_log AFTER UPDATE OF branch_id OR DELETE ON %s '
                        'FOR EACH ROW EXECUTE FUNCTION lamin._move_log_trigger(%s)', tbl, arg);
     ELSE
-        EXECUTE format('CREATE TRIGGER lamin_move_log_update AFTER UPDATE ON %s '
-                       'REFERENCING OLD TABLE AS lamin_old NEW TABLE AS lamin_new '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION lamin._move_log_trigger(%s)', tbl, arg);
+        -- an UPDATE logs what the row trigger noted of its moves; cascades need the old rows
+        EXECUTE format('CREATE TRIGGER lamin_move_log_update AFTER UPDATE ON %s %s'
+                       'FOR EACH STATEMENT EXECUTE FUNCTION lamin._move_log_trigger(%s)', tbl,
+                       CASE WHEN _move_log_triggers.cascade
+                            THEN 'REFERENCING OLD TABLE AS lamin_old NEW TABLE AS lamin_new ' ELSE '' END, arg);
         EXECUTE format('CREATE TRIGGER lamin_move_log_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS lamin_old '
                        'FOR EACH STATEMENT EXECUTE FUNCTION lamin._move_log_trigger(%s)', tbl, arg);
     END IF;

@@ -253,6 +253,13 @@ table_load(LaminTable *t)
 			t->key_att[i] = idx->rd_index->indkey.values[i];
 			att = TupleDescAttr(RelationGetDescr(rel), t->key_att[i] - 1);
 			t->key_type[i] = att->atttypid;
+			{
+				Oid			out;
+				bool		varlena;
+
+				getTypeOutputInfo(att->atttypid, &out, &varlena);
+				fmgr_info_cxt(out, &t->key_out[i], t->mcxt);
+			}
 			t->key_name[i] = pstrdup(quote_identifier(NameStr(att->attname)));
 			t->key_eq[i] = lamin_qualified_operator(att->atttypid, TYPECACHE_EQ_OPR);
 			t->key_gt[i] = lamin_qualified_operator(att->atttypid, TYPECACHE_GT_OPR);
@@ -782,6 +789,10 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL", t->qualname);
 			append_key_match(&sql, t, 1);
 			break;
+		case LP_ONE_BRANCH:
+			appendStringInfo(&sql, "SELECT branch_id::pg_catalog.int4 FROM %s WHERE ", t->qualname);
+			append_key_match(&sql, t, 1);
+			break;
 		case LP_ONE_LOCK:
 			appendStringInfo(&sql, "SELECT branch_id::pg_catalog.int4, %s, %s::pg_catalog.text, %s::pg_catalog.text, %s "
 							 "FROM %s WHERE ",
@@ -921,15 +932,47 @@ lamin_key_text(LaminTable *t, Datum *key)
 		appendStringInfoChar(&s, '(');
 	for (i = 0; i < t->nkeys; i++)
 	{
-		Oid			out;
-		bool		varlena;
-
-		getTypeOutputInfo(t->key_type[i], &out, &varlena);
-		appendStringInfo(&s, "%s%s", i ? "," : "", OidOutputFunctionCall(out, key[i]));
+		if (i > 0)
+			appendStringInfoChar(&s, ',');
+		appendStringInfoString(&s, OutputFunctionCall(&t->key_out[i], key[i]));
 	}
 	if (t->nkeys > 1)
 		appendStringInfoChar(&s, ')');
 	return s.data;
+}
+
+/*
+ * The same as text, in the current memory context: what the move log holds. Made in a buffer kept
+ * for the backend, as a row trigger calls it for every row a statement moves.
+ */
+Datum
+lamin_key_text_datum(LaminTable *t, Datum *key)
+{
+	static StringInfoData buf;
+	int			i;
+
+	if (buf.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&buf);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&buf);
+	if (t->nkeys > 1)
+		appendStringInfoChar(&buf, '(');
+	for (i = 0; i < t->nkeys; i++)
+	{
+		char	   *v = OutputFunctionCall(&t->key_out[i], key[i]);
+
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoString(&buf, v);
+		pfree(v);
+	}
+	if (t->nkeys > 1)
+		appendStringInfoChar(&buf, ')');
+	return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
 }
 
 static Datum

@@ -45,6 +45,7 @@ typedef enum LaminPlan
 	LP_MISSING,					/* up to five of the keys no row has */
 	/* the move engine for one key: $1..$k the key, $k+1 as noted */
 	LP_ONE_UID,					/* the row's uid (no lock) */
+	LP_ONE_BRANCH,				/* the row's branch (no lock) */
 	LP_ONE_LOCK,				/* lock the row, report on it ($k+1 the caller, for spaces) */
 	LP_ONE_MOVE,				/* move the row to branch $k+1 */
 	LP_ONE_MOVE_FROM,			/* move the row to branch $k+1 if it is on branch $k+2 and not
@@ -87,6 +88,7 @@ typedef struct LaminTable
 	Oid			pk_index;
 	AttrNumber	key_att[INDEX_MAX_KEYS];
 	Oid			key_type[INDEX_MAX_KEYS];
+	FmgrInfo	key_out[INDEX_MAX_KEYS];	/* output functions of the key columns */
 	char	   *key_name[INDEX_MAX_KEYS];	/* quoted */
 	char	   *key_eq[INDEX_MAX_KEYS];	/* OPERATOR(schema.=) */
 	char	   *key_gt[INDEX_MAX_KEYS];	/* OPERATOR(schema.>) */
@@ -116,6 +118,7 @@ extern void lamin_table_cache_init(void);
 extern LaminTable *lamin_table_get(Oid relid);
 extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which, bool many);
 extern char *lamin_key_text(LaminTable *t, Datum *key);
+extern Datum lamin_key_text_datum(LaminTable *t, Datum *key);
 extern int32 lamin_slot_branch(LaminTable *t, TupleTableSlot *slot);
 extern void lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key);
 extern void lamin_spi_check(int rc, const char *what);
@@ -175,6 +178,9 @@ extern int64 lamin_operation_current(void);
 extern int64 lamin_operation_new(void);
 extern int64 lamin_operation_set(int64 op);
 extern void lamin_move_log_init(void);
+extern bool lamin_move_log_noting(Relation rel, Trigger *self, bool *recheck);
+extern void lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple newtup,
+								int32 from, int32 to, bool recheck);
 /* branches.c: the current branch, merging */
 extern void lamin_branches_init(void);
 extern Node *lamin_bake_current_branch(Node *qual);

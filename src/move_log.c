@@ -7,16 +7,29 @@
  *     functions (move.c) and the view trigger (view_trigger.c, once per statement) open one;
  *     a statement that runs outside any opens its own. Every statement nested in it (the move
  *     itself, cascades, foreign-key actions) logs under it.
- *   - lamin._move_log_trigger(): AFTER UPDATE and AFTER DELETE FOR EACH STATEMENT with
- *     transition tables (FOR EACH ROW on partitioned tables). It reads the old and new rows side
- *     by side, keeps those whose branch changed (or that were deleted: purges, with the row as
- *     jsonb) and writes them straight into lamin.move_record's heap and indexes, as COPY does
+ *   - lamin._move_log_trigger(): AFTER UPDATE and AFTER DELETE FOR EACH STATEMENT (FOR EACH
+ *     ROW on partitioned tables). On UPDATE it takes the moves the row trigger noted while the
+ *     statement ran (below); with transition tables (DELETE, and UPDATE on tables that cascade)
+ *     it reads the old and new rows side by side. It keeps the rows whose branch changed (or
+ *     that were deleted: purges, with the row as jsonb) and writes them straight into
+ *     lamin.move_record's heap and indexes, as COPY does
  *     (no role needs to be granted the log, and no plan runs per statement): one record per
  *     pair of branches and 1000 keys, the keys as an array. lamin.move_log shows a row per moved row. With the argument
  *     'cascade', it then moves the rows of enabled child tables that reference the moved rows,
  *     as each child table's owner, under the same operation: rows leaving for trash or archive
  *     take the children that were on the branch they left with them; rows coming back take the
  *     children whose last move was the operation that took the parent away.
+ *   - the moves noted while a statement runs. Postgres fills an UPDATE's transition tables with
+ *     a copy of both versions of every updated row, which cost a bulk move more than the rest of
+ *     the log together; the row trigger (row_trigger.c) already holds both versions, so it notes
+ *     each row whose branch changes (its key, uid, from and to branch, the subtransaction), and
+ *     the statement trigger, made without transition tables, writes what was noted for its table.
+ *     A row is noted only while that trigger would fire. Where another BEFORE UPDATE row trigger
+ *     fires after lamin_branch_row (triggers fire in name order) and so may still skip the row
+ *     or change its branch, the row's branch is read again by key before it is logged. A
+ *     subtransaction that aborts takes its notes with it; a statement nested in another
+ *     (a trigger's) that moves rows of the same table also writes what the outer one noted so
+ *     far, under its operation.
  */
 #include "postgres.h"
 
@@ -24,6 +37,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
@@ -38,6 +52,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -143,22 +158,197 @@ lamin_operation_set(int64 op)
 	return saved;
 }
 
+static void pending_forget(void);
+
 /* Forget any operation when a transaction ends (a backstop: callers end theirs). */
 static void
 operation_xact_callback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_PREPARE)
+		pending_forget();
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
 		current_operation = 0;
 		lamin_cascade_off = false;
+		pending_forget();
 	}
+}
+
+/*
+ * The moves the row trigger noted and no statement trigger has written yet, in the order the rows
+ * were updated. They live in a child of the transaction's context, emptied whenever nothing is
+ * pending.
+ */
+typedef struct PendingMove
+{
+	Oid			relid;
+	SubTransactionId subid;
+	int32		from;
+	int32		to;
+	Datum		key;			/* text: the old row's key, as lamin_key_text() writes it */
+	Datum		uid;			/* text, or 0 */
+	Datum	   *check_key;		/* the new row's key values, when its branch is to be read again */
+} PendingMove;
+
+static MemoryContext pending_cxt = NULL;
+static PendingMove *pending = NULL;
+static int	npending = 0;
+static int	pending_size = 0;
+
+static void
+pending_forget(void)
+{
+	/* the context is a child of the transaction's and goes with it */
+	pending_cxt = NULL;
+	pending = NULL;
+	npending = pending_size = 0;
+}
+
+/* Keep the entries keep() accepts, in order; an empty list gives its memory back. */
+static void
+pending_compact(bool (*keep) (PendingMove *, void *), void *arg)
+{
+	int			i,
+				n = 0;
+
+	for (i = 0; i < npending; i++)
+		if (keep(&pending[i], arg))
+			pending[n++] = pending[i];
+	npending = n;
+	if (npending == 0 && pending_cxt != NULL)
+	{
+		MemoryContextReset(pending_cxt);
+		pending = NULL;
+		pending_size = 0;
+	}
+}
+
+static bool
+keep_older_subxact(PendingMove *p, void *arg)
+{
+	return p->subid < *(SubTransactionId *) arg;
+}
+
+static bool
+keep_other_relation(PendingMove *p, void *arg)
+{
+	return p->relid != *(Oid *) arg;
+}
+
+static void
+pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+						 void *arg)
+{
+	/* subtransaction ids grow: those of the aborted one and of its children are >= mySubid */
+	if (event == SUBXACT_EVENT_ABORT_SUB && npending > 0)
+		pending_compact(keep_older_subxact, &mySubid);
+}
+
+/*
+ * Does a statement that moves rows of rel log them from the row trigger's notes? Only while
+ * the table's lamin_move_log_update trigger is the kind without transition tables and fires (it
+ * is enabled for the session's replication role); *recheck is set where a BEFORE UPDATE row
+ * trigger fires after self, the row trigger, and so may still skip the row or change it.
+ */
+bool
+lamin_move_log_noting(Relation rel, Trigger *self, bool *recheck)
+{
+	TriggerDesc *td = rel->trigdesc;
+	bool		found = false;
+	bool		after_self = false;
+	int			i;
+
+	*recheck = false;
+	if (td == NULL)
+		return false;
+	for (i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *tg = &td->triggers[i];
+		bool		fires;
+
+		if (tg->tgoid == self->tgoid)
+		{
+			after_self = true;
+			continue;
+		}
+		fires = tg->tgenabled != TRIGGER_DISABLED &&
+			(SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA ?
+			 tg->tgenabled != TRIGGER_FIRES_ON_ORIGIN : tg->tgenabled != TRIGGER_FIRES_ON_REPLICA);
+		if (!fires)
+			continue;
+		if (after_self && TRIGGER_TYPE_MATCHES(tg->tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_BEFORE,
+											   TRIGGER_TYPE_UPDATE))
+			*recheck = true;
+		if (strcmp(tg->tgname, "lamin_move_log_update") == 0 &&
+			TRIGGER_TYPE_MATCHES(tg->tgtype, TRIGGER_TYPE_STATEMENT, TRIGGER_TYPE_AFTER,
+								 TRIGGER_TYPE_UPDATE) &&
+			tg->tgoldtable == NULL && tg->tgnewtable == NULL)
+			found = true;
+	}
+	return found;
+}
+
+/* Note a row the running UPDATE moves from one branch to another (the row trigger). */
+void
+lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple newtup,
+					int32 from, int32 to, bool recheck)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+	PendingMove *p;
+	Datum		key[INDEX_MAX_KEYS];
+	bool		isnull;
+	int			i;
+
+	if (pending_cxt == NULL)
+		pending_cxt = AllocSetContextCreate(TopTransactionContext, "lamin_branch pending moves",
+											ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(pending_cxt);
+	if (npending == pending_size)
+	{
+		pending_size = pending_size ? pending_size * 2 : 256;
+		pending = pending ? repalloc_huge(pending, sizeof(PendingMove) * pending_size)
+			: palloc(sizeof(PendingMove) * pending_size);
+	}
+	p = &pending[npending];
+	p->relid = RelationGetRelid(rel);
+	p->subid = GetCurrentSubTransactionId();
+	p->from = from;
+	p->to = to;
+	for (i = 0; i < t->nkeys; i++)
+		key[i] = heap_getattr(oldtup, t->key_att[i], desc, &isnull);
+	p->key = lamin_key_text_datum(t, key);
+	p->uid = (Datum) 0;
+	if (t->att_uid != InvalidAttrNumber)
+	{
+		Datum		d = heap_getattr(newtup, t->att_uid, desc, &isnull);
+
+		/* the uid as text, whatever its string type */
+		if (!isnull)
+			p->uid = PointerGetDatum(pg_detoast_datum_copy((struct varlena *) DatumGetPointer(d)));
+	}
+	p->check_key = NULL;
+	if (recheck)
+	{
+		p->check_key = palloc(sizeof(Datum) * t->nkeys);
+		for (i = 0; i < t->nkeys; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, t->key_att[i] - 1);
+			Datum		d = heap_getattr(newtup, t->key_att[i], desc, &isnull);
+
+			p->check_key[i] = datumCopy(d, att->attbyval, att->attlen);
+		}
+	}
+	npending++;
+	MemoryContextSwitchTo(old);
 }
 
 void
 lamin_move_log_init(void)
 {
 	RegisterXactCallback(operation_xact_callback, NULL);
+	RegisterSubXactCallback(pending_subxact_callback, NULL);
 }
 
 /* What the trigger collects of the moved rows: parallel arrays, one entry per row */
@@ -175,8 +365,6 @@ typedef struct Moved
 	Datum	   *rows;			/* json of the deleted row, or null */
 	bool	   *row_null;
 	HeapTuple  *olds;			/* the old rows, for cascades */
-	FmgrInfo	keyout[INDEX_MAX_KEYS]; /* output functions of the key columns */
-	StringInfoData buf;
 } Moved;
 
 static void
@@ -198,27 +386,17 @@ moved_grow(Moved *m)
 #undef GROW
 }
 
-/* The key as text, as lamin_key_text() writes it, with the output functions looked up once */
+/* The key of the row in slot as text, as lamin_key_text() writes it */
 static Datum
-row_key_text(LaminTable *t, Moved *m, TupleTableSlot *slot)
+row_key_text(LaminTable *t, TupleTableSlot *slot)
 {
+	Datum		key[INDEX_MAX_KEYS];
+	bool		isnull;
 	int			i;
 
-	resetStringInfo(&m->buf);
-	if (t->nkeys > 1)
-		appendStringInfoChar(&m->buf, '(');
 	for (i = 0; i < t->nkeys; i++)
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, t->key_att[i], &isnull);
-
-		if (i > 0)
-			appendStringInfoChar(&m->buf, ',');
-		appendStringInfoString(&m->buf, OutputFunctionCall(&m->keyout[i], d));
-	}
-	if (t->nkeys > 1)
-		appendStringInfoChar(&m->buf, ')');
-	return PointerGetDatum(cstring_to_text_with_len(m->buf.data, m->buf.len));
+		key[i] = slot_getattr(slot, t->key_att[i], &isnull);
+	return lamin_key_text_datum(t, key);
 }
 
 static void
@@ -230,7 +408,7 @@ note_row(LaminTable *t, Moved *m, TupleTableSlot *oldslot, TupleTableSlot *newsl
 	if (newslot && lamin_slot_branch(t, newslot) == from)
 		return;
 	moved_grow(m);
-	m->keys[m->n] = row_key_text(t, m, oldslot);
+	m->keys[m->n] = row_key_text(t, oldslot);
 	m->uid_null[m->n] = true;
 	if (t->att_uid != InvalidAttrNumber)
 	{
@@ -260,17 +438,6 @@ collect_rows(TriggerData *td, LaminTable *t, Moved *m, bool keep_old)
 	TupleTableSlot *oldslot;
 	TupleTableSlot *newslot = NULL;
 	bool		update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
-	int			i;
-
-	for (i = 0; i < t->nkeys; i++)
-	{
-		Oid			out;
-		bool		varlena;
-
-		getTypeOutputInfo(t->key_type[i], &out, &varlena);
-		fmgr_info(out, &m->keyout[i]);
-	}
-	initStringInfo(&m->buf);
 
 	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
 	{
@@ -303,6 +470,76 @@ collect_rows(TriggerData *td, LaminTable *t, Moved *m, bool keep_old)
 	ExecDropSingleTupleTableSlot(oldslot);
 	if (newslot)
 		ExecDropSingleTupleTableSlot(newslot);
+}
+
+/*
+ * The moves the row trigger noted for this table, taken off the list. A row noted where another
+ * row trigger fired after lamin_branch_row is logged with the branch it has now, read by key as
+ * the table's owner, and not at all if that is the branch it left (or the row is not found).
+ */
+static void
+collect_noted(TriggerData *td, LaminTable *t, Moved *m)
+{
+	Oid			relid = RelationGetRelid(td->tg_relation);
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		rechecked = false;
+	int			i;
+
+	for (i = 0; i < npending; i++)
+	{
+		PendingMove *p = &pending[i];
+		int32		to = p->to;
+
+		if (p->relid != relid)
+			continue;
+		if (p->check_key != NULL)
+		{
+			LaminSavedUser saved;
+			int			rc;
+
+			if (!rechecked)
+			{
+				if (SPI_connect() != SPI_OK_CONNECT)
+					elog(ERROR, "SPI_connect failed");
+				rechecked = true;
+			}
+			lamin_become_owner(t, &saved);
+			rc = SPI_execute_plan(lamin_table_plan(t, LP_ONE_BRANCH, false), p->check_key, NULL, false, 1);
+			lamin_restore_user(&saved);
+			lamin_spi_check(rc, "reading a moved row's branch");
+			/* SPI calls return in SPI's context: what is collected outlives SPI_finish() */
+			MemoryContextSwitchTo(cxt);
+			if (SPI_processed == 0)
+				continue;
+			{
+				bool		isnull;
+				Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+				to = isnull ? LAMIN_BRANCH_MAIN : DatumGetInt32(d);
+			}
+			if (to == p->from)
+				continue;
+		}
+		moved_grow(m);
+		m->keys[m->n] = p->key;
+		m->uids[m->n] = p->uid;
+		m->uid_null[m->n] = p->uid == (Datum) 0;
+		m->froms[m->n] = Int32GetDatum(p->from);
+		m->tos[m->n] = Int32GetDatum(to);
+		m->to_null[m->n] = false;
+		m->row_null[m->n] = true;
+		m->olds[m->n] = NULL;
+		m->n++;
+	}
+	if (rechecked)
+		SPI_finish();
+}
+
+/* The noted moves of a table, once written, leave the list. */
+static void
+forget_noted(Oid relid)
+{
+	pending_compact(keep_other_relation, &relid);
 }
 
 static Datum
@@ -788,6 +1025,7 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 	LaminTable *t;
 	Moved		m;
 	bool		cascade;
+	bool		noted;
 	int64		saved_op;
 	int64	   *volatile ops = NULL;
 	LaminSavedUser saved;
@@ -796,22 +1034,39 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("lamin._move_log_trigger() was not called by the trigger manager")));
+	noted = TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
+		td->tg_oldtable == NULL && td->tg_newtable == NULL;
 	if (!TRIGGER_FIRED_AFTER(td->tg_event) ||
 		(!TRIGGER_FIRED_BY_UPDATE(td->tg_event) && !TRIGGER_FIRED_BY_DELETE(td->tg_event)) ||
-		(TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) &&
+		(TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && !noted &&
 		 (td->tg_oldtable == NULL || (TRIGGER_FIRED_BY_UPDATE(td->tg_event) && td->tg_newtable == NULL))))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("lamin._move_log_trigger() must be fired AFTER UPDATE or DELETE with transition tables"),
+				 errmsg("lamin._move_log_trigger() must be fired AFTER UPDATE or DELETE with transition tables, or AFTER UPDATE FOR EACH STATEMENT"),
 				 errhint("lamin._move_log_triggers() creates it.")));
 
 	t = lamin_table_get(RelationGetRelid(td->tg_relation));
 	cascade = td->tg_trigger->tgnargs > 0 && strcmp(td->tg_trigger->tgargs[0], "cascade") == 0 &&
 		TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	memset(&m, 0, sizeof(m));
-	collect_rows(td, t, &m, cascade);
+	if (noted)
+	{
+		/* cascades need the old rows: their trigger keeps the transition tables */
+		if (cascade)
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("lamin._move_log_trigger('cascade') must be fired with transition tables"),
+					 errhint("lamin._move_log_triggers() creates it.")));
+		collect_noted(td, t, &m);
+	}
+	else
+		collect_rows(td, t, &m, cascade);
 	if (m.n == 0)
+	{
+		if (noted)
+			forget_noted(RelationGetRelid(td->tg_relation));
 		return PointerGetDatum(NULL);
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -834,6 +1089,9 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
+	/* written: the notes (which the records were made from) may go */
+	if (noted)
+		forget_noted(RelationGetRelid(td->tg_relation));
 	return PointerGetDatum(NULL);
 }
 

@@ -4,7 +4,8 @@
  * SQL, COPY), it refuses to change or delete a locked row (is_locked) unless the change only
  * unlocks it, refuses hand-made changes of is_latest, checks the rights of a role other than the
  * owner that moves rows between branches or changes them off main (rights.c), locks the version
- * families a move touches (heads.c rewrites their heads after the statement), and stamps
+ * families a move touches (heads.c rewrites their heads after the statement), notes the rows an
+ * UPDATE moves for the move log (move_log.c writes them after the statement), and stamps
  * updated_at. No query runs on its path unless spaces are on.
  */
 #include "postgres.h"
@@ -265,6 +266,17 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 			if (new_uid)
 				lamin_lock_family(t, new_uid);
 		}
+	}
+
+	/* a move the statement's move-log trigger writes after the statement (move_log.c) */
+	if (is_update)
+	{
+		int32		old_branch = get_branch(oldtup, desc, t);
+		int32		new_branch = get_branch(newtup, desc, t);
+		bool		recheck;
+
+		if (old_branch != new_branch && lamin_move_log_noting(td->tg_relation, td->tg_trigger, &recheck))
+			lamin_move_log_note(t, td->tg_relation, oldtup, newtup, old_branch, new_branch, recheck);
 	}
 
 	if (is_update && t->att_updated_at != InvalidAttrNumber)

@@ -42,8 +42,10 @@
 #   trash-norow, restore-norow  the same with the row trigger (lamin_branch_row) disabled too
 #                (no goal: what the BEFORE ROW trigger costs a move; the extension never runs
 #                without it). A disabled trigger is not a removed one: Postgres still fills the
-#                transition tables of a disabled statement trigger, so both kinds of cases
-#                bound from above what a table without those triggers would cost
+#                transition tables of a disabled statement trigger (the artifact table's version
+#                heads trigger has them; the move log's UPDATE trigger has none, the row
+#                trigger notes the moved rows for it), so both kinds of cases bound from above
+#                what a table without those triggers would cost
 #   pairs-fn     lamin.artifact_delete(id) + lamin.artifact_restore(id) (task: lamin.delete and
 #                lamin.restore) of a random main row vs the guarded UPDATE pair; throughput ratio
 #                (pairs/s lamin / pairs/s hand, goal >= 0.8)
