@@ -921,35 +921,44 @@ lamin_slot_branch(LaminTable *t, TupleTableSlot *slot)
 }
 
 /* The key as users write it: the value, or (v1,v2) for a key of several columns. */
+static void
+append_key_text(StringInfo s, LaminTable *t, Datum *key)
+{
+	int			i;
+
+	if (t->nkeys > 1)
+		appendStringInfoChar(s, '(');
+	for (i = 0; i < t->nkeys; i++)
+	{
+		char	   *v = OutputFunctionCall(&t->key_out[i], key[i]);
+
+		if (i > 0)
+			appendStringInfoChar(s, ',');
+		appendStringInfoString(s, v);
+		pfree(v);
+	}
+	if (t->nkeys > 1)
+		appendStringInfoChar(s, ')');
+}
+
 char *
 lamin_key_text(LaminTable *t, Datum *key)
 {
 	StringInfoData s;
-	int			i;
 
 	initStringInfo(&s);
-	if (t->nkeys > 1)
-		appendStringInfoChar(&s, '(');
-	for (i = 0; i < t->nkeys; i++)
-	{
-		if (i > 0)
-			appendStringInfoChar(&s, ',');
-		appendStringInfoString(&s, OutputFunctionCall(&t->key_out[i], key[i]));
-	}
-	if (t->nkeys > 1)
-		appendStringInfoChar(&s, ')');
+	append_key_text(&s, t, key);
 	return s.data;
 }
 
 /*
  * The same as text, in the current memory context: what the move log holds. Made in a buffer kept
- * for the backend, as a row trigger calls it for every row a statement moves.
+ * for the backend, as the row trigger calls it for every row a statement moves.
  */
 Datum
 lamin_key_text_datum(LaminTable *t, Datum *key)
 {
 	static StringInfoData buf;
-	int			i;
 
 	if (buf.data == NULL)
 	{
@@ -959,19 +968,7 @@ lamin_key_text_datum(LaminTable *t, Datum *key)
 		MemoryContextSwitchTo(old);
 	}
 	resetStringInfo(&buf);
-	if (t->nkeys > 1)
-		appendStringInfoChar(&buf, '(');
-	for (i = 0; i < t->nkeys; i++)
-	{
-		char	   *v = OutputFunctionCall(&t->key_out[i], key[i]);
-
-		if (i > 0)
-			appendStringInfoChar(&buf, ',');
-		appendStringInfoString(&buf, v);
-		pfree(v);
-	}
-	if (t->nkeys > 1)
-		appendStringInfoChar(&buf, ')');
+	append_key_text(&buf, t, key);
 	return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
 }
 
