@@ -55,6 +55,7 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -89,6 +90,71 @@ lamin_relid(const char *name)
 }
 
 /*
+ * The log's relations, looked up by name once and forgotten when Postgres invalidates any of
+ * them (dropped, renamed, altered: a relcache invalidation), and the attribute numbers of
+ * lamin.move_record's columns. A statement that moves one row pays no catalog look-up for them.
+ */
+typedef struct LogRelations
+{
+	Oid			record;			/* lamin.move_record */
+	Oid			record_seq;		/* lamin.move_record_id_seq */
+	Oid			operation_seq;	/* lamin.move_operation_seq */
+	AttrNumber	att[12];		/* LOG_ATT_* of lamin.move_record */
+} LogRelations;
+
+enum
+{
+	LOG_ATT_ID, LOG_ATT_RELATION, LOG_ATT_KEYS, LOG_ATT_UIDS, LOG_ATT_COUNT, LOG_ATT_FROM,
+	LOG_ATT_TO, LOG_ATT_ROLE, LOG_ATT_AT, LOG_ATT_TXID, LOG_ATT_OPERATION, LOG_ATT_ROWS
+};
+
+static const char *const log_att_names[] = {
+	"id", "relation", "keys", "uids", "key_count", "from_branch", "to_branch", "role", "at",
+	"txid", "operation", "row_data"
+};
+
+static LogRelations log_rels;
+
+static void
+log_relations_invalidate(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == log_rels.record || relid == log_rels.record_seq ||
+		relid == log_rels.operation_seq)
+		memset(&log_rels, 0, sizeof(log_rels));
+}
+
+/* lamin.move_record, its id sequence and its columns' numbers, looked up where not known */
+static LogRelations *
+log_relations(void)
+{
+	if (!OidIsValid(log_rels.record))
+	{
+		LogRelations r;
+		Relation	rel;
+		int			i;
+
+		memset(&r, 0, sizeof(r));
+		r.record = lamin_relid("move_record");
+		r.record_seq = lamin_relid("move_record_id_seq");
+		rel = table_open(r.record, AccessShareLock);
+		for (i = 0; i < lengthof(log_att_names); i++)
+		{
+			r.att[i] = attnameAttNum(rel, log_att_names[i], false);
+			if (r.att[i] == InvalidAttrNumber)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" of relation \"lamin.move_record\" does not exist",
+								log_att_names[i]),
+						 errhint("ALTER EXTENSION lamin_branch UPDATE brings it.")));
+		}
+		table_close(rel, AccessShareLock);
+		r.operation_seq = log_rels.operation_seq;
+		log_rels = r;
+	}
+	return &log_rels;
+}
+
+/*
  * A new operation id from lamin.move_operation_seq (no privilege on it needed); 0 where the
  * installed version has no move log yet (the module is newer than the extension's objects until
  * ALTER EXTENSION UPDATE), so that moves go on without one.
@@ -96,10 +162,13 @@ lamin_relid(const char *name)
 int64
 lamin_operation_new(void)
 {
-	Oid			nsp = get_namespace_oid("lamin", true);
-	Oid			seq = OidIsValid(nsp) ? get_relname_relid("move_operation_seq", nsp) : InvalidOid;
+	if (!OidIsValid(log_rels.operation_seq))
+	{
+		Oid			nsp = get_namespace_oid("lamin", true);
 
-	return OidIsValid(seq) ? nextval_internal(seq, false) : 0;
+		log_rels.operation_seq = OidIsValid(nsp) ? get_relname_relid("move_operation_seq", nsp) : InvalidOid;
+	}
+	return OidIsValid(log_rels.operation_seq) ? nextval_internal(log_rels.operation_seq, false) : 0;
 }
 
 /*
@@ -349,6 +418,7 @@ lamin_move_log_init(void)
 {
 	RegisterXactCallback(operation_xact_callback, NULL);
 	RegisterSubXactCallback(pending_subxact_callback, NULL);
+	CacheRegisterRelcacheCallback(log_relations_invalidate, (Datum) 0);
 }
 
 /* What the trigger collects of the moved rows: parallel arrays, one entry per row */
@@ -557,24 +627,11 @@ array_of(Datum *values, bool *nulls, int n, Oid type)
 	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, type, typlen, typbyval, typalign));
 }
 
-static AttrNumber
-attnum_of(Relation rel, const char *name)
-{
-	AttrNumber	att = attnameAttNum(rel, name, false);
-
-	if (att == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of relation \"lamin.move_record\" does not exist", name),
-				 errhint("ALTER EXTENSION lamin_branch UPDATE brings it.")));
-	return att;
-}
-
 /* Take the rights of the log's owner: only roles granted it read the log. */
 static void
 become_log_owner(LaminSavedUser *saved)
 {
-	lamin_become_role(lamin_relation_owner(lamin_relid("move_record")), saved);
+	lamin_become_role(lamin_relation_owner(log_relations()->record), saved);
 }
 
 /*
@@ -594,25 +651,26 @@ become_log_owner(LaminSavedUser *saved)
 static void
 write_log(LaminTable *t, Moved *m, int64 operation)
 {
-	Relation	rel = table_open(lamin_relid("move_record"), RowExclusiveLock);
-	Oid			seq = lamin_relid("move_record_id_seq");
+	LogRelations *lr = log_relations();
+	Relation	rel = table_open(lr->record, RowExclusiveLock);
+	Oid			seq = lr->record_seq;
 	TupleDesc	desc = RelationGetDescr(rel);
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
 	CommandId	cid = GetCurrentCommandId(true);
-	AttrNumber	a_id = attnum_of(rel, "id"),
-				a_relation = attnum_of(rel, "relation"),
-				a_keys = attnum_of(rel, "keys"),
-				a_uids = attnum_of(rel, "uids"),
-				a_count = attnum_of(rel, "key_count"),
-				a_from = attnum_of(rel, "from_branch"),
-				a_to = attnum_of(rel, "to_branch"),
-				a_role = attnum_of(rel, "role"),
-				a_at = attnum_of(rel, "at"),
-				a_txid = attnum_of(rel, "txid"),
-				a_operation = attnum_of(rel, "operation"),
-				a_rows = attnum_of(rel, "row_data");
+	AttrNumber	a_id = lr->att[LOG_ATT_ID],
+				a_relation = lr->att[LOG_ATT_RELATION],
+				a_keys = lr->att[LOG_ATT_KEYS],
+				a_uids = lr->att[LOG_ATT_UIDS],
+				a_count = lr->att[LOG_ATT_COUNT],
+				a_from = lr->att[LOG_ATT_FROM],
+				a_to = lr->att[LOG_ATT_TO],
+				a_role = lr->att[LOG_ATT_ROLE],
+				a_at = lr->att[LOG_ATT_AT],
+				a_txid = lr->att[LOG_ATT_TXID],
+				a_operation = lr->att[LOG_ATT_OPERATION],
+				a_rows = lr->att[LOG_ATT_ROWS];
 	Datum		at = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 	Datum		txid = Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId()));
 	bool	   *done = palloc0(sizeof(bool) * m->n);

@@ -22,5 +22,8 @@ CREATE EXTENSION lamin_branch;
 SELECT relation FROM lamin.enable('keep');
 SELECT id, body FROM keep ORDER BY id;
 SELECT id FROM keep_trash ORDER BY id;
+-- moves are logged into the log the extension made again (this session wrote to the old one)
+DELETE FROM keep WHERE id = 4;
+SELECT key, from_branch, to_branch FROM lamin.move_log ORDER BY key;
 SELECT lamin.disable('keep', drop_columns => true);
 DROP TABLE keep;
