@@ -73,8 +73,8 @@ typedef struct VisibleEntry
 
 static HTAB *visible = NULL;
 
-static void
-visible_invalidate(Datum arg, Oid relid)
+void
+lamin_visible_invalidate(Datum arg, Oid relid)
 {
 	visible_generation++;
 }
@@ -126,7 +126,6 @@ lamin_branches_init(void)
 	ctl.entrysize = sizeof(VisibleEntry);
 	ctl.hcxt = TopMemoryContext;
 	visible = hash_create("lamin_branch current branch", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	CacheRegisterRelcacheCallback(visible_invalidate, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, visible_invalidate_syscache, (Datum) 0);
 }
 

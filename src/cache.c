@@ -53,8 +53,8 @@ static HTAB *table_cache = NULL;
 static List *retired = NIL;		/* LaminTables and plans to free at transaction end */
 
 /* Relcache invalidation: mark stale, free nothing. */
-static void
-table_cache_invalidate(Datum arg, Oid relid)
+void
+lamin_table_cache_invalidate(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	LaminTableEntry *e;
@@ -132,7 +132,6 @@ lamin_table_cache_init(void)
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(LaminTableEntry);
 	table_cache = hash_create("lamin_branch tables", 32, &ctl, HASH_ELEM | HASH_BLOBS);
-	CacheRegisterRelcacheCallback(table_cache_invalidate, (Datum) 0);
 	RegisterXactCallback(free_retired, NULL);
 }
 

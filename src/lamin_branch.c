@@ -8,6 +8,7 @@
 #include "utils/builtins.h"
 #include "catalog/pg_type.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -22,6 +23,20 @@ LAMIN_MODULE_MAGIC("lamin_branch", LAMIN_BRANCH_VERSION);
 
 void		_PG_init(void);
 
+/*
+ * One relcache callback for the whole module, which hands each invalidation to every cache that
+ * keeps relation OIDs. Postgres has room for few such callbacks per backend (ten up to 17), and
+ * other preloaded extensions (Citus) register several.
+ */
+static void
+relcache_invalidate(Datum arg, Oid relid)
+{
+	lamin_visible_invalidate(arg, relid);
+	lamin_table_cache_invalidate(arg, relid);
+	lamin_registry_invalidate(arg, relid);
+	lamin_log_relations_invalidate(arg, relid);
+}
+
 void
 _PG_init(void)
 {
@@ -30,8 +45,8 @@ _PG_init(void)
 	/* no other setting under lamin_branch.* can exist (reserved after ours are defined) */
 	MarkGUCPrefixReserved("lamin_branch");
 	lamin_table_cache_init();
-	lamin_registry_init();
 	lamin_move_log_init();
+	CacheRegisterRelcacheCallback(relcache_invalidate, (Datum) 0);
 	/* DDL on a main view goes to its table: only where every session has the module */
 	if (process_shared_preload_libraries_in_progress)
 		lamin_utility_init();

@@ -115,6 +115,7 @@ typedef struct LaminTable
 
 /* cache.c: what is known of each branch-enabled table, its prepared statements, its keys */
 extern void lamin_table_cache_init(void);
+extern void lamin_table_cache_invalidate(Datum arg, Oid relid);
 extern LaminTable *lamin_table_get(Oid relid);
 extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which, bool many);
 extern char *lamin_key_text(LaminTable *t, Datum *key);
@@ -136,7 +137,7 @@ typedef struct LaminEnabled
 	char		mode;			/* 'r'ename, 'v'iews or 'e'xtension */
 	Oid			family_index;	/* (substr(uid, 1, 16), branch_id), or InvalidOid */
 } LaminEnabled;
-extern void lamin_registry_init(void);
+extern void lamin_registry_invalidate(Datum arg, Oid relid);
 extern LaminEnabled lamin_enabled_table(Oid given);
 extern bool lamin_registry_lookup(Oid given, LaminEnabled *out);
 extern List *lamin_registry_tables(void);
@@ -178,11 +179,13 @@ extern int64 lamin_operation_current(void);
 extern int64 lamin_operation_new(void);
 extern int64 lamin_operation_set(int64 op);
 extern void lamin_move_log_init(void);
+extern void lamin_log_relations_invalidate(Datum arg, Oid relid);
 extern bool lamin_move_log_noting(Relation rel, Trigger *self, bool *recheck);
 extern void lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple newtup,
 								int32 from, int32 to, bool recheck);
 /* branches.c: the current branch, merging */
 extern void lamin_branches_init(void);
+extern void lamin_visible_invalidate(Datum arg, Oid relid);
 extern Node *lamin_bake_current_branch(Node *qual);
 extern int32 lamin_current_branch_for(Oid given);
 extern void lamin_current_branch_dependencies(struct PlannedStmt *stmt);

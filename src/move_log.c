@@ -55,7 +55,6 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -115,8 +114,8 @@ static const char *const log_att_names[] = {
 
 static LogRelations log_rels;
 
-static void
-log_relations_invalidate(Datum arg, Oid relid)
+void
+lamin_log_relations_invalidate(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == log_rels.record || relid == log_rels.record_seq ||
 		relid == log_rels.operation_seq)
@@ -418,7 +417,6 @@ lamin_move_log_init(void)
 {
 	RegisterXactCallback(operation_xact_callback, NULL);
 	RegisterSubXactCallback(pending_subxact_callback, NULL);
-	CacheRegisterRelcacheCallback(log_relations_invalidate, (Datum) 0);
 }
 
 /* What the trigger collects of the moved rows: parallel arrays, one entry per row */

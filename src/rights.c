@@ -41,17 +41,11 @@ static HTAB *registry = NULL;
 static Oid	registry_relid = InvalidOid;	/* lamin.enabled_table, once read */
 static bool registry_valid = false;
 
-static void
-registry_invalidate(Datum arg, Oid relid)
+void
+lamin_registry_invalidate(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == registry_relid)
 		registry_valid = false;
-}
-
-void
-lamin_registry_init(void)
-{
-	CacheRegisterRelcacheCallback(registry_invalidate, (Datum) 0);
 }
 
 static void
