@@ -910,6 +910,20 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 }
 
 /* The branch of a row of the table (main where the column is NULL) */
+/* The key values of the row in slot, in key column order */
+void
+lamin_slot_key(LaminTable *t, TupleTableSlot *slot, Datum *key)
+{
+	int			i;
+
+	for (i = 0; i < t->nkeys; i++)
+	{
+		bool		isnull;
+
+		key[i] = slot_getattr(slot, t->key_att[i], &isnull);
+	}
+}
+
 int32
 lamin_slot_branch(LaminTable *t, TupleTableSlot *slot)
 {

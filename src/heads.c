@@ -129,14 +129,8 @@ static char *
 row_keytext(LaminTable *t, TupleTableSlot *slot)
 {
 	Datum		key[INDEX_MAX_KEYS];
-	int			i;
 
-	for (i = 0; i < t->nkeys; i++)
-	{
-		bool		isnull;
-
-		key[i] = slot_getattr(slot, t->key_att[i], &isnull);
-	}
+	lamin_slot_key(t, slot, key);
 	return lamin_key_text(t, key);
 }
 
@@ -340,11 +334,9 @@ note_promotions(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot,
 			for (i = 0; i < t->nkeys; i++)
 			{
 				bool		isnull;
-				Oid			out;
-				bool		varlena;
 
-				getTypeOutputInfo(t->key_type[i], &out, &varlena);
-				key[i] = CStringGetTextDatum(OidOutputFunctionCall(out, slot_getattr(newslot, t->key_att[i], &isnull)));
+				key[i] = CStringGetTextDatum(OutputFunctionCall(&t->key_out[i],
+																slot_getattr(newslot, t->key_att[i], &isnull)));
 			}
 			st->to_clear = lappend(st->to_clear, key);
 		}

@@ -121,6 +121,7 @@ extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which, bool many);
 extern char *lamin_key_text(LaminTable *t, Datum *key);
 extern Datum lamin_key_text_datum(LaminTable *t, Datum *key);
 extern int32 lamin_slot_branch(LaminTable *t, TupleTableSlot *slot);
+extern void lamin_slot_key(LaminTable *t, TupleTableSlot *slot, Datum *key);
 extern void lamin_key_from_datum(LaminTable *t, Datum value, Oid type, Datum *key);
 extern void lamin_spi_check(int rc, const char *what);
 extern char *lamin_qualified_operator(Oid typid, int which);

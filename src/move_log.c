@@ -459,11 +459,8 @@ static Datum
 row_key_text(LaminTable *t, TupleTableSlot *slot)
 {
 	Datum		key[INDEX_MAX_KEYS];
-	bool		isnull;
-	int			i;
 
-	for (i = 0; i < t->nkeys; i++)
-		key[i] = slot_getattr(slot, t->key_att[i], &isnull);
+	lamin_slot_key(t, slot, key);
 	return lamin_key_text_datum(t, key);
 }
 

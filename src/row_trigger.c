@@ -141,6 +141,8 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	Datum		vals[1];
 	bool		nulls[1];
 	int			ncols = 0;
+	int32		old_branch,
+				new_branch;
 
 	check_trigger_call(fcinfo, "lamin.branch_row_trigger()", true);
 
@@ -159,16 +161,17 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	}
 	else
 		oldtup = td->tg_trigtuple;
+	/* the row's branch before and after (an INSERT comes from, a DELETE stays on, its own) */
+	old_branch = oldtup ? get_branch(oldtup, desc, t) : LAMIN_BRANCH_MAIN;
+	new_branch = newtup ? get_branch(newtup, desc, t) : old_branch;
 
 	/* branch columns without a foreign key: the branches they name must exist */
 	if (newtup)
 	{
 		if (t->check_branch)
 		{
-			int32		b = get_branch(newtup, desc, t);
-
-			if (!oldtup || b != get_branch(oldtup, desc, t))
-				lamin_check_branch_value(t, "branch_id", b);
+			if (!oldtup || new_branch != old_branch)
+				lamin_check_branch_value(t, "branch_id", new_branch);
 		}
 		if (t->check_created_on)
 		{
@@ -208,9 +211,6 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	 */
 	if (lamin_internal_depth == 0 && !has_privs_of_role(GetUserId(), t->owner))
 	{
-		int32		old_branch = oldtup ? get_branch(oldtup, desc, t) : LAMIN_BRANCH_MAIN;
-		int32		new_branch = newtup ? get_branch(newtup, desc, t) : old_branch;
-
 		/* inserting on a user branch is creating a record there: INSERT is the right */
 		if (old_branch != new_branch && !(is_insert && new_branch > LAMIN_BRANCH_MAIN))
 		{
@@ -245,11 +245,10 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 		char	   *old_uid = oldtup ? get_text(oldtup, desc, t->att_uid) : NULL;
 		char	   *new_uid = newtup ? get_text(newtup, desc, t->att_uid) : NULL;
 		bool		moved = row_moved(oldtup, newtup,
-									  oldtup ? get_branch(oldtup, desc, t) : 0,
-									  newtup ? get_branch(newtup, desc, t) : 0, old_uid, new_uid);
+									  old_branch, new_branch, old_uid, new_uid);
 
 		if (is_update && !moved && lamin_internal_depth == 0 &&
-			get_branch(newtup, desc, t) != LAMIN_BRANCH_TRASH &&
+			new_branch != LAMIN_BRANCH_TRASH &&
 			get_bool(newtup, desc, t->att_is_latest) != get_bool(oldtup, desc, t->att_is_latest))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -271,8 +270,6 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	/* a move the statement's move-log trigger writes after the statement (move_log.c) */
 	if (is_update)
 	{
-		int32		old_branch = get_branch(oldtup, desc, t);
-		int32		new_branch = get_branch(newtup, desc, t);
 		bool		recheck;
 
 		if (old_branch != new_branch && lamin_move_log_noting(td->tg_relation, td->tg_trigger, &recheck))
