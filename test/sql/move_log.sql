@@ -105,6 +105,10 @@ DELETE FROM ml.bulk WHERE id <= 2500;
 SELECT key_count, keys[1] AS first_key, keys[key_count] AS last_key, cardinality(keys) AS keys, to_branch,
        operation = min(operation) OVER () AS one_operation
   FROM lamin.move_record WHERE relation = 'ml.bulk_all'::regclass ORDER BY id;
+-- the full records' key arrays are compressed, with lz4 where the server has it
+SELECT key_count, pg_column_compression(keys) = CASE WHEN 'lz4' = ANY (s.enumvals) THEN 'lz4' ELSE 'pglz' END AS lz4_where_built
+  FROM lamin.move_record, pg_settings s
+ WHERE relation = 'ml.bulk_all'::regclass AND key_count = 1000 AND s.name = 'default_toast_compression' ORDER BY id;
 SELECT count(*), count(DISTINCT key), min(key::int), max(key::int)
   FROM lamin.move_log WHERE relation = 'ml.bulk_all'::regclass;
 SELECT count(*), min(operation_rows), max(operation_rows) FROM lamin.trash WHERE relation = 'ml.bulk_all'::regclass;
