@@ -40,12 +40,18 @@
 #   trash-nolog, restore-nolog  trash and restore with the table's move-log trigger disabled
 #                in the run's transaction (no goal: what the move log costs)
 #   trash-norow, restore-norow  the same with the row trigger (lamin_branch_row) disabled too
-#                (no goal: what the BEFORE ROW trigger costs a move; the extension never runs
-#                without it). A disabled trigger is not a removed one: Postgres still fills the
-#                transition tables of a disabled statement trigger (the artifact table's version
-#                heads trigger has them; the move log's UPDATE trigger has none, the row
-#                trigger notes the moved rows for it), so both kinds of cases bound from above
-#                what a table without those triggers would cost
+#                (no goal: what the row trigger's own work costs a move; the extension never
+#                runs without it). A disabled trigger is not a removed one: Postgres still locks
+#                each row before it would fire a BEFORE ROW UPDATE trigger, enabled or not, and
+#                still fills the transition tables of a disabled statement trigger (the artifact
+#                table's version heads trigger has them; the move log's UPDATE trigger has none,
+#                the row trigger notes the moved rows for it), so both kinds of cases bound from
+#                above what a table without those triggers would cost
+#   trash-floor, restore-floor  the hand-rolled UPDATE with one BEFORE ROW UPDATE trigger that
+#                does nothing (Postgres's own suppress_redundant_updates_trigger, made and
+#                dropped in the run's transaction) vs the same UPDATE without it (no goal: what
+#                any row trigger costs a move, the row lock above included: the least a move
+#                kept by a row trigger can cost)
 #   pairs-fn     lamin.artifact_delete(id) + lamin.artifact_restore(id) (task: lamin.delete and
 #                lamin.restore) of a random main row vs the guarded UPDATE pair; throughput ratio
 #                (pairs/s lamin / pairs/s hand, goal >= 0.8)
@@ -698,6 +704,11 @@ bench_bulks() {
     # each row before such a trigger runs); no goal, the extension never runs without it
     bulk_lamin_setup="ALTER TABLE $BASE DISABLE TRIGGER lamin_move_log_update; ALTER TABLE $BASE DISABLE TRIGGER lamin_branch_row"
     bench_bulk "$n" trash-norow - "$rows" "$x"
+    # ... and the hand-rolled UPDATE under a trigger that does nothing: the floor of any row trigger
+    local floor_trigger="CREATE TRIGGER bench_floor BEFORE UPDATE ON $HAND FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()"
+    bulk_lamin=$bulk_hand; bulk_lamin_table=$HAND; bulk_lamin_setup=$floor_trigger
+    bench_bulk "$n" trash-floor - "$rows" "$x"
+    bulk_lamin_table=$BASE
 
     local keys="(SELECT keys FROM bench.keys WHERE name = 'restore')"
     bulk_lamin="SELECT count(*) FROM lamin.restore_many('$VIEW', $keys)"
@@ -710,6 +721,9 @@ bench_bulks() {
     bench_bulk "$n" restore-nolog - "$rows" "$x"
     bulk_lamin_setup="ALTER TABLE $BASE DISABLE TRIGGER lamin_move_log_update; ALTER TABLE $BASE DISABLE TRIGGER lamin_branch_row"
     bench_bulk "$n" restore-norow - "$rows" "$x"
+    bulk_lamin=$bulk_hand; bulk_lamin_table=$HAND; bulk_lamin_setup=$floor_trigger
+    bench_bulk "$n" restore-floor - "$rows" "$x"
+    bulk_lamin_table=$BASE
     bulk_lamin_setup=""
 }
 
