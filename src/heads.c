@@ -61,13 +61,58 @@ lamin_family_slot(const char *uid)
 	return hash_bytes((const unsigned char *) uid, len) % LAMIN_FAMILY_SLOTS;
 }
 
-void
-lamin_lock_family(LaminTable *t, const char *uid)
+/*
+ * The slots of one table this transaction is known to hold, so that a statement that moves many
+ * rows of a family asks the lock manager for each slot once rather than once per row. Only a
+ * slot locked in the current subtransaction, or in one still open around it, can be held: the
+ * set is forgotten when a subtransaction aborts (taking the locks it acquired with it) and when
+ * the transaction ends.
+ */
+static Oid	held_relid = InvalidOid;
+static uint8 held_slots[LAMIN_FAMILY_SLOTS / 8];
+
+static void
+family_lock(Oid relid, int slot)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->query_relid, lamin_family_slot(uid), LAMIN_LOCK_SPACE);
+	if (relid == held_relid && (held_slots[slot / 8] & (1 << (slot % 8))))
+		return;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, relid, slot, LAMIN_LOCK_SPACE);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (relid != held_relid)
+	{
+		memset(held_slots, 0, sizeof(held_slots));
+		held_relid = relid;
+	}
+	held_slots[slot / 8] |= 1 << (slot % 8);
+}
+
+static void
+held_slots_xact_callback(XactEvent event, void *arg)
+{
+	held_relid = InvalidOid;
+}
+
+static void
+held_slots_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+							void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		held_relid = InvalidOid;
+}
+
+void
+lamin_heads_init(void)
+{
+	RegisterXactCallback(held_slots_xact_callback, NULL);
+	RegisterSubXactCallback(held_slots_subxact_callback, NULL);
+}
+
+void
+lamin_lock_family(LaminTable *t, const char *uid)
+{
+	family_lock(t->query_relid, lamin_family_slot(uid));
 }
 
 /* Lock the family slots marked in wanted[LAMIN_FAMILY_SLOTS], in ascending order. */
@@ -77,14 +122,8 @@ lamin_lock_family_slots(LaminTable *t, const bool *wanted)
 	int			i;
 
 	for (i = 0; i < LAMIN_FAMILY_SLOTS; i++)
-	{
-		LOCKTAG		tag;
-
-		if (!wanted[i])
-			continue;
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, t->query_relid, i, LAMIN_LOCK_SPACE);
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	}
+		if (wanted[i])
+			family_lock(t->query_relid, i);
 }
 
 /* > 0 while the extension rewrites is_latest of other rows itself */
@@ -166,6 +205,18 @@ static int
 cmp_cstring(const void *a, const void *b)
 {
 	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int
+cmp_family(const void *a, const void *b)
+{
+	const FamilyKey *x = *(FamilyKey *const *) a;
+	const FamilyKey *y = *(FamilyKey *const *) b;
+	int			c = strcmp(x->stem, y->stem);
+
+	if (c != 0)
+		return c;
+	return x->branch < y->branch ? -1 : x->branch > y->branch;
 }
 
 static bool
@@ -428,6 +479,7 @@ static int
 recompute_heads(LaminTable *t, HeadsState *st)
 {
 	long		n = hash_get_num_entries(st->families);
+	FamilyKey **keys;
 	Datum	   *stems;
 	Datum	   *branches;
 	Datum		args[2];
@@ -441,14 +493,23 @@ recompute_heads(LaminTable *t, HeadsState *st)
 
 	if (n == 0)
 		return 0;
-	stems = palloc(sizeof(Datum) * n);
-	branches = palloc(sizeof(Datum) * n);
+
+	/*
+	 * In the family index's order (stems byte-wise, as in the C collation, then branch): each
+	 * family's probe then lands on or next to the index pages the one before it read, where the
+	 * hash table's order sends every probe to a page of its own.
+	 */
+	keys = palloc(sizeof(FamilyKey *) * n);
 	hash_seq_init(&status, st->families);
 	while ((f = hash_seq_search(&status)) != NULL)
+		keys[i++] = &f->key;
+	qsort(keys, n, sizeof(FamilyKey *), cmp_family);
+	stems = palloc(sizeof(Datum) * n);
+	branches = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
 	{
-		stems[i] = CStringGetTextDatum(f->key.stem);
-		branches[i] = Int32GetDatum(f->key.branch);
-		i++;
+		stems[i] = CStringGetTextDatum(keys[i]->stem);
+		branches[i] = Int32GetDatum(keys[i]->branch);
 	}
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = NAMEDATALEN * 4;

@@ -46,6 +46,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("lamin_branch");
 	lamin_table_cache_init();
 	lamin_move_log_init();
+	lamin_heads_init();
 	CacheRegisterRelcacheCallback(relcache_invalidate, (Datum) 0);
 	/* DDL on a main view goes to its table: only where every session has the module */
 	if (process_shared_preload_libraries_in_progress)

@@ -164,6 +164,7 @@ extern void lamin_restore_user(LaminSavedUser *saved);
 /* heads.c: version families, their lock, and their heads */
 extern int	lamin_internal_depth;	/* > 0 while the extension rewrites is_latest */
 extern char *lamin_last_promoted;	/* uid the latest move promoted, for the move functions */
+extern void lamin_heads_init(void);
 extern void lamin_lock_family(LaminTable *t, const char *uid);
 extern int	lamin_family_slot(const char *uid);
 extern void lamin_lock_family_slots(LaminTable *t, const bool *wanted);

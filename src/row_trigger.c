@@ -257,12 +257,15 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 					 errdetail("The head of a version family is its newest version on each branch."),
 					 errhint("Move, insert or delete versions; the head follows.")));
 
-		/* the families a move touches are locked now; the AFTER trigger rewrites their heads */
+		/*
+		 * the families a move touches are locked now (the one family of a row that keeps its
+		 * uid stem, once); the AFTER trigger rewrites their heads
+		 */
 		if (moved)
 		{
 			if (old_uid)
 				lamin_lock_family(t, old_uid);
-			if (new_uid)
+			if (new_uid && !(old_uid && strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) == 0))
 				lamin_lock_family(t, new_uid);
 		}
 	}

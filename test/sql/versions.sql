@@ -65,6 +65,30 @@ DELETE FROM lamin.artifact WHERE uid LIKE 'fam_BBBBBBBBBBBB%';
 SELECT invariant_holds();
 SELECT substr(uid, 1, 4) AS fam, branch_id, count(*), count(*) FILTER (WHERE is_latest) AS heads
   FROM lamin.artifact_all WHERE uid LIKE 'fam_BBBB%' GROUP BY 1, 2 ORDER BY 1, 2;
+-- every move holds its family's lock (an advisory lock, objsubid 19522) until the transaction
+-- ends; a savepoint rolled back releases it, and the next move of the family takes it again
+CREATE FUNCTION family_locks() RETURNS bigint LANGUAGE sql AS
+$$ SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 19522 AND pid = pg_backend_pid() $$;
+INSERT INTO lamin.artifact (uid, key) VALUES ('famLOCKAAAAAAAAA0000', 'lock.txt');
+BEGIN;
+SAVEPOINT a;
+DELETE FROM lamin.artifact WHERE uid = 'famLOCKAAAAAAAAA0000';
+SELECT family_locks();
+ROLLBACK TO SAVEPOINT a;
+SELECT family_locks();
+DELETE FROM lamin.artifact WHERE uid = 'famLOCKAAAAAAAAA0000';
+SELECT family_locks();
+SAVEPOINT b;
+UPDATE lamin.artifact_all SET branch_id = 0 WHERE uid = 'fam2BBBBBBBBBBBB0000';
+ROLLBACK TO SAVEPOINT b;
+UPDATE lamin.artifact_all SET branch_id = 0 WHERE uid = 'fam2BBBBBBBBBBBB0000';
+SELECT family_locks();
+ROLLBACK;
+BEGIN;
+UPDATE lamin.artifact_all SET branch_id = 0 WHERE uid = 'fam2BBBBBBBBBBBB0000';
+SELECT family_locks();
+ROLLBACK;
+DROP FUNCTION family_locks();
 DROP FUNCTION heads();
 DROP FUNCTION invariant_holds();
 TRUNCATE lamin.artifact_all;
