@@ -747,8 +747,8 @@ merge_table(const LaminEnabled *e, MergeSide *side, bool apply, const char *sour
 							 source_name, target_name)));
 		if (apply)
 		{
-			rc = SPI_execute_with_args(psprintf("UPDATE %s SET branch_id = $2 WHERE branch_id OPERATOR(pg_catalog.=) $1",
-												t->qualname),
+			rc = SPI_execute_with_args(psprintf("UPDATE %s SET branch_id = $2%s WHERE branch_id OPERATOR(pg_catalog.=) $1",
+												t->qualname, lamin_stamp_sql(t)),
 									   2, types, values, NULL, false, 0);
 			lamin_spi_check(rc, "merging the rows");
 			c->moved = SPI_processed;

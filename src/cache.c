@@ -439,6 +439,18 @@ keyset_sql(LaminTable *t)
 }
 
 /*
+ * What a statement that moves rows sets besides branch_id: updated_at, where the table has it.
+ * The row trigger stamps a row whose updated_at the statement left alone, with a copy of the
+ * whole row; a row the statement stamped itself it lets through as it is. A Citus table has no
+ * row trigger, so there the statement is the only stamp.
+ */
+const char *
+lamin_stamp_sql(LaminTable *t)
+{
+	return t->att_updated_at != InvalidAttrNumber ? ", updated_at = pg_catalog.statement_timestamp()" : "";
+}
+
+/*
  * A one-column key: "a.k = ANY ($1::text[]::type[])", which an index scans in key order (a
  * btree sorts the array and drops duplicates); NULL for a key of several columns.
  */
@@ -657,8 +669,8 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			argtypes[n++] = REGROLEOID;
 			break;
 		case LP_TRASH_FROM:
-			appendStringInfo(&sql, "UPDATE %s SET branch_id = -1 WHERE branch_id OPERATOR(pg_catalog.=) $%d AND ",
-							 t->qualname, n + 1);
+			appendStringInfo(&sql, "UPDATE %s SET branch_id = -1%s WHERE branch_id OPERATOR(pg_catalog.=) $%d AND ",
+							 t->qualname, lamin_stamp_sql(t), n + 1);
 			append_key_match(&sql, t, 1);
 			argtypes[n++] = INT4OID;
 			break;
@@ -738,10 +750,10 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			break;
 		case LP_MOVE_KEYS:
 			/* the rows are locked: their branch is the one they leave */
-			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 FROM (SELECT k.*, x.lamin_from FROM (%s) k "
+			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2%s FROM (SELECT k.*, x.lamin_from FROM (%s) k "
 							 "CROSS JOIN LATERAL (SELECT x.branch_id::pg_catalog.int4 AS lamin_from FROM %s x WHERE %s OFFSET 0) x) k "
 							 "WHERE %s AND k.lamin_from OPERATOR(pg_catalog.<>) $2 RETURNING %s, %s::pg_catalog.text, k.lamin_from",
-							 t->qualname, keyset_sql(t), t->qualname, join_sql(t, "x", "k"), join_sql(t, "t", "k"),
+							 t->qualname, lamin_stamp_sql(t), keyset_sql(t), t->qualname, join_sql(t, "x", "k"), join_sql(t, "t", "k"),
 							 keytext_sql(t, "k"), t->att_uid != InvalidAttrNumber ? "t.uid" : "NULL");
 			argtypes[0] = TEXTARRAYOID;
 			argtypes[1] = INT4OID;
@@ -759,18 +771,18 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			 * meanwhile fails the recheck of its branch and is left to the locking path.
 			 */
 			if (which == LP_MOVE_FAST && t->nkeys == 1)
-				appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3 "
+				appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2%s WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3 "
 								 "RETURNING %s, ",
-								 t->qualname, key_any_sql(t, "t"), keytext_sql(t, "t"));
+								 t->qualname, lamin_stamp_sql(t), key_any_sql(t, "t"), keytext_sql(t, "t"));
 			else
 			{
 				if (t->nkeys == 1)
-					appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]::%s[]) AS %s "
+					appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2%s FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]::%s[]) AS %s "
 									 "ORDER BY 1) k",
-									 t->qualname, format_type_be_qualified(t->key_type[0]), t->key_name[0]);
+									 t->qualname, lamin_stamp_sql(t), format_type_be_qualified(t->key_type[0]), t->key_name[0]);
 				else
-					appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2 FROM (SELECT * FROM (%s) k ORDER BY %s) k",
-									 t->qualname, keyset_sql(t), key_order(t, ""));
+					appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2%s FROM (SELECT * FROM (%s) k ORDER BY %s) k",
+									 t->qualname, lamin_stamp_sql(t), keyset_sql(t), key_order(t, ""));
 				appendStringInfo(&sql, " WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3 RETURNING %s, ",
 								 join_sql(t, "t", "k"), keytext_sql(t, "k"));
 			}
@@ -805,16 +817,13 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			argtypes[n++] = REGROLEOID;
 			break;
 		case LP_ONE_MOVE:
-			/* a Citus table has no row trigger to stamp updated_at */
-			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d%s WHERE ", t->qualname, n + 1,
-							 t->citus && t->att_updated_at != InvalidAttrNumber ?
-							 ", updated_at = pg_catalog.statement_timestamp()" : "");
+			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d%s WHERE ", t->qualname, n + 1, lamin_stamp_sql(t));
 			append_key_match(&sql, t, 1);
 			argtypes[n++] = INT4OID;
 			break;
 		case LP_ONE_MOVE_FROM:
-			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d WHERE branch_id OPERATOR(pg_catalog.=) $%d%s AND ",
-							 t->qualname, n + 1, n + 2, t->att_is_locked != InvalidAttrNumber ? " AND NOT is_locked" : "");
+			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d%s WHERE branch_id OPERATOR(pg_catalog.=) $%d%s AND ",
+							 t->qualname, n + 1, lamin_stamp_sql(t), n + 2, t->att_is_locked != InvalidAttrNumber ? " AND NOT is_locked" : "");
 			append_key_match(&sql, t, 1);
 			appendStringInfo(&sql, " RETURNING %s::pg_catalog.text, %s::pg_catalog.text",
 							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL",
@@ -872,11 +881,9 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			n = 1;
 			break;
 		case LP_CITUS_MOVE:
-			/* no row trigger on a Citus table: the statement stamps updated_at itself */
 			appendStringInfo(&sql, "UPDATE %s t SET branch_id = $2%s WHERE %s AND t.branch_id OPERATOR(pg_catalog.=) $3%s "
 							 "RETURNING %s, %s::pg_catalog.text, $3",
-							 t->qualname,
-							 t->att_updated_at != InvalidAttrNumber ? ", updated_at = pg_catalog.statement_timestamp()" : "",
+							 t->qualname, lamin_stamp_sql(t),
 							 citus_match_sql(t),
 							 t->att_is_locked != InvalidAttrNumber ? " AND t.is_locked IS NOT TRUE" : "",
 							 keytext_sql(t, "t"),

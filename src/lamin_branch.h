@@ -165,6 +165,7 @@ extern void lamin_restore_user(LaminSavedUser *saved);
 extern int	lamin_internal_depth;	/* > 0 while the extension rewrites is_latest */
 extern char *lamin_last_promoted;	/* uid the latest move promoted, for the move functions */
 extern void lamin_heads_init(void);
+extern const char *lamin_stamp_sql(LaminTable *t);
 extern void lamin_lock_family(LaminTable *t, const char *uid);
 extern int	lamin_family_slot(const char *uid);
 extern void lamin_lock_family_slots(LaminTable *t, const bool *wanted);

@@ -997,8 +997,8 @@ cascade_child(LaminTable *t, Relation prel, Moved *m, bool *take, int64 *ops, Ch
 	}
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "UPDATE %s c SET branch_id = x.t FROM ROWS FROM (pg_catalog.unnest($1), "
-					 "pg_catalog.unnest($2), pg_catalog.unnest($3)", ct->qualname);
+	appendStringInfo(&sql, "UPDATE %s c SET branch_id = x.t%s FROM ROWS FROM (pg_catalog.unnest($1), "
+					 "pg_catalog.unnest($2), pg_catalog.unnest($3)", ct->qualname, lamin_stamp_sql(ct));
 	for (c = 0; c < k->ncols; c++)
 		appendStringInfo(&sql, ", pg_catalog.unnest($%d)", 4 + c);
 	appendStringInfoString(&sql, ") AS x(f, t, op");

@@ -589,6 +589,7 @@ flatten_view(Query *q, Index rti, Index b)
  *
  *     DELETE FROM v WHERE ...   ->   UPDATE t SET branch_id = -1 WHERE <view's condition> AND ...
  *
+ * (and updated_at = statement_timestamp(), where the table has it: the row trigger's stamp),
  * the view's condition a security qual of the table, as for a read. Concurrent changes are
  * followed as the trigger follows them: a row another transaction moved off the view's branch
  * meanwhile fails the recheck and is not counted. The row trigger of the table checks the
@@ -718,6 +719,8 @@ delete_to_update(Query *q)
 	int			i = 0;
 	Node	   *value;
 	Oid			owner;
+	bool		stamp = false;
+	Bitmapset  *updated;
 
 	if (q->commandType != CMD_DELETE || q->resultRelation == 0 || q->utilityStmt != NULL ||
 		list_length(q->targetList) != 1)
@@ -771,7 +774,10 @@ delete_to_update(Query *q)
 			if (strcmp(NameStr(att->attname), "branch_id") == 0)
 				ctx.att_branch = att->attnum;
 			else if (strcmp(NameStr(att->attname), "updated_at") == 0)
+			{
 				ctx.att_updated_at = att->attnum;
+				stamp = att->atttypid == TIMESTAMPTZOID;
+			}
 		}
 	}
 	if (ctx.att_branch == InvalidAttrNumber)
@@ -800,20 +806,39 @@ delete_to_update(Query *q)
 	src = rt_fetch(src_rti, q->rtable);
 	LockRelationOid(src->relid, RowExclusiveLock);
 	src->rellockmode = RowExclusiveLock;
+	updated = bms_make_singleton(ctx.att_branch - FirstLowInvalidHeapAttributeNumber);
+	q->targetList = list_make1(makeTargetEntry((Expr *) value, ctx.att_branch, pstrdup("branch_id"), false));
+
+	/*
+	 * updated_at = statement_timestamp() as well, what the row trigger would stamp: it then lets
+	 * each row through as it is instead of copying it to change that one column
+	 */
+	if (stamp)
+	{
+		TargetEntry *te = makeTargetEntry((Expr *) makeFuncExpr(F_STATEMENT_TIMESTAMP, TIMESTAMPTZOID, NIL,
+																InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL),
+										  ctx.att_updated_at, pstrdup("updated_at"), false);
+
+		/* in column order, as the parser makes an UPDATE's target list */
+		if (ctx.att_updated_at < ctx.att_branch)
+			q->targetList = lcons(te, q->targetList);
+		else
+			q->targetList = lappend(q->targetList, te);
+		updated = bms_add_member(updated, ctx.att_updated_at - FirstLowInvalidHeapAttributeNumber);
+	}
 #ifdef LAMIN_HAS_PERMINFO
 	{
 		RTEPermissionInfo *perm = getRTEPermissionInfo(q->rteperminfos, src);
 
 		perm->requiredPerms |= ACL_UPDATE;
-		perm->updatedCols = bms_make_singleton(ctx.att_branch - FirstLowInvalidHeapAttributeNumber);
+		perm->updatedCols = updated;
 	}
 #else
 	src->requiredPerms |= ACL_UPDATE;
-	src->updatedCols = bms_make_singleton(ctx.att_branch - FirstLowInvalidHeapAttributeNumber);
+	src->updatedCols = updated;
 #endif
 	q->commandType = CMD_UPDATE;
 	q->resultRelation = src_rti;
-	q->targetList = list_make1(makeTargetEntry((Expr *) value, ctx.att_branch, pstrdup("branch_id"), false));
 	return true;
 }
 

@@ -279,12 +279,20 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 			lamin_move_log_note(t, td->tg_relation, oldtup, newtup, old_branch, new_branch, recheck);
 	}
 
+	/* a statement that stamped the row itself (the move statements do) keeps its row as it is */
 	if (is_update && t->att_updated_at != InvalidAttrNumber)
 	{
-		cols[ncols] = t->att_updated_at;
-		vals[ncols] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
-		nulls[ncols] = false;
-		ncols++;
+		TimestampTz now = GetCurrentStatementStartTimestamp();
+		bool		isnull;
+		Datum		d = heap_getattr(newtup, t->att_updated_at, desc, &isnull);
+
+		if (isnull || DatumGetTimestampTz(d) != now)
+		{
+			cols[ncols] = t->att_updated_at;
+			vals[ncols] = TimestampTzGetDatum(now);
+			nulls[ncols] = false;
+			ncols++;
+		}
 	}
 
 	if (is_delete)

@@ -32,4 +32,22 @@ SELECT tgrelid::regclass, tgname, tgtype, tgnargs FROM pg_trigger
                    'lamin.artifact_trash'::regclass, 'lamin.artifact_all'::regclass)
    AND NOT tgisinternal
  ORDER BY 1, 2;
+-- every move stamps updated_at with its statement's time: the DELETE, planned as an UPDATE of
+-- the table, and the move functions set it themselves, the row trigger stamps the rest
+TRUNCATE lamin.artifact_all;
+INSERT INTO lamin.artifact_all (id, uid, key, updated_at) OVERRIDING SYSTEM VALUE
+SELECT i, 'stmp' || lpad(i::text, 12, '0') || '0000', 'k' || i, '2000-01-01' FROM generate_series(1, 8) i;
+EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM lamin.artifact WHERE id <= 2;
+CREATE FUNCTION pg_temp.stamped(ids bigint[], sql text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN (SELECT bool_and(updated_at = statement_timestamp()) FROM lamin.artifact_all WHERE id = ANY (ids));
+END $$;
+SELECT pg_temp.stamped('{1,2}', 'DELETE FROM lamin.artifact WHERE id <= 2') AS view_delete;
+SELECT pg_temp.stamped('{3}', 'SELECT lamin.artifact_delete(3)') AS artifact_delete;
+SELECT pg_temp.stamped('{4,5}', 'SELECT count(*) FROM lamin.delete_many(''lamin.artifact'', ARRAY[4, 5])') AS delete_many;
+SELECT pg_temp.stamped('{1,2,4,5}', 'SELECT count(*) FROM lamin.restore_many(''lamin.artifact'', ARRAY[1, 2, 4, 5])') AS restore_many;
+SELECT pg_temp.stamped('{6}', 'SELECT lamin.archive(''lamin.artifact'', 6::bigint)') AS archive;
+SELECT pg_temp.stamped('{7}', 'UPDATE lamin.artifact_all SET branch_id = 0 WHERE id = 7') AS raw_update;
+SELECT pg_temp.stamped('{8}', 'UPDATE lamin.artifact_all SET branch_id = 0, updated_at = ''2001-01-01'' WHERE id = 8') AS raw_update_given;
 TRUNCATE lamin.artifact_all;
