@@ -946,6 +946,13 @@ EXCEPTION WHEN feature_not_supported THEN
     NULL;
 END
 $lz4$;
+-- Autovacuum looks at the log after every 100 records, whatever its size: vacuum is what merges
+-- the GIN pending list of the keys into the index in the background. Counted by heap rows, the
+-- defaults (1000 rows and a fifth of the table) would wait for 200 000 records of a large log,
+-- while 100 records of a bulk move (1000 keys each) fill about half of the 4 MB list, and the
+-- moving statement that finds it full merges it itself.
+ALTER TABLE lamin.move_record SET (autovacuum_vacuum_insert_threshold = 100,
+                                   autovacuum_vacuum_insert_scale_factor = 0);
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_record', '');
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_record_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_operation_seq', '');

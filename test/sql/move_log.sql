@@ -109,6 +109,8 @@ SELECT key_count, keys[1] AS first_key, keys[key_count] AS last_key, cardinality
 SELECT key_count, pg_column_compression(keys) = CASE WHEN 'lz4' = ANY (s.enumvals) THEN 'lz4' ELSE 'pglz' END AS lz4_where_built
   FROM lamin.move_record, pg_settings s
  WHERE relation = 'ml.bulk_all'::regclass AND key_count = 1000 AND s.name = 'default_toast_compression' ORDER BY id;
+-- autovacuum merges the keys' GIN pending list after every 100 records, however large the log
+SELECT reloptions FROM pg_class WHERE oid = 'lamin.move_record'::regclass;
 SELECT count(*), count(DISTINCT key), min(key::int), max(key::int)
   FROM lamin.move_log WHERE relation = 'ml.bulk_all'::regclass;
 SELECT count(*), min(operation_rows), max(operation_rows) FROM lamin.trash WHERE relation = 'ml.bulk_all'::regclass;
