@@ -272,6 +272,12 @@ table_load(LaminTable *t)
 	t->att_is_locked = typed_column(rel, "is_locked", BOOLOID, "boolean", false);
 	t->att_created_at = typed_column(rel, "created_at", TIMESTAMPTZOID, "timestamp with time zone", false);
 	t->att_updated_at = typed_column(rel, "updated_at", TIMESTAMPTZOID, "timestamp with time zone", false);
+	if (t->att_updated_at != InvalidAttrNumber)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), t->att_updated_at - 1);
+
+		t->stamp_updated_at = att->attgenerated == '\0' && att->attidentity == '\0';
+	}
 	t->att_key = column_of(rel, "key");
 	t->has_heads = t->att_uid != InvalidAttrNumber && t->att_is_latest != InvalidAttrNumber;
 	t->att_space = column_of(rel, "space_id");
@@ -447,7 +453,7 @@ keyset_sql(LaminTable *t)
 const char *
 lamin_stamp_sql(LaminTable *t)
 {
-	return t->att_updated_at != InvalidAttrNumber ? ", updated_at = pg_catalog.statement_timestamp()" : "";
+	return t->stamp_updated_at ? ", updated_at = pg_catalog.statement_timestamp()" : "";
 }
 
 /*

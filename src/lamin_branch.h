@@ -98,6 +98,7 @@ typedef struct LaminTable
 	AttrNumber	att_is_locked;
 	AttrNumber	att_created_at;
 	AttrNumber	att_updated_at;
+	bool		stamp_updated_at;	/* updated_at, neither generated nor identity: statements may set it */
 	AttrNumber	att_key;
 	bool		has_heads;		/* uid and is_latest: version families */
 	Oid			family_index;	/* the registry's family index, when heads.c may scan it */
@@ -118,6 +119,7 @@ extern void lamin_table_cache_init(void);
 extern void lamin_table_cache_invalidate(Datum arg, Oid relid);
 extern LaminTable *lamin_table_get(Oid relid);
 extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which, bool many);
+extern const char *lamin_stamp_sql(LaminTable *t);
 extern char *lamin_key_text(LaminTable *t, Datum *key);
 extern Datum lamin_key_text_datum(LaminTable *t, Datum *key);
 extern int32 lamin_slot_branch(LaminTable *t, TupleTableSlot *slot);
@@ -165,7 +167,6 @@ extern void lamin_restore_user(LaminSavedUser *saved);
 extern int	lamin_internal_depth;	/* > 0 while the extension rewrites is_latest */
 extern char *lamin_last_promoted;	/* uid the latest move promoted, for the move functions */
 extern void lamin_heads_init(void);
-extern const char *lamin_stamp_sql(LaminTable *t);
 extern void lamin_lock_family(LaminTable *t, const char *uid);
 extern int	lamin_family_slot(const char *uid);
 extern void lamin_lock_family_slots(LaminTable *t, const bool *wanted);

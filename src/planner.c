@@ -776,7 +776,8 @@ delete_to_update(Query *q)
 			else if (strcmp(NameStr(att->attname), "updated_at") == 0)
 			{
 				ctx.att_updated_at = att->attnum;
-				stamp = att->atttypid == TIMESTAMPTZOID;
+				stamp = att->atttypid == TIMESTAMPTZOID && att->attgenerated == '\0' &&
+					att->attidentity == '\0';
 			}
 		}
 	}

@@ -50,4 +50,15 @@ SELECT pg_temp.stamped('{1,2,4,5}', 'SELECT count(*) FROM lamin.restore_many(''l
 SELECT pg_temp.stamped('{6}', 'SELECT lamin.archive(''lamin.artifact'', 6::bigint)') AS archive;
 SELECT pg_temp.stamped('{7}', 'UPDATE lamin.artifact_all SET branch_id = 0 WHERE id = 7') AS raw_update;
 SELECT pg_temp.stamped('{8}', 'UPDATE lamin.artifact_all SET branch_id = 0, updated_at = ''2001-01-01'' WHERE id = 8') AS raw_update_given;
+-- an updated_at the table computes itself (a generated column) is left to it
+CREATE TABLE public.gen_stamp (id int PRIMARY KEY, updated_at timestamptz GENERATED ALWAYS AS (to_timestamp(id::float8)) STORED);
+INSERT INTO public.gen_stamp (id) VALUES (1), (2), (3);
+SELECT relation FROM lamin.enable('public.gen_stamp');
+DELETE FROM public.gen_stamp WHERE id = 1;
+SELECT count(*) FROM lamin.delete_many('public.gen_stamp', ARRAY[2]);
+SELECT action FROM lamin.delete('public.gen_stamp', 3);
+SELECT count(*) FROM lamin.restore_many('public.gen_stamp', ARRAY[1, 2, 3]);
+SELECT id, branch_id, updated_at = to_timestamp(id::float8) AS generated FROM public.gen_stamp_all ORDER BY id;
+SELECT lamin.disable('public.gen_stamp');
+DROP TABLE public.gen_stamp;
 TRUNCATE lamin.artifact_all;
