@@ -48,8 +48,8 @@
 #                the row trigger notes the moved rows for it), so both kinds of cases bound from
 #                above what a table without those triggers would cost
 #   trash-floor, restore-floor  the hand-rolled UPDATE with one BEFORE ROW UPDATE trigger that
-#                does nothing (Postgres's own suppress_redundant_updates_trigger, made and
-#                dropped in the run's transaction) vs the same UPDATE without it (no goal: what
+#                does nothing (Postgres's own suppress_redundant_updates_trigger, made in the
+#                run's transaction, which is rolled back) vs the same UPDATE without it (no goal: what
 #                any row trigger costs a move, the row lock above included: the least a move
 #                kept by a row trigger can cost)
 #   pairs-fn     lamin.artifact_delete(id) + lamin.artifact_restore(id) (task: lamin.delete and
@@ -866,10 +866,10 @@ for n in $SIZES; do
         part "N=$n $W pairs" "$t0"
         echo "== $W, N = $n: insert, trash, restore"
         t0=$(date +%s)
-        # The pairs commit their moves, three of their four sides on the enabled table: it leaves
-        # them with its rows moved and free space spread over more pages than the hand-rolled
-        # table has, which the bulk statements then fill (an INSERT at 10^6 took twice the time
-        # on the enabled table whether through the view or not). The bulk cases start from both
+        # The pairs commit their moves, three of their four sides on the enabled table, which is
+        # left with rows moved and free space spread over more pages than the hand-rolled table
+        # has; the bulk statements then fill that space (an INSERT at 10^6 took twice the time on
+        # the enabled table whether through the view or not). So the bulk cases start from both
         # tables loaded afresh; each of their runs is rolled back, and VACUUM gives back what it
         # wrote.
         load "$n" >/dev/null

@@ -44,6 +44,11 @@ BEGIN
     RETURN (SELECT bool_and(updated_at = statement_timestamp()) FROM lamin.artifact_all WHERE id = ANY (ids));
 END $$;
 SELECT pg_temp.stamped('{1,2}', 'DELETE FROM lamin.artifact WHERE id <= 2') AS view_delete;
+-- the same DELETE left to the view's trigger (one UPDATE per row)
+SET lamin_branch.flatten_views = off;
+SELECT pg_temp.stamped('{1,2}', 'SELECT lamin.restore(''lamin.artifact'', 1::bigint), lamin.restore(''lamin.artifact'', 2::bigint)') AS restore;
+SELECT pg_temp.stamped('{1,2}', 'DELETE FROM lamin.artifact WHERE id <= 2') AS view_delete_by_trigger;
+RESET lamin_branch.flatten_views;
 SELECT pg_temp.stamped('{3}', 'SELECT lamin.artifact_delete(3)') AS artifact_delete;
 SELECT pg_temp.stamped('{4,5}', 'SELECT count(*) FROM lamin.delete_many(''lamin.artifact'', ARRAY[4, 5])') AS delete_many;
 SELECT pg_temp.stamped('{1,2,4,5}', 'SELECT count(*) FROM lamin.restore_many(''lamin.artifact'', ARRAY[1, 2, 4, 5])') AS restore_many;
