@@ -922,7 +922,6 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 	return plan;
 }
 
-/* The branch of a row of the table (main where the column is NULL) */
 /* The key values of the row in slot, in key column order */
 void
 lamin_slot_key(LaminTable *t, TupleTableSlot *slot, Datum *key)
@@ -937,6 +936,7 @@ lamin_slot_key(LaminTable *t, TupleTableSlot *slot, Datum *key)
 	}
 }
 
+/* The branch of a row of the table (main where the column is NULL) */
 int32
 lamin_slot_branch(LaminTable *t, TupleTableSlot *slot)
 {

@@ -5,7 +5,8 @@
  *
  * Owns:
  *   - the family lock: a transaction-scoped advisory lock on (table, stem slot), taken before
- *     the row lock by every path that moves rows (move.c, view_trigger.c, the row trigger);
+ *     the row lock by every path that moves rows (move.c, view_trigger.c, the row trigger),
+ *     asked of the lock manager once per slot and transaction;
  *   - lamin.branch_heads_trigger(): AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT with
  *     transition tables. Once a statement has run, it finds in C the (stem, branch) pairs its
  *     rows left or joined (an UPDATE that changes neither branch nor uid stem moves nothing)
