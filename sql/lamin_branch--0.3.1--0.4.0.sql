@@ -355,9 +355,9 @@ CREATE TRIGGER lamin_registry_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCA
 
 -- The branch columns of an enabled table that refer to lamin.branch have no foreign key: the row
 -- trigger checks them, without a query for main, archive and trash, and lamin.branch keeps its
--- rows while a table uses them. (lamin.artifact_all keeps the foreign key of created_on_id, which
--- a move never changes: pg_dump restores its rows into a table whose triggers are on, and only a
--- foreign key makes it restore the branches first.)
+-- rows while a table uses them. (lamin.artifact_all keeps the foreign key of created_on_id for
+-- pg_dump's order only; the row trigger checks that column too, and the key's check triggers on
+-- the table are disabled.)
 CREATE FUNCTION lamin._branch_in_use() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -546,6 +546,26 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The foreign key of created_on_id stays for pg_dump: it restores an extension's tables in the
+-- order of their foreign keys, with their triggers on, and the row trigger needs lamin.branch's
+-- rows first. The key's checks of this table's inserts and updates are the row trigger's, as on
+-- every enabled table (no query for main, archive and trash, where the key ran one per row), so
+-- its two check triggers here are disabled; its triggers on lamin.branch stay.
+DO $fk$
+DECLARE
+    tg name;
+BEGIN
+    FOR tg IN SELECT t.tgname FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint
+               WHERE t.tgrelid = 'lamin.artifact_all'::regclass AND k.conrelid = t.tgrelid
+                 AND k.contype = 'f' AND k.confrelid = 'lamin.branch'::regclass
+                 AND k.conkey = ARRAY[(SELECT attnum FROM pg_catalog.pg_attribute
+                                        WHERE attrelid = t.tgrelid AND attname = 'created_on_id')]
+               ORDER BY t.tgname LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE lamin.artifact_all DISABLE TRIGGER %I', tg);
+    END LOOP;
+END
+$fk$;
 
 -- The views' metadata; the views made again by parts, for the DDL hook (src/utility.c) as for
 -- lamin.refresh_views. Replaced by DROP and CREATE.

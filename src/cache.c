@@ -15,6 +15,8 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "commands/trigger.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -133,6 +135,28 @@ lamin_table_cache_init(void)
 	ctl.entrysize = sizeof(LaminTableEntry);
 	table_cache = hash_create("lamin_branch tables", 32, &ctl, HASH_ELEM | HASH_BLOBS);
 	RegisterXactCallback(free_retired, NULL);
+}
+
+/*
+ * Does the foreign key conoid of rel check the rows written to rel? Its insert check trigger
+ * (RI_FKey_check_ins) says so unless it is disabled; a key whose trigger is not found (a
+ * partitioned table keeps its checks on the partitions) is taken to check.
+ */
+static bool
+foreign_key_checks(Relation rel, Oid conoid)
+{
+	TriggerDesc *td = rel->trigdesc;
+
+	if (td == NULL)
+		return true;
+	for (int i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *tg = &td->triggers[i];
+
+		if (tg->tgconstraint == conoid && tg->tgfoid == F_RI_FKEY_CHECK_INS)
+			return tg->tgenabled != TRIGGER_DISABLED;
+	}
+	return true;
 }
 
 static AttrNumber
@@ -286,7 +310,9 @@ table_load(LaminTable *t)
 	/*
 	 * A branch column with a foreign key (a LaminDB instance's own catalog, or a table enabled
 	 * before 0.4.0) is checked by it; one without is checked by the row trigger against
-	 * lamin.branch, which costs no query for main, archive and trash.
+	 * lamin.branch, which costs no query for main, archive and trash. So is one whose key does
+	 * not check this table's inserts: lamin.artifact_all keeps the key of created_on_id for
+	 * pg_dump's order, with its check triggers disabled (see foreign_key_checks).
 	 */
 	t->check_branch = true;
 	t->check_created_on = t->att_created_on != InvalidAttrNumber;
@@ -297,7 +323,7 @@ table_load(LaminTable *t)
 		{
 			ForeignKeyCacheInfo *fk = lfirst_node(ForeignKeyCacheInfo, lc);
 
-			if (fk->nkeys != 1)
+			if (fk->nkeys != 1 || !foreign_key_checks(root, fk->conoid))
 				continue;
 			if (fk->conkey[0] == t->att_branch)
 				t->check_branch = false;

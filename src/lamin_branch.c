@@ -179,8 +179,14 @@ lamin_relation_owner(Oid relid)
 	return owner;
 }
 
+/*
+ * The branch a written row names in column must exist in lamin.branch; its catalog row is
+ * locked FOR KEY SHARE, as a foreign key would, so that it is not deleted meanwhile. With
+ * refuse_merged (branch_id: where the row lives) a merged branch is refused too; created_on_id
+ * records where a row was made, which a merge leaves as it was, so it only has to exist.
+ */
 void
-lamin_check_branch_value(LaminTable *t, const char *column, int32 branch)
+lamin_check_branch_value(LaminTable *t, const char *column, int32 branch, bool refuse_merged)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			nsp;
@@ -215,7 +221,7 @@ lamin_check_branch_value(LaminTable *t, const char *column, int32 branch)
 	lamin_spi_check(rc, "checking the branch");
 	found = SPI_processed > 0;
 	/* a merged branch takes no more rows (lamin.merge holds it locked while it merges) */
-	merged = found && DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == -1;
+	merged = found && refuse_merged && DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == -1;
 	lamin_restore_user(&saved);
 	SPI_finish();
 	if (merged)

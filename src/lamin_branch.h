@@ -208,7 +208,8 @@ extern void lamin_utility_init(void);
 /* lamin_branch.c: the branch catalogs; a relation's owner */
 extern Oid	lamin_relation_owner(Oid relid);
 extern bool lamin_branch_exists(const LaminEnabled *e, int32 branch);
-extern void lamin_check_branch_value(LaminTable *t, const char *column, int32 branch);
+extern void lamin_check_branch_value(LaminTable *t, const char *column, int32 branch,
+									 bool refuse_merged);
 
 
 #endif							/* LAMIN_BRANCH_H */

@@ -165,13 +165,13 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	old_branch = oldtup ? get_branch(oldtup, desc, t) : LAMIN_BRANCH_MAIN;
 	new_branch = newtup ? get_branch(newtup, desc, t) : old_branch;
 
-	/* branch columns without a foreign key: the branches they name must exist */
+	/* branch columns no foreign key checks: the branches they name must exist */
 	if (newtup)
 	{
 		if (t->check_branch)
 		{
 			if (!oldtup || new_branch != old_branch)
-				lamin_check_branch_value(t, "branch_id", new_branch);
+				lamin_check_branch_value(t, "branch_id", new_branch, true);
 		}
 		if (t->check_created_on)
 		{
@@ -184,7 +184,7 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 				Datum		od = oldtup ? heap_getattr(oldtup, t->att_created_on, desc, &oisnull) : (Datum) 0;
 
 				if (oisnull || DatumGetInt32(od) != DatumGetInt32(d))
-					lamin_check_branch_value(t, "created_on_id", DatumGetInt32(d));
+					lamin_check_branch_value(t, "created_on_id", DatumGetInt32(d), false);
 			}
 		}
 	}

@@ -26,6 +26,11 @@ SELECT lamin.artifact_archive((SELECT id FROM lamin.artifact_all WHERE key = 'b'
 SELECT lamin.artifact_delete((SELECT id FROM lamin.artifact_all WHERE uid = 'dmpAAAAAAAAAAAAA0001'));
 UPDATE lamin.artifact SET branch_id = 2 WHERE key = 'c';
 UPDATE lamin.artifact SET is_locked = true WHERE key = 'd';
+-- made on a branch that was merged since: created_on_id names a merged branch
+INSERT INTO lamin.branch (name) VALUES ('done');
+INSERT INTO lamin.artifact_all (uid, key, branch_id, created_on_id)
+     SELECT 'dmpEEEEEEEEEEEEE0000', 'e', id, id FROM lamin.branch WHERE name = 'done';
+SELECT lamin.merge('done');
 CREATE SCHEMA app;
 CREATE TABLE app.project (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text UNIQUE NOT NULL);
 CREATE TABLE app.task (id bigserial PRIMARY KEY, project_id int REFERENCES app.project (id), title text);
@@ -50,7 +55,7 @@ SQL
 # what must survive: rows per table and branch, branches, registry, views, triggers, policies,
 # the move log
 cat > "$WORK/state.sql" <<'SQL'
-SELECT 'artifact', uid, branch_id, is_latest, is_locked FROM lamin.artifact_all
+SELECT 'artifact', uid || ' created on ' || created_on_id, branch_id, is_latest, is_locked FROM lamin.artifact_all
 UNION ALL SELECT 'task', id::text, branch_id, NULL, NULL FROM app.task_all
 UNION ALL SELECT 'project', id::text, branch_id, NULL, NULL FROM app.project_all
 UNION ALL SELECT 'note', id::text, branch_id, NULL, NULL FROM app.note

@@ -31,6 +31,10 @@ schema() {
         | grep -v -e 'binary_upgrade_set' -e '^--' -e '^$' -e 'pg_dump' -e '^SET ' -e 'set_config' \
                  -e '^\\restrict' -e '^\\unrestrict' -e 'pg_catalog.setval' \
         | sed -e "s/WHERE oid = '[0-9]*'/WHERE oid = N/" -e "s/'{[0-9,]*}'/'{oids}'/"
+    # a constraint's triggers, which the dump leaves out, and whether each is enabled
+    q "$1" "SELECT t.tgrelid::regclass || ' ' || k.conname || ' ' || t.tgfoid::regproc || ' ' || t.tgenabled::text
+              FROM pg_trigger t JOIN pg_constraint k ON k.oid = t.tgconstraint
+             WHERE t.tgisinternal AND t.tgrelid::regclass::text LIKE 'lamin.%' ORDER BY 1"
 }
 # rows of the extension's own table, and of the enabled application tables
 artifact_rows() {
