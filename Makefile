@@ -18,7 +18,7 @@ ifeq ($(shell test $(PG_MAJOR) -ge 18 && echo y),y)
 REGRESS    += planner_pg18
 endif
 REGRESS_OPTS = --inputdir=test --load-extension=lamin_branch --temp-config=test/preload.conf
-ISOLATION   = delete_delete delete_restore trash_two_heads delete_update enable_concurrent move_orders restore_unique bulk_overlap serializable heads_snapshot bulk_missing bulk_families empty_trash_concurrent heads_branches merge_concurrent move_log_concurrent
+ISOLATION   = delete_delete delete_restore trash_two_heads delete_update enable_concurrent move_orders restore_unique bulk_overlap serializable heads_snapshot bulk_missing bulk_families empty_trash_concurrent heads_branches merge_concurrent move_log_concurrent family_first
 ISOLATION_OPTS = --inputdir=test --load-extension=lamin_branch --temp-config=test/preload.conf
 
 PG_CPPFLAGS = -Werror -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers \
