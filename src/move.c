@@ -26,7 +26,9 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/params.h"
 #include "nodes/plannodes.h"
+#include "utils/plancache.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/array.h"
@@ -143,47 +145,121 @@ target_of(MoveRequest *req, bool *purge)
 }
 
 /*
+ * The fast move's rows go straight into a tuplestore in the shape of a bulk call's result (see
+ * report_moved_row), instead of through a cursor's store and SPI's tuple table into it.
+ */
+typedef struct FastReceiver
+{
+	DestReceiver pub;
+	Tuplestorestate *store;
+	TupleDesc	desc;			/* the call's result rows */
+	Datum		relid;
+	Datum		verb;
+	Datum		from;
+	Datum		to;
+	uint64		rows;
+	bool		writable;		/* every row in a space the caller may write */
+} FastReceiver;
+
+/* One row of "RETURNING key text, uid, writable" */
+static bool
+fast_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	FastReceiver *r = (FastReceiver *) self;
+	Datum		out[7];
+	bool		nulls[7] = {false, false, false, false, false, false, true};
+
+	slot_getsomeattrs(slot, 3);
+	out[0] = r->relid;
+	out[1] = slot->tts_values[0];
+	nulls[1] = slot->tts_isnull[0];
+	out[2] = slot->tts_values[1];
+	nulls[2] = slot->tts_isnull[1];
+	out[3] = r->verb;
+	out[4] = r->from;
+	out[5] = r->to;
+	out[6] = (Datum) 0;
+	if (slot->tts_isnull[2] || !DatumGetBool(slot->tts_values[2]))
+		r->writable = false;
+	tuplestore_putvalues(r->store, r->desc, out, nulls);
+	r->rows++;
+	return true;
+}
+
+static void
+fast_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+fast_nothing(DestReceiver *self)
+{
+}
+
+/*
  * Run the fast move so that it locks its rows in key order, as every move does: two moves of
  * overlapping keys then wait for each other instead of deadlocking. "key = ANY (keys)" does when
  * an index scan of the primary key reads it (a btree walks the keys in order), which the plan is
  * checked for; otherwise the join to the keys in key order does, planned with nested loops only.
- * Only the planning sees these settings: the statement is opened as a cursor (which plans it)
- * before they are undone, then run, so the queries of user triggers it fires are planned as the
- * session has it. Fills SPI_tuptable and SPI_processed.
+ * Both statements keep one generic plan (cache.c), made here under these settings before they
+ * are undone; the statement then runs with that plan, so the queries of user triggers it fires
+ * are planned as the session has it. Its rows go to r.
  */
 static void
-run_in_key_order(LaminTable *t, Datum *args)
+run_in_key_order(LaminTable *t, Datum *args, FastReceiver *r)
 {
 	static const char *const off[] = {"enable_seqscan", "enable_bitmapscan", "enable_hashjoin",
 	"enable_mergejoin"};
+	static const Oid argtypes[4] = {TEXTARRAYOID, INT4OID, INT4OID, REGROLEOID};
 	int			level = NewGUCNestLevel();
 	int			i;
-	Portal		portal = NULL;
+	SPIPlanPtr	plan = NULL;
+	SPIExecuteOptions options;
+	ParamListInfo params = makeParamList(lengthof(argtypes));
+	int			rc;
 
 	for (i = 0; i < lengthof(off); i++)
 		(void) set_config_option(off[i], "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (t->nkeys == 1)
 	{
+		/* one plan for any number of keys: it does the same for 3 keys and for 30000 */
+		CachedPlan *cplan;
 		PlannedStmt *stmt;
 		Plan	   *scan;
 
-		/* one plan for any number of keys: it does the same for 3 keys and for 30000 */
-		portal = SPI_cursor_open(NULL, lamin_table_plan(t, LP_MOVE_FAST, false), args, NULL, false);
-		stmt = list_length(portal->stmts) == 1 ? linitial_node(PlannedStmt, portal->stmts) : NULL;
+		plan = lamin_table_plan(t, LP_MOVE_FAST, false);
+		cplan = SPI_plan_get_cached_plan(plan);
+		stmt = cplan && list_length(cplan->stmt_list) == 1 ? linitial_node(PlannedStmt, cplan->stmt_list) : NULL;
 		scan = stmt && IsA(stmt->planTree, ModifyTable) ? outerPlan(stmt->planTree) : NULL;
 		if (!scan || !IsA(scan, IndexScan) || ((IndexScan *) scan)->indexid != t->pk_index ||
 			ScanDirectionIsBackward(((IndexScan *) scan)->indexorderdir))
-		{
-			/* not read in key order (a partitioned table, a planner hook): the join instead */
-			SPI_cursor_close(portal);
-			portal = NULL;
-		}
+			plan = NULL;		/* not read in key order (a partitioned table, a planner hook): the join */
+		if (cplan)
+			ReleaseCachedPlan(cplan, CurrentResourceOwner);
 	}
-	if (portal == NULL)
-		portal = SPI_cursor_open(NULL, lamin_table_plan(t, LP_MOVE_FAST_JOIN, false), args, NULL, false);
+	if (plan == NULL)
+	{
+		CachedPlan *cplan;
+
+		plan = lamin_table_plan(t, LP_MOVE_FAST_JOIN, false);
+		cplan = SPI_plan_get_cached_plan(plan);
+		if (cplan)
+			ReleaseCachedPlan(cplan, CurrentResourceOwner);
+	}
 	AtEOXact_GUC(true, level);
-	SPI_cursor_fetch(portal, true, FETCH_ALL);
-	SPI_cursor_close(portal);
+
+	for (i = 0; i < lengthof(argtypes); i++)
+	{
+		params->params[i].value = args[i];
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = argtypes[i];
+	}
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.dest = (DestReceiver *) r;
+	rc = SPI_execute_plan_extended(plan, &options);
+	lamin_spi_check(rc, "moving the rows");
 }
 
 /*
@@ -267,36 +343,45 @@ lock_nowait(MoveRequest *req, Datum *values, SPITupleTable **report)
  */
 static FastResult
 move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller,
-		  SPITupleTable **tt, uint64 *n, SPITupleTable **report)
+		  ReturnSetInfo *rsinfo, SPITupleTable **report)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile FastResult result = FAST_NONE;
+	FastReceiver r;
+	MemoryContext old;
+
+	/* the rows' report, in the call's memory: it outlives the subtransaction when kept */
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = fast_receive;
+	r.pub.rStartup = fast_startup;
+	r.pub.rShutdown = fast_nothing;
+	r.pub.rDestroy = fast_nothing;
+	r.pub.mydest = DestNone;
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	r.store = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0, false, work_mem);
+	r.verb = CStringGetTextDatum(req->action == MOVE_DELETE ? "trashed" : req->action == MOVE_RESTORE ? "restored" :
+								 req->action == MOVE_ARCHIVE ? "archived" : "moved");
+	MemoryContextSwitchTo(old);
+	r.desc = rsinfo->setDesc;
+	r.relid = ObjectIdGetDatum(req->t->relid);
+	r.from = Int32GetDatum(guess);
+	r.to = Int32GetDatum(target);
+	r.writable = true;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
 		Datum		args[4];
-		uint64		i;
-		bool		all;
 
 		args[0] = req->keys;
 		args[1] = Int32GetDatum(target);
 		args[2] = Int32GetDatum(guess);
 		args[3] = ObjectIdGetDatum(caller);
-		run_in_key_order(req->t, args);
-		*tt = SPI_tuptable;
-		*n = SPI_processed;
+		run_in_key_order(req->t, args, &r);
 		/* rows in a space the caller may not write: the locking path names them */
-		all = SPI_processed == (uint64) req->nrows;
-		for (i = 0; all && i < SPI_processed; i++)
-		{
-			bool		isnull;
-
-			all = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
-		}
-		if (all)
+		if (r.rows == (uint64) req->nrows && r.writable)
 			result = FAST_ALL;
 		else if (lock_nowait(req, values, report))
 			result = FAST_LOCKED;
@@ -308,10 +393,17 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	if (result == FAST_NONE)
+
+	/*
+	 * Kept: the rows are the first of the call's result. Undone: their report goes with the
+	 * query's memory (a store that spilled to a file lost it with the subtransaction).
+	 */
+	if (result != FAST_NONE && r.rows > 0)
 	{
-		*tt = NULL;
-		*n = 0;
+		if (tuplestore_tuple_count(rsinfo->setResult) != 0)
+			elog(ERROR, "the result of a bulk move has rows before its fast path's");
+		tuplestore_end(rsinfo->setResult);
+		rsinfo->setResult = r.store;
 	}
 	return result;
 }
@@ -560,8 +652,6 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 			   *unwritable = NULL;
 	ArrayType  *froms = NULL;
 	bool		isnull;
-	SPITupleTable *fast_tt = NULL;	/* rows LP_MOVE_FAST moved */
-	uint64		fast_n = 0;
 	int32		guess = LAMIN_BRANCH_MAIN;	/* the branch LP_MOVE_FAST takes rows from */
 	bool		locking_path = true;	/* bulk: lock, check, then move what is left */
 	FastResult	fast = FAST_NONE;
@@ -692,7 +782,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 		if (req->locking == LOCKING_WAIT && !purge && guess != target && req->nrows > 0 &&
 			few_subtransactions() &&
 			(has_privs_of_role(caller, t->owner) || lamin_may_move(&req->e, guess, target, false, caller)))
-			fast = move_fast(req, values, target, guess, caller, &fast_tt, &fast_n, &report);
+			fast = move_fast(req, values, target, guess, caller, rsinfo, &report);
 		locking_path = fast != FAST_ALL;
 
 		if (locking_path)
@@ -891,25 +981,15 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 			req->action == MOVE_DELETE ? "trashed" : req->action == MOVE_RESTORE ? "restored" :
 			req->action == MOVE_ARCHIVE ? "archived" : "moved";
 
-		SPITupleTable *moved[2];
-		uint64		nmoved[2];
-		int			pass;
-
-		moved[0] = fast_tt;
-		nmoved[0] = fast_n;
-		moved[1] = locking_path ? SPI_tuptable : NULL;
-		nmoved[1] = locking_path ? SPI_processed : 0;
-		for (pass = 0; pass < 2; pass++)
+		/* the fast path's rows are in the result already (move_fast); then the locking path's */
+		for (i = 0; locking_path && i < SPI_processed; i++)
 		{
-			for (i = 0; i < nmoved[pass]; i++)
-			{
-				HeapTuple	row = moved[pass]->vals[i];
-				TupleDesc	desc = moved[pass]->tupdesc;
-				bool		from_null = false;
-				Datum		from = pass == 0 ? Int32GetDatum(guess) : SPI_getbinval(row, desc, 3, &from_null);
+			HeapTuple	row = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		from_null = false;
+			Datum		from = SPI_getbinval(row, desc, 3, &from_null);
 
-				report_moved_row(rsinfo, t, row, desc, verb, from, from_null, target, purge);
-			}
+			report_moved_row(rsinfo, t, row, desc, verb, from, from_null, target, purge);
 		}
 	}
 

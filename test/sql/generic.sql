@@ -69,6 +69,24 @@ SELECT p.oid::regprocedure, has_function_privilege('public', p.oid, 'EXECUTE') A
    AND p.proname IN ('delete', 'restore', 'archive', 'move', 'delete_many', 'restore_many',
                      'archive_many', 'move_many')
  ORDER BY 1::text;
+-- a bulk move plans its one statement with sequential and bitmap scans off (to lock rows in key
+-- order) and runs it with the session's settings: a user trigger it fires plans as the session
+-- does; its result lists every row moved, whichever path moved it
+CREATE TABLE gen.seen (id bigint, seqscan text);
+CREATE FUNCTION gen.note_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO gen.seen VALUES (NEW.id, current_setting('enable_seqscan'));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER note_seen AFTER UPDATE ON gen.note_all FOR EACH ROW EXECUTE FUNCTION gen.note_seen();
+INSERT INTO gen.note VALUES (11, 'a'), (12, 'b'), (13, 'c');
+SELECT action, count(*) FROM lamin.delete_many('gen.note', ARRAY[11, 12]) GROUP BY 1;
+SELECT action, count(*), min(key), max(key) FROM lamin.restore_many('gen.note', ARRAY[11, 12]) GROUP BY 1;
+SELECT action, count(*) FROM lamin.delete_many('gen.note', ARRAY[11, 12, 98]) GROUP BY 1;
+SELECT action, from_branch, count(*) FROM lamin.archive_many('gen.note', ARRAY[11, 12]) GROUP BY 1, 2;
+SELECT action, from_branch, count(*) FROM lamin.delete_many('gen.note', ARRAY[11, 12, 13]) GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT seqscan, count(*) FROM gen.seen GROUP BY 1;
+DROP TRIGGER note_seen ON gen.note_all;
 TRUNCATE lamin.artifact_all;
 SELECT lamin.disable('gen.note');
 DROP SCHEMA gen CASCADE;
