@@ -351,7 +351,11 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
 	FastReceiver r;
 	MemoryContext old;
 
-	/* the rows' report, in the call's memory: it outlives the subtransaction when kept */
+	/*
+	 * The rows' report, made before the subtransaction: in the call's memory, and a file it
+	 * spills to belongs to the call's resource owner (the store's at its creation), so it
+	 * outlives the subtransaction when that is kept.
+	 */
 	memset(&r, 0, sizeof(r));
 	r.pub.receiveSlot = fast_receive;
 	r.pub.rStartup = fast_startup;
@@ -394,10 +398,7 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
 	}
 	PG_END_TRY();
 
-	/*
-	 * Kept: the rows are the first of the call's result. Undone: their report goes with the
-	 * query's memory (a store that spilled to a file lost it with the subtransaction).
-	 */
+	/* kept: the rows are the first of the call's result; undone: so is their report */
 	if (result != FAST_NONE && r.rows > 0)
 	{
 		if (tuplestore_tuple_count(rsinfo->setResult) != 0)
@@ -405,6 +406,8 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
 		tuplestore_end(rsinfo->setResult);
 		rsinfo->setResult = r.store;
 	}
+	else
+		tuplestore_end(r.store);
 	return result;
 }
 

@@ -87,6 +87,16 @@ SELECT action, from_branch, count(*) FROM lamin.archive_many('gen.note', ARRAY[1
 SELECT action, from_branch, count(*) FROM lamin.delete_many('gen.note', ARRAY[11, 12, 13]) GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT seqscan, count(*) FROM gen.seen GROUP BY 1;
 DROP TRIGGER note_seen ON gen.note_all;
+-- a result larger than work_mem goes to a temporary file, made for the call rather than for the
+-- fast path's subtransaction (which would close it): every row is reported
+INSERT INTO gen.note SELECT i, 'bulk ' || i FROM generate_series(1001, 4000) i;
+SET work_mem = '64kB';
+BEGIN;
+SELECT action, count(*), min(key::int), max(key::int) FROM lamin.delete_many('gen.note', ARRAY(SELECT generate_series(1001, 4000))) GROUP BY 1;
+SELECT action, count(*), min(key::int), max(key::int) FROM lamin.restore_many('gen.note', ARRAY(SELECT generate_series(1001, 4000))) GROUP BY 1;
+COMMIT;
+RESET work_mem;
+DELETE FROM gen.note_all WHERE id > 1000;
 TRUNCATE lamin.artifact_all;
 SELECT lamin.disable('gen.note');
 DROP SCHEMA gen CASCADE;
