@@ -300,7 +300,7 @@ table_load(LaminTable *t)
 	{
 		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), t->att_updated_at - 1);
 
-		t->stamp_updated_at = att->attgenerated == '\0' && att->attidentity == '\0';
+		t->stamp_updated_at = lamin_stampable_updated_at(att);
 	}
 	t->att_key = column_of(rel, "key");
 	t->has_heads = t->att_uid != InvalidAttrNumber && t->att_is_latest != InvalidAttrNumber;
@@ -468,6 +468,16 @@ keyset_sql(LaminTable *t)
 	appendStringInfo(&s, " FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY u(v, n) "
 					 "GROUP BY (n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) %d", t->nkeys);
 	return s.data;
+}
+
+/*
+ * May a statement that moves rows set this updated_at column? A plain timestamptz column: a
+ * generated or identity one is the table's own. (The planner's DELETE rewrite asks too.)
+ */
+bool
+lamin_stampable_updated_at(Form_pg_attribute att)
+{
+	return att->atttypid == TIMESTAMPTZOID && att->attgenerated == '\0' && att->attidentity == '\0';
 }
 
 /*

@@ -119,6 +119,7 @@ extern void lamin_table_cache_init(void);
 extern void lamin_table_cache_invalidate(Datum arg, Oid relid);
 extern LaminTable *lamin_table_get(Oid relid);
 extern SPIPlanPtr lamin_table_plan(LaminTable *t, LaminPlan which, bool many);
+extern bool lamin_stampable_updated_at(Form_pg_attribute att);
 extern const char *lamin_stamp_sql(LaminTable *t);
 extern char *lamin_key_text(LaminTable *t, Datum *key);
 extern Datum lamin_key_text_datum(LaminTable *t, Datum *key);

@@ -144,19 +144,57 @@ target_of(MoveRequest *req, bool *purge)
 	return LAMIN_BRANCH_MAIN;	/* keep compiler quiet */
 }
 
+/* What a bulk call's result says it did to its rows */
+static const char *
+bulk_verb(MoveRequest *req, bool purge)
+{
+	return purge ? "deleted" :
+		req->action == MOVE_DELETE ? "trashed" : req->action == MOVE_RESTORE ? "restored" :
+		req->action == MOVE_ARCHIVE ? "archived" : "moved";
+}
+
 /*
- * The fast move's rows go straight into a tuplestore in the shape of a bulk call's result (see
- * report_moved_row), instead of through a cursor's store and SPI's tuple table into it.
+ * One row of a bulk call's result into store: the table, the moved row's key text and uid, what
+ * was done, and the branches (no target for a purge)
+ */
+static void
+put_result_row(Tuplestorestate *store, TupleDesc desc, Oid relid, Datum key, bool key_null,
+			   Datum uid, bool uid_null, Datum verb, Datum from, bool from_null, int32 target, bool purge)
+{
+	Datum		out[7];
+	bool		nulls[7];
+
+	out[0] = ObjectIdGetDatum(relid);
+	nulls[0] = false;
+	out[1] = key;
+	nulls[1] = key_null;
+	out[2] = uid;
+	nulls[2] = uid_null;
+	out[3] = verb;
+	nulls[3] = false;
+	out[4] = from;
+	nulls[4] = from_null;
+	out[5] = Int32GetDatum(target);
+	nulls[5] = purge;
+	out[6] = (Datum) 0;
+	nulls[6] = true;
+	/* the tuplestore copies the values */
+	tuplestore_putvalues(store, desc, out, nulls);
+}
+
+/*
+ * The fast move's rows go straight into a tuplestore in the shape of a bulk call's result
+ * (put_result_row), instead of through a cursor's store and SPI's tuple table into it.
  */
 typedef struct FastReceiver
 {
 	DestReceiver pub;
 	Tuplestorestate *store;
 	TupleDesc	desc;			/* the call's result rows */
-	Datum		relid;
+	Oid			relid;
 	Datum		verb;
 	Datum		from;
-	Datum		to;
+	int32		to;
 	uint64		rows;
 	bool		writable;		/* every row in a space the caller may write */
 } FastReceiver;
@@ -166,22 +204,12 @@ static bool
 fast_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	FastReceiver *r = (FastReceiver *) self;
-	Datum		out[7];
-	bool		nulls[7] = {false, false, false, false, false, false, true};
 
 	slot_getsomeattrs(slot, 3);
-	out[0] = r->relid;
-	out[1] = slot->tts_values[0];
-	nulls[1] = slot->tts_isnull[0];
-	out[2] = slot->tts_values[1];
-	nulls[2] = slot->tts_isnull[1];
-	out[3] = r->verb;
-	out[4] = r->from;
-	out[5] = r->to;
-	out[6] = (Datum) 0;
 	if (slot->tts_isnull[2] || !DatumGetBool(slot->tts_values[2]))
 		r->writable = false;
-	tuplestore_putvalues(r->store, r->desc, out, nulls);
+	put_result_row(r->store, r->desc, r->relid, slot->tts_values[0], slot->tts_isnull[0],
+				   slot->tts_values[1], slot->tts_isnull[1], r->verb, r->from, false, r->to, false);
 	r->rows++;
 	return true;
 }
@@ -364,13 +392,12 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
 	r.pub.mydest = DestNone;
 	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 	r.store = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0, false, work_mem);
-	r.verb = CStringGetTextDatum(req->action == MOVE_DELETE ? "trashed" : req->action == MOVE_RESTORE ? "restored" :
-								 req->action == MOVE_ARCHIVE ? "archived" : "moved");
+	r.verb = CStringGetTextDatum(bulk_verb(req, false));
 	MemoryContextSwitchTo(old);
 	r.desc = rsinfo->setDesc;
-	r.relid = ObjectIdGetDatum(req->t->relid);
+	r.relid = req->t->relid;
 	r.from = Int32GetDatum(guess);
-	r.to = Int32GetDatum(target);
+	r.to = target;
 	r.writable = true;
 
 	BeginInternalSubTransaction(NULL);
@@ -415,28 +442,18 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
  * The engine. Single requests fill *res; bulk requests put one row per moved row into the
  * tuplestore of rsinfo.
  */
-/* One row of a bulk move's result: the moved row's key text and uid, and its branches */
+/* One row of a bulk move's result from a statement's row: its key text and uid first */
 static void
 report_moved_row(ReturnSetInfo *rsinfo, LaminTable *t, HeapTuple row, TupleDesc desc,
 				 const char *verb, Datum from, bool from_null, int32 target, bool purge)
 {
-	Datum		out[7];
-	bool		nulls[7];
+	bool		key_null;
+	bool		uid_null;
+	Datum		key = SPI_getbinval(row, desc, 1, &key_null);
+	Datum		uid = SPI_getbinval(row, desc, 2, &uid_null);
 
-	out[0] = ObjectIdGetDatum(t->relid);
-	nulls[0] = false;
-	out[1] = SPI_getbinval(row, desc, 1, &nulls[1]);
-	out[2] = SPI_getbinval(row, desc, 2, &nulls[2]);
-	out[3] = CStringGetTextDatum(verb);
-	nulls[3] = false;
-	out[4] = from;
-	nulls[4] = from_null;
-	out[5] = Int32GetDatum(target);
-	nulls[5] = purge;
-	out[6] = (Datum) 0;
-	nulls[6] = true;
-	/* text values live in SPI memory: the tuplestore copies them */
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+	put_result_row(rsinfo->setResult, rsinfo->setDesc, t->relid, key, key_null, uid, uid_null,
+				   CStringGetTextDatum(verb), from, from_null, target, purge);
 }
 
 /* Does a row on branch from move (rather than stay) when it is moved to target? */
@@ -513,9 +530,7 @@ move_rows_citus(MoveRequest *req, ReturnSetInfo *rsinfo)
 	bool		isnull;
 	int			rc;
 	uint64		i;
-	const char *verb = purge ? "deleted" :
-		req->action == MOVE_DELETE ? "trashed" : req->action == MOVE_RESTORE ? "restored" :
-		req->action == MOVE_ARCHIVE ? "archived" : "moved";
+	const char *verb = bulk_verb(req, purge);
 
 	if (req->locking != LOCKING_WAIT)
 		ereport(ERROR,
@@ -980,9 +995,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	}
 	else
 	{
-		const char *verb = purge ? "deleted" :
-			req->action == MOVE_DELETE ? "trashed" : req->action == MOVE_RESTORE ? "restored" :
-			req->action == MOVE_ARCHIVE ? "archived" : "moved";
+		const char *verb = bulk_verb(req, purge);
 
 		/* the fast path's rows are in the result already (move_fast); then the locking path's */
 		for (i = 0; locking_path && i < SPI_processed; i++)

@@ -776,8 +776,7 @@ delete_to_update(Query *q)
 			else if (strcmp(NameStr(att->attname), "updated_at") == 0)
 			{
 				ctx.att_updated_at = att->attnum;
-				stamp = att->atttypid == TIMESTAMPTZOID && att->attgenerated == '\0' &&
-					att->attidentity == '\0';
+				stamp = lamin_stampable_updated_at(att);
 			}
 		}
 	}
