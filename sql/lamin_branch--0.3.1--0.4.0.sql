@@ -919,9 +919,6 @@ $$;
 -- Trash management: move log, trash, retention, cascades
 --------------------------------------------------------------------------------------------------
 
--- One id for everything one call or statement moved (cascades included).
-CREATE SEQUENCE lamin.move_operation_seq;
-COMMENT ON SEQUENCE lamin.move_operation_seq IS 'operation ids of lamin.move_log';
 
 -- Every move of rows of an enabled table between branches, and every row deleted for good,
 -- whatever the path (move functions, DELETE through a view, UPDATE of branch_id, batched jobs,
@@ -943,7 +940,7 @@ CREATE TABLE lamin.move_record (
     role        regrole,            -- the role that moved them (SET ROLE counts; SECURITY DEFINER does not)
     at          timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),
     txid        bigint NOT NULL DEFAULT pg_catalog.txid_current(),
-    operation   bigint,             -- shared by everything one call or statement moved
+    operation   bigint,             -- shared by everything one call or statement moved: its first record's id
     row_data    jsonb[]             -- for a purge: the rows, in the order of keys
 );
 -- The records of a key (lamin._moves_of: cascades, retention), those of a table in order
@@ -975,7 +972,6 @@ ALTER TABLE lamin.move_record SET (autovacuum_vacuum_insert_threshold = 100,
                                    autovacuum_vacuum_insert_scale_factor = 0);
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_record', '');
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_record_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('lamin.move_operation_seq', '');
 
 -- A row per moved row: who moved it, when, from which branch to which, in which operation.
 -- Readable only by the roles granted it.

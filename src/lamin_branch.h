@@ -181,7 +181,6 @@ extern bool lamin_cascade_off;
 extern int64 lamin_operation_begin(void);
 extern void lamin_operation_end(int64 saved);
 extern int64 lamin_operation_current(void);
-extern int64 lamin_operation_new(void);
 extern int64 lamin_operation_set(int64 op);
 extern void lamin_move_log_init(void);
 extern void lamin_log_relations_invalidate(Datum arg, Oid relid);

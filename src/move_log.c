@@ -49,6 +49,8 @@
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -97,7 +99,6 @@ typedef struct LogRelations
 {
 	Oid			record;			/* lamin.move_record */
 	Oid			record_seq;		/* lamin.move_record_id_seq */
-	Oid			operation_seq;	/* lamin.move_operation_seq */
 	AttrNumber	att[12];		/* LOG_ATT_* of lamin.move_record */
 } LogRelations;
 
@@ -114,12 +115,109 @@ static const char *const log_att_names[] = {
 
 static LogRelations log_rels;
 
+/*
+ * The predicates of lamin.move_record's partial indexes, ready to run, by index. Postgres
+ * prepares an index's predicate for every statement that inserts (ExecPrepareQual runs the
+ * planner over it), which costs a single-row move about as much as the insert it guards; the
+ * log prepares each once per backend. An index's predicate cannot change under its OID, so an
+ * entry is never wrong; after a relcache invalidation of the log the list is no longer used,
+ * and it is emptied at the end of the transaction, when no write can be using it (a write can
+ * take an invalidation while it inserts).
+ */
+typedef struct LogPredicate
+{
+	Oid			index;
+	ExprState  *state;
+} LogPredicate;
+
+static MemoryContext log_pred_cxt = NULL;
+static LogPredicate *log_preds = NULL;
+static int	log_npreds = 0;
+static bool log_preds_stale = false;
+
 void
 lamin_log_relations_invalidate(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == log_rels.record || relid == log_rels.record_seq ||
-		relid == log_rels.operation_seq)
+	if (!OidIsValid(relid) || relid == log_rels.record || relid == log_rels.record_seq)
+	{
 		memset(&log_rels, 0, sizeof(log_rels));
+		log_preds_stale = true;
+	}
+}
+
+static bool
+user_function(Oid func, void *context)
+{
+	return func >= FirstNormalObjectId;
+}
+
+/* Does the expression call a function not built into Postgres (which could write the log)? */
+static bool
+calls_user_function(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, user_function, context))
+		return true;
+	return expression_tree_walker(node, calls_user_function, context);
+}
+
+/* At the end of a transaction: empty the predicates an invalidation left unused. */
+static void
+log_predicates_tidy(void)
+{
+	if (!log_preds_stale)
+		return;
+	if (log_pred_cxt)
+		MemoryContextReset(log_pred_cxt);
+	log_preds = NULL;
+	log_npreds = 0;
+	log_preds_stale = false;
+}
+
+/*
+ * Give each partial index of the log its prepared predicate, so that ExecInsertIndexTuples
+ * does not prepare it again. The state lives as long as the backend; ExecQual runs it in the
+ * caller's per-tuple context.
+ */
+static void
+log_predicates(ResultRelInfo *rri)
+{
+	if (log_preds_stale)
+		return;					/* ExecInsertIndexTuples prepares them, as it would */
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+		Oid			index = RelationGetRelid(rri->ri_IndexRelationDescs[i]);
+		int			k;
+
+		if (ii->ii_Predicate == NIL || ii->ii_PredicateState != NULL)
+			continue;
+		for (k = 0; k < log_npreds && log_preds[k].index != index; k++)
+			;
+		if (k == log_npreds)
+		{
+			MemoryContext old;
+
+			if (log_pred_cxt == NULL)
+				log_pred_cxt = AllocSetContextCreate(TopMemoryContext, "lamin_branch move log predicates",
+													 ALLOCSET_SMALL_SIZES);
+			old = MemoryContextSwitchTo(log_pred_cxt);
+			log_preds = log_preds ? repalloc(log_preds, sizeof(LogPredicate) * (log_npreds + 1))
+				: palloc(sizeof(LogPredicate));
+			log_preds[k].index = index;
+
+			/*
+			 * A predicate that calls a user's function is left to Postgres (NULL): a prepared
+			 * state must not run again while it runs, and such a function could move rows.
+			 */
+			log_preds[k].state = calls_user_function((Node *) ii->ii_Predicate, NULL) ? NULL :
+				ExecInitQual((List *) expression_planner((Expr *) copyObject(ii->ii_Predicate)), NULL);
+			log_npreds++;
+			MemoryContextSwitchTo(old);
+		}
+		ii->ii_PredicateState = log_preds[k].state;
+	}
 }
 
 /* lamin.move_record, its id sequence and its columns' numbers, looked up where not known */
@@ -147,27 +245,9 @@ log_relations(void)
 						 errhint("ALTER EXTENSION lamin_branch UPDATE brings it.")));
 		}
 		table_close(rel, AccessShareLock);
-		r.operation_seq = log_rels.operation_seq;
 		log_rels = r;
 	}
 	return &log_rels;
-}
-
-/*
- * A new operation id from lamin.move_operation_seq (no privilege on it needed); 0 where the
- * installed version has no move log yet (the module is newer than the extension's objects until
- * ALTER EXTENSION UPDATE), so that moves go on without one.
- */
-int64
-lamin_operation_new(void)
-{
-	if (!OidIsValid(log_rels.operation_seq))
-	{
-		Oid			nsp = get_namespace_oid("lamin", true);
-
-		log_rels.operation_seq = OidIsValid(nsp) ? get_relname_relid("move_operation_seq", nsp) : InvalidOid;
-	}
-	return OidIsValid(log_rels.operation_seq) ? nextval_internal(log_rels.operation_seq, false) : 0;
 }
 
 /*
@@ -195,17 +275,18 @@ lamin_operation_end(int64 saved)
 		current_operation = 0;
 }
 
-/* The id of the open operation, drawn now if it has none yet; 0 where there is no sequence. */
+/*
+ * The id of the open operation. One that has none yet takes the id of the record about to be
+ * written, its first (*record_id): one draw from the log's sequence, not two.
+ */
 static int64
-operation_id(void)
+operation_id(int64 *record_id)
 {
+	*record_id = 0;
 	if (current_operation == LAMIN_OPERATION_PENDING)
 	{
-		int64		id = lamin_operation_new();
-
-		if (id != 0)
-			current_operation = id;
-		return id;
+		*record_id = nextval_internal(log_relations()->record_seq, false);
+		current_operation = *record_id;
 	}
 	return current_operation;
 }
@@ -233,13 +314,17 @@ static void
 operation_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_PREPARE)
+	{
 		pending_forget();
+		log_predicates_tidy();
+	}
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
 		current_operation = 0;
 		lamin_cascade_off = false;
 		pending_forget();
+		log_predicates_tidy();
 	}
 }
 
@@ -641,10 +726,11 @@ become_log_owner(LaminSavedUser *saved)
  * nothing but this module writes it). One record per pair of branches the statement moved rows
  * between (a purge has no to_branch) and LOG_RECORD_KEYS rows, holding their keys, uids and
  * purged rows as arrays in the order the statement met them. The other columns take the values their defaults would: id
- * from the table's identity sequence; at the statement's timestamp; txid the top transaction's.
+ * from the table's identity sequence (first_id, where the operation took the first record's id
+ * already); at the statement's timestamp; txid the top transaction's.
  */
 static void
-write_log(LaminTable *t, Moved *m, int64 operation)
+write_log(LaminTable *t, Moved *m, int64 operation, int64 first_id)
 {
 	LogRelations *lr = log_relations();
 	Relation	rel = table_open(lr->record, RowExclusiveLock);
@@ -677,6 +763,7 @@ write_log(LaminTable *t, Moved *m, int64 operation)
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
+	log_predicates(rri);
 	first = 0;
 	while (first < m->n)
 	{
@@ -703,7 +790,8 @@ write_log(LaminTable *t, Moved *m, int64 operation)
 		ExecClearTuple(slot);
 		memset(slot->tts_isnull, true, desc->natts * sizeof(bool));
 #define SET(att, value, isnull) (slot->tts_values[(att) - 1] = (value), slot->tts_isnull[(att) - 1] = (isnull))
-		SET(a_id, Int64GetDatum(nextval_internal(seq, false)), false);
+		SET(a_id, Int64GetDatum(first_id != 0 ? first_id : nextval_internal(seq, false)), false);
+		first_id = 0;
 		SET(a_relation, ObjectIdGetDatum(t->query_relid), false);
 		SET(a_keys, array_of(keys, NULL, n, TEXTOID), false);
 		SET(a_uids, any_uid ? array_of(uids, uid_null, n, TEXTOID) : (Datum) 0, !any_uid);
@@ -1080,6 +1168,8 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 	bool		cascade;
 	bool		noted;
 	int64		saved_op;
+	int64		op,
+				first_id;
 	int64	   *volatile ops = NULL;
 	LaminSavedUser saved;
 
@@ -1132,7 +1222,8 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 			ops = parent_operations(t, &m);
 			lamin_restore_user(&saved);
 		}
-		write_log(t, &m, operation_id());
+		op = operation_id(&first_id);
+		write_log(t, &m, op, first_id);
 		if (cascade)
 			run_cascades(t, td->tg_relation, &m, lamin_cascade_off ? NULL : ops);
 	}

@@ -118,6 +118,10 @@ SELECT count(*), min(operation_rows), max(operation_rows) FROM lamin.trash WHERE
 SELECT action FROM lamin.restore('ml.bulk', 2400);
 SELECT count(*) FROM lamin.restore_many('ml.bulk', ARRAY[1, 1000, 1001]);
 SELECT key, to_branch FROM lamin._moves_of('ml.bulk', ARRAY['1', '1000', '1001', '2400', '2500'], true) ORDER BY key::int;
+-- an operation's id is the id of its first record: one draw from the log's sequence serves both
+SELECT count(DISTINCT operation) AS operations, count(*) AS records, bool_and(operation = first_id) AS operation_is_first_record
+  FROM (SELECT operation, min(id) OVER (PARTITION BY operation) AS first_id FROM lamin.move_record
+         WHERE relation = 'ml.bulk_all'::regclass) r;
 SELECT count(*) FROM lamin.trash WHERE relation = 'ml.bulk_all'::regclass;
 SELECT lamin.disable('ml.bulk');
 -- rows already in the trash when the log begins: a record per 1000 of them too
@@ -130,12 +134,53 @@ SELECT count(*) FROM lamin.trash WHERE relation = 'ml.seeded_all'::regclass;
 SELECT lamin.disable('ml.seeded');
 TRUNCATE lamin.move_record;
 
+-- the log's partial indexes: each session prepares their predicates once; an index made while
+-- it runs is used at once, one whose predicate calls a user's function is left to Postgres, and
+-- each index holds exactly the records its predicate admits
+CREATE TABLE ml.pred (id int PRIMARY KEY);
+INSERT INTO ml.pred SELECT generate_series(1, 6);
+SELECT relation FROM lamin.enable('ml.pred');
+SELECT count(*) FROM lamin.delete_many('ml.pred', ARRAY[1, 2]);
+CREATE FUNCTION ml.to_main(integer) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS 'BEGIN RETURN $1 = 1; END';
+CREATE INDEX move_record_purge_idx ON lamin.move_record (relation) WHERE to_branch IS NULL;
+CREATE INDEX move_record_to_main_idx ON lamin.move_record (key_count) WHERE ml.to_main(to_branch);
+SELECT count(*) FROM lamin.restore_many('ml.pred', ARRAY[1]);
+DELETE FROM ml.pred WHERE id IN (3, 4);
+SELECT action FROM lamin.delete('ml.pred', 3, permanent => true);
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM lamin.move_record WHERE relation > 0 AND to_branch IS NULL;
+EXPLAIN (COSTS OFF) SELECT id FROM lamin.move_record WHERE key_count > 0 AND ml.to_main(to_branch);
+EXPLAIN (COSTS OFF) SELECT id FROM lamin.move_record WHERE operation > 0 AND to_branch <= 0;
+SELECT (SELECT array_agg(coalesce(to_branch::text, 'purged') ORDER BY id) FROM lamin.move_record WHERE relation > 0 AND to_branch IS NULL) AS purges,
+       (SELECT array_agg(to_branch ORDER BY id) FROM lamin.move_record WHERE key_count > 0 AND ml.to_main(to_branch)) AS to_main,
+       (SELECT array_agg(to_branch ORDER BY id) FROM lamin.move_record WHERE operation > 0 AND to_branch <= 0) AS away;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SELECT (SELECT array_agg(coalesce(to_branch::text, 'purged') ORDER BY id) FROM lamin.move_record WHERE relation > 0 AND to_branch IS NULL) AS purges,
+       (SELECT array_agg(to_branch ORDER BY id) FROM lamin.move_record WHERE key_count > 0 AND ml.to_main(to_branch)) AS to_main,
+       (SELECT array_agg(to_branch ORDER BY id) FROM lamin.move_record WHERE operation > 0 AND to_branch <= 0) AS away;
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+-- an index dropped in the middle of a transaction: the moves after it go on
+BEGIN;
+SELECT action FROM lamin.delete('ml.pred', 5);
+DROP INDEX lamin.move_record_purge_idx, lamin.move_record_to_main_idx;
+SELECT action FROM lamin.restore('ml.pred', 5);
+COMMIT;
+SELECT action FROM lamin.delete('ml.pred', 6);
+SELECT key, from_branch, to_branch FROM lamin.move_log WHERE relation = 'ml.pred_all'::regclass ORDER BY id, key;
+SELECT lamin.disable('ml.pred');
+TRUNCATE lamin.move_record;
+
 -- the auditor reads it
 SET ROLE regress_ml_auditor;
 SELECT count(*) >= 0 AS readable FROM lamin.move_log;
 RESET ROLE;
 
--- pg_dump keeps the log and its sequences
+-- pg_dump keeps the log and its sequence
 SELECT unnest(extconfig)::regclass AS kept FROM pg_extension WHERE extname = 'lamin_branch'
  ORDER BY 1::text COLLATE "C";
 -- the table's move-log triggers
