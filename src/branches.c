@@ -135,6 +135,13 @@ setting_value(void)
 	return current_branch_setting ? current_branch_setting : "";
 }
 
+/* Is no current branch set (main, whatever the branch catalogs hold)? */
+bool
+lamin_current_branch_unset(void)
+{
+	return setting_value()[0] == '\0';
+}
+
 /* The setting as a name: empty is main. */
 static const char *
 setting_name(void)

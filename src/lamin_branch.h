@@ -192,6 +192,8 @@ extern void lamin_branches_init(void);
 extern void lamin_visible_invalidate(Datum arg, Oid relid);
 extern Node *lamin_bake_current_branch(Node *qual);
 extern int32 lamin_current_branch_for(Oid given);
+extern bool lamin_current_branch_unset(void);
+extern int	lamin_defining_view;
 extern void lamin_current_branch_dependencies(struct PlannedStmt *stmt);
 extern List *lamin_current_branch_swap(List *catalogs);
 

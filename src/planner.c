@@ -8,7 +8,8 @@
  * is worse: it is never pulled up, and the plan projects every column of every row through a
  * SubqueryScan.
  *
- * Before the planner sees a query, this hook turns each such view back into the table itself,
+ * Before the planner sees a query, this hook turns each such view back into the table itself
+ * (a top-level SELECT has it done once, right after parse analysis: see lamin_post_parse_analyze),
  * with the view's WHERE clause as a security qual of the table: what Postgres does for a
  * security_barrier view that is the target of an UPDATE or DELETE (rewriteTargetView), and for
  * a row-level security policy. Security quals are evaluated before any condition of the
@@ -43,6 +44,11 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
+#include "miscadmin.h"
+#include "parser/analyze.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/plancache.h"
+#include "utils/snapmgr.h"
 #include "parser/parse_coerce.h"
 #include "storage/lmgr.h"
 #include "catalog/pg_trigger.h"
@@ -62,6 +68,7 @@
 #include "lamin_branch.h"
 
 static planner_hook_type prev_planner_hook = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 static bool flatten_views = true;
 
 /*
@@ -174,7 +181,11 @@ is_expanded_view(RangeTblEntry *rte, Index table_rti)
 	if (!OidIsValid(rte->relid) || list_length(sq->rtable) != 1)
 		return false;
 #else
-	if (list_length(sq->rtable) < 2)
+	/*
+	 * The view's OLD and NEW entries come first (the table after them): a sub-query into
+	 * which a view was flattened when it was parsed keeps them after its table.
+	 */
+	if (list_length(sq->rtable) < 3 || table_rti <= PRS2_NEW_VARNO)
 		return false;
 #endif
 	foreach(lc, sq->rtable)
@@ -863,17 +874,175 @@ flatten_query_level(Query *q)
 	}
 }
 
+/*
+ * Every query level, each given to visit before the levels below it. A level's expressions hold
+ * sub-queries only where it has SubLinks (the planner counts on hasSubLinks as well); without,
+ * the levels below are its sub-query entries and CTEs, found without walking its expressions.
+ */
+typedef void (*LevelVisitor) (Query *q);
+
+static void visit_levels(Query *q, LevelVisitor visit);
+
 static bool
-flatten_walker(Node *node, void *context)
+levels_walker(Node *node, LevelVisitor visit)
 {
 	if (node == NULL)
 		return false;
 	if (IsA(node, Query))
 	{
-		flatten_query_level((Query *) node);
-		return query_tree_walker((Query *) node, flatten_walker, context, 0);
+		visit_levels((Query *) node, visit);
+		return false;
 	}
-	return expression_tree_walker(node, flatten_walker, context);
+	return expression_tree_walker(node, levels_walker, (void *) visit);
+}
+
+static void
+visit_levels(Query *q, LevelVisitor visit)
+{
+	ListCell   *lc;
+
+	check_stack_depth();
+	visit(q);
+	if (q->hasSubLinks)
+	{
+		(void) query_tree_walker(q, levels_walker, (void *) visit, 0);
+		return;
+	}
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL)
+			visit_levels(rte->subquery, visit);
+	}
+	foreach(lc, q->cteList)
+		visit_levels(castNode(Query, lfirst_node(CommonTableExpr, lc)->ctequery), visit);
+}
+
+/*
+ * Flattening when the statement is parsed. A plan cache keeps a statement as the rewriter left
+ * it and plans a copy for each custom plan: a view flattened only by the planner hook is copied
+ * as a sub-query, and flattened again, every time the statement is planned. So the view is
+ * flattened once, right after parse analysis, into what the hook would make of it: the view is
+ * expanded as the rewriter expands it (ApplyRetrieveRule: the view's query as a sub-query, the
+ * caller's permission entry on the view kept), then flattened by flatten_view. The rewriter
+ * then sees the table itself and adds its row-level security policies as security quals before
+ * the view's condition, as the hook would have found them, for the view owner (or the caller,
+ * for a security_invoker view). What the plan cache keeps is then the table with its security
+ * quals; the planner hook finds no view left to flatten.
+ *
+ * Only a top-level SELECT that is to run (not the query of a CREATE VIEW, which is stored as
+ * written: utility.c says when one is being defined), only while no current branch is set (a main view's condition is then
+ * branch_id = 1, whatever the branch catalogs hold; setting lamin_branch.current_branch, like
+ * lamin_branch.flatten_views, resets the session's plan cache, which parses its statements
+ * again), and only views the planner hook would flatten. Views inside other views, and
+ * statements the rewriter changes otherwise, are still flattened by the planner hook.
+ */
+static void
+analyze_query_level(Query *q)
+{
+	int			n = list_length(q->rtable);
+
+	if (q->commandType != CMD_SELECT || q->utilityStmt != NULL || q->setOperations != NULL)
+		return;
+	for (Index rti = 1; rti <= (Index) n; rti++)
+	{
+		RangeTblEntry *rte = rt_fetch(rti, q->rtable);
+		RangeTblEntry tmp;
+		Relation	view;
+		RuleLock   *rules;
+		Query	   *action;
+		ListCell   *lc;
+		bool		locked = false;
+		LaminEnabled e;
+		Index		b;
+
+		if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_VIEW ||
+			rte->tablesample != NULL || rte->securityQuals != NIL)
+			continue;
+		foreach(lc, q->rowMarks)
+			locked |= lfirst_node(RowMarkClause, lc)->rti == rti;
+		/* a view of a branch-enabled table (the registry knows it), read by the query */
+		if (locked || !lamin_registry_lookup(rte->relid, &e) || e.relid == rte->relid ||
+			!rangeTableEntry_used((Node *) q, rti, 0))
+			continue;
+
+		view = relation_open(rte->relid, NoLock);	/* locked by parse analysis */
+		rules = view->rd_rules;
+		if (rules == NULL || rules->numLocks != 1 || rules->rules[0]->event != CMD_SELECT ||
+			list_length(rules->rules[0]->actions) != 1)
+		{
+			relation_close(view, NoLock);
+			continue;
+		}
+		action = copyObject(linitial_node(Query, rules->rules[0]->actions));
+		tmp = *rte;
+		tmp.security_barrier = RelationIsSecurityView(view);
+		relation_close(view, NoLock);
+
+		/* the rewriter's expansion, on a copy of the entry until the view proves flattenable */
+		AcquireRewriteLocks(action, true, false);
+		tmp.rtekind = RTE_SUBQUERY;
+		tmp.subquery = action;
+		tmp.relkind = 0;
+		tmp.tablesample = NULL;
+		tmp.inh = false;
+#ifndef LAMIN_HAS_PERMINFO
+		tmp.relid = InvalidOid;
+		tmp.rellockmode = 0;
+#endif
+		b = view_table_index(q, rti, &tmp);
+		if (b == 0)
+			continue;
+		if (!lamin_current_branch_unset())
+			continue;
+#ifndef LAMIN_HAS_PERMINFO
+		{
+			/* the view's permission check moves to the OLD entry of its query, as the rewriter has it */
+			RangeTblEntry *old = rt_fetch(PRS2_OLD_VARNO, action->rtable);
+
+			old->requiredPerms = tmp.requiredPerms;
+			old->checkAsUser = tmp.checkAsUser;
+			old->selectedCols = tmp.selectedCols;
+			old->insertedCols = tmp.insertedCols;
+			old->updatedCols = tmp.updatedCols;
+			old->extraUpdatedCols = tmp.extraUpdatedCols;
+			tmp.requiredPerms = 0;
+			tmp.checkAsUser = InvalidOid;
+			tmp.selectedCols = NULL;
+			tmp.insertedCols = NULL;
+			tmp.updatedCols = NULL;
+			tmp.extraUpdatedCols = NULL;
+		}
+#endif
+		*rte = tmp;
+		{
+			/* branch_id = 1 depends on no catalog: nothing to add to a plan's dependencies */
+			List	   *outer = lamin_current_branch_swap(NIL);
+
+			flatten_view(q, rti, b);
+			(void) lamin_current_branch_swap(outer);
+		}
+	}
+}
+
+static void
+lamin_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+	/* (the registry may be read, by a query: that takes a snapshot) */
+	if (flatten_views && query->commandType == CMD_SELECT && query->utilityStmt == NULL &&
+		lamin_defining_view == 0 && lamin_current_branch_unset() && ActiveSnapshotSet())
+		visit_levels(query, analyze_query_level);
+}
+
+/* A change of lamin_branch.flatten_views: statements kept by plan caches are parsed again. */
+static void
+assign_flatten_views(bool newval, void *extra)
+{
+	if (newval != flatten_views)
+		ResetPlanCache();
 }
 
 static PlannedStmt *
@@ -889,7 +1058,7 @@ lamin_planner(Query *parse, const char *query_string, int cursorOptions, ParamLi
 		if (flatten_views)
 		{
 			delete_moves = delete_to_update(parse);
-			(void) flatten_walker((Node *) parse, NULL);
+			visit_levels(parse, flatten_query_level);
 		}
 		if (prev_planner_hook)
 			result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
@@ -919,7 +1088,9 @@ lamin_planner_init(void)
 							 true,
 							 PGC_USERSET,
 							 0,
-							 NULL, NULL, NULL);
+							 NULL, assign_flatten_views, NULL);
 	prev_planner_hook = planner_hook;
 	planner_hook = lamin_planner;
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = lamin_post_parse_analyze;
 }

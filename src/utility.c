@@ -35,6 +35,9 @@
 static ProcessUtility_hook_type prev_utility_hook = NULL;
 static bool utility_hook_active = false;
 
+/* CREATE VIEW statements running (their queries are stored as parsed) */
+int			lamin_defining_view = 0;
+
 /* tables whose views the hook has dropped for the statement running now (nested: a stack) */
 #define MAX_PENDING 8
 static Oid	pending[MAX_PENDING];
@@ -354,6 +357,22 @@ call_prev_without_views(Oid remake, LAMIN_PROCESS_UTILITY_ARGS)
 	views_make(remake, saved);
 }
 
+/* CREATE VIEW: its query is parsed to be kept as written, not flattened (planner.c) */
+static void
+call_prev_defining_view(LAMIN_PROCESS_UTILITY_ARGS)
+{
+	lamin_defining_view++;
+	PG_TRY();
+	{
+		call_prev(LAMIN_PROCESS_UTILITY_CALL);
+	}
+	PG_FINALLY();
+	{
+		lamin_defining_view--;
+	}
+	PG_END_TRY();
+}
+
 static void
 lamin_utility(LAMIN_PROCESS_UTILITY_ARGS)
 {
@@ -378,7 +397,9 @@ lamin_utility(LAMIN_PROCESS_UTILITY_ARGS)
 		remake = views_in_the_way(stmt);
 	}
 
-	if (OidIsValid(remake))
+	if (IsA(stmt, ViewStmt))
+		call_prev_defining_view(LAMIN_PROCESS_UTILITY_CALL);
+	else if (OidIsValid(remake))
 		call_prev_without_views(remake, LAMIN_PROCESS_UTILITY_CALL);
 	else
 		call_prev(LAMIN_PROCESS_UTILITY_CALL);

@@ -102,6 +102,32 @@ SELECT count(*) FROM lamin.artifact;
 RESET ROLE;
 DEALLOCATE plan_count;
 
+-- a statement kept by a plan cache is kept flattened (the view is flattened when the statement
+-- is parsed); setting lamin_branch.flatten_views parses it again, either way
+SET plan_cache_mode = force_generic_plan;
+PREPARE plan_kept AS SELECT sum(size) FROM lamin.artifact WHERE id BETWEEN 1 AND 3;
+EXPLAIN (COSTS OFF) EXECUTE plan_kept;
+EXECUTE plan_kept;
+SET lamin_branch.flatten_views = off;
+EXPLAIN (COSTS OFF) EXECUTE plan_kept;
+EXECUTE plan_kept;
+RESET lamin_branch.flatten_views;
+EXPLAIN (COSTS OFF) EXECUTE plan_kept;
+DEALLOCATE plan_kept;
+RESET plan_cache_mode;
+-- a view defined over a branch view reads the branch view: its definition is kept as written
+CREATE VIEW public.plan_over AS SELECT id, key FROM lamin.artifact WHERE size > 15;
+SELECT pg_get_viewdef('public.plan_over'::regclass) ~ 'FROM lamin\.artifact\M' AS reads_the_view,
+       pg_get_viewdef('public.plan_over'::regclass) !~ 'artifact_all' AS not_its_table;
+SELECT * FROM public.plan_over ORDER BY id;
+SELECT count(*) AS depends_on_branch_view FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+ WHERE r.ev_class = 'public.plan_over'::regclass AND d.refobjid = 'lamin.artifact'::regclass;
+DROP VIEW public.plan_over;
+CREATE MATERIALIZED VIEW public.plan_over_m AS SELECT id, key FROM lamin.artifact WHERE size > 15;
+SELECT pg_get_viewdef('public.plan_over_m'::regclass) ~ 'FROM lamin\.artifact\M' AS reads_the_view,
+       pg_get_viewdef('public.plan_over_m'::regclass) !~ 'artifact_all' AS not_its_table;
+DROP MATERIALIZED VIEW public.plan_over_m;
+
 -- writes that read a view: INSERT ... SELECT and UPDATE ... FROM see main rows only
 CREATE TEMP TABLE plan_copy AS SELECT id, key FROM lamin.artifact WHERE false;
 INSERT INTO plan_copy SELECT id, key FROM lamin.artifact;
