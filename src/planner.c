@@ -932,11 +932,12 @@ visit_levels(Query *q, LevelVisitor visit)
  * quals; the planner hook finds no view left to flatten.
  *
  * Only a top-level SELECT that is to run (not the query of a CREATE VIEW, which is stored as
- * written: utility.c says when one is being defined), only while no current branch is set (a main view's condition is then
- * branch_id = 1, whatever the branch catalogs hold; setting lamin_branch.current_branch, like
- * lamin_branch.flatten_views, resets the session's plan cache, which parses its statements
- * again), and only views the planner hook would flatten. Views inside other views, and
- * statements the rewriter changes otherwise, are still flattened by the planner hook.
+ * written: utility.c says when one is being defined), only while no current branch is set (a
+ * main view's condition is then branch_id = 1, whatever the branch catalogs hold; setting
+ * lamin_branch.current_branch, like lamin_branch.flatten_views, resets the session's plan
+ * cache, which parses its statements again), and only views the planner hook would flatten.
+ * Views inside other views, and statements the rewriter changes otherwise, are still flattened
+ * by the planner hook.
  */
 static void
 analyze_query_level(Query *q)
@@ -993,8 +994,6 @@ analyze_query_level(Query *q)
 #endif
 		b = view_table_index(q, rti, &tmp);
 		if (b == 0)
-			continue;
-		if (!lamin_current_branch_unset())
 			continue;
 #ifndef LAMIN_HAS_PERMINFO
 		{

@@ -72,8 +72,10 @@
 # the log shows every run and the median ratio as well); each run is checked (the rows inserted or where the moved rows ended up). read and pairs: median over rounds of pgbench
 # -T runs that mix the sides' scripts at random per transaction (a side's figure is clients / its
 # average latency), so every side meets the same machine; BENCH_METHOD=separate runs each side on
-# its own instead (rotating order, tps of each run). Pairs use one client, so that no two clients
-# move the same row.
+# its own instead (rotating order, tps of each run). Their ratios are paired: the median over
+# rounds of the ratio within a round (the machine's speed changes between rounds, by up to half,
+# and is shared by the sides of one round); the log also shows the ratio of the sides' medians.
+# Pairs use one client, so that no two clients move the same row.
 # Further tables report:
 #   HOT      per workload and side, n_tup_hot_upd / n_tup_upd (pg_stat_xact_user_tables, read
 #            inside the transaction of the trash and restore runs) and the rows updated per row
@@ -486,8 +488,9 @@ pgbench_run() {
 }
 
 # compare NAME N CLIENTS PGOPTIONS VACUUM SIDE...: runs $WORK/NAME_SIDE.sql of every SIDE for
-# ROUNDS rounds and sets MED[SIDE] to the median throughput (per second) of each.
-declare -A MED
+# ROUNDS rounds and sets MED[SIDE] to the median throughput (per second) of each, and
+# ROUNDS_OF[SIDE] to the rounds' throughputs (for paired ratios).
+declare -A MED ROUNDS_OF
 compare() {
     local name=$1 n=$2 clients=$3 opts=$4 vac=$5
     shift 5
@@ -522,19 +525,44 @@ compare() {
     for s in "${sides[@]}"; do
         # shellcheck disable=SC2086
         MED[$s]=$(median ${got[$s]})
+        ROUNDS_OF[$s]=${got[$s]}
     done
+}
+
+# paired KIND A B: the median over rounds of the ratio of A's figure to B's in the same round
+# (KIND as for record). The rounds of a run see the machine at different speeds (a side's tps
+# may differ by half between rounds), the sides of one round the same machine: the ratio of one
+# round is a paired measurement, and the median of those is the run's ratio.
+paired() {
+    local kind=$1 i r=()
+    local -a a b
+    read -r -a a <<<"$2"; read -r -a b <<<"$3"
+    for i in "${!a[@]}"; do
+        if [ "$kind" = tps ]; then r+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN {printf "%.6f", y / x}')")
+        else r+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN {printf "%.6f", x / y}')"); fi
+    done
+    awk -v m="$(median "${r[@]}")" 'BEGIN {printf "%.3f", m}'
 }
 
 # Results: one line per case, "workload|case|N|lamin|hand|same|unit|ratio_hand|ratio_same|goal|result"
 RESULTS=()
-# record CASE N UNIT KIND OP GOAL LAMIN HAND SAME: KIND time (lamin / other), rate (lamin / other,
-# higher is better) or tps (other / lamin: the time ratio of a throughput); SAME may be "-"
+# record CASE N UNIT KIND OP GOAL LAMIN HAND SAME [LAMIN_ROUNDS HAND_ROUNDS SAME_ROUNDS]: KIND
+# time (lamin / other), rate (lamin / other, higher is better) or tps (other / lamin: the time
+# ratio of a throughput); SAME may be "-". With the rounds' figures (read and pairs), the ratios
+# are paired: the median of the rounds' ratios; the figures stay each side's median.
 record() {
     local c=$1 n=$2 unit=$3 kind=$4 op=$5 goal=$6 lam=$7 hand=$8 same=$9 rh rs verdict g
+    local lam_r=${10:-} hand_r=${11:-} same_r=${12:-} unpaired=""
     ratio() { if [ "$kind" = tps ]; then awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b / a}'
               else awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; fi; }
-    rh=$(ratio "$lam" "$hand")
-    rs="-"; [ "$same" = "-" ] || rs=$(ratio "$lam" "$same")
+    if [ -n "$lam_r" ]; then
+        rh=$(paired "$kind" "$lam_r" "$hand_r")
+        rs="-"; [ -z "$same_r" ] || rs=$(paired "$kind" "$lam_r" "$same_r")
+        unpaired=" (ratio of the sides' medians: x hand $(ratio "$lam" "$hand"))"
+    else
+        rh=$(ratio "$lam" "$hand")
+        rs="-"; [ "$same" = "-" ] || rs=$(ratio "$lam" "$same")
+    fi
     if [ "$goal" = "-" ]; then
         verdict="info"; g="none"
     else
@@ -542,8 +570,8 @@ record() {
         g="$op $goal"
     fi
     RESULTS+=("$W|$c|$n|$lam|$hand|$same|$unit|$rh|$rs|$g|$verdict")
-    printf '   => %s/%s N=%s: lamin %s, hand %s, same %s %s; x hand %s (goal %s) %s, x same %s\n' \
-        "$W" "$c" "$n" "$lam" "$hand" "$same" "$unit" "$rh" "$g" "$verdict" "$rs"
+    printf '   => %s/%s N=%s: lamin %s, hand %s, same %s %s; x hand %s (goal %s) %s, x same %s%s\n' \
+        "$W" "$c" "$n" "$lam" "$hand" "$same" "$unit" "$rh" "$g" "$verdict" "$rs" "$unpaired"
 }
 
 # bench_read N CASE [PGOPTIONS [GOAL]]
@@ -556,7 +584,8 @@ bench_read() {
     printf '\\set s random(1, %s)\nSELECT sum(%s) FROM %s WHERE branch_id = 1 AND id BETWEEN :s AND :s + 200;\n' \
         $((n - 200)) "$SUMCOL" "$BASE" >"$WORK/${name}_same.sql"
     compare "$name" "$n" "$CLIENTS" "$opts" no lamin hand same
-    record "$name" "$n" tps tps "<=" "$goal" "${MED[lamin]}" "${MED[hand]}" "${MED[same]}"
+    record "$name" "$n" tps tps "<=" "$goal" "${MED[lamin]}" "${MED[hand]}" "${MED[same]}" \
+        "${ROUNDS_OF[lamin]}" "${ROUNDS_OF[hand]}" "${ROUNDS_OF[same]}"
 }
 
 # bench_read_branch N: read with a user branch current (lamin_branch.current_branch), which
@@ -574,7 +603,8 @@ bench_read_branch() {
     printf '\\set s random(1, %s)\nSELECT sum(%s) FROM %s WHERE branch_id IN (1, %s) AND id BETWEEN :s AND :s + 200;\n' \
         $((n - 200)) "$SUMCOL" "$BASE" "$x" >"$WORK/read-branch_same.sql"
     compare read-branch "$n" "$CLIENTS" "-c lamin_branch.current_branch=bench" no lamin hand same
-    record read-branch "$n" tps tps "<=" 1.05 "${MED[lamin]}" "${MED[hand]}" "${MED[same]}"
+    record read-branch "$n" tps tps "<=" 1.05 "${MED[lamin]}" "${MED[hand]}" "${MED[same]}" \
+        "${ROUNDS_OF[lamin]}" "${ROUNDS_OF[hand]}" "${ROUNDS_OF[same]}"
     for t in "$BASE" "$HAND"; do q -c "UPDATE $t SET branch_id = 1 WHERE branch_id = $x" >/dev/null; done
     vacuum
 }
@@ -594,8 +624,10 @@ bench_pairs() {
     printf '%s\nDELETE FROM %s WHERE id = :id;\nSELECT %s;\n' "$pick" "$VIEW" "$V_RES" >"$WORK/pairs_view.sql"
     # one client: two clients could pick the same row, and a delete of a trashed row is refused
     compare pairs "$n" 1 "" vacuum hand same fn view
-    record pairs-fn "$n" "pairs/s" rate ">=" 0.8 "${MED[fn]}" "${MED[hand]}" "${MED[same]}"
-    record pairs-view "$n" "pairs/s" rate ">=" 0.8 "${MED[view]}" "${MED[hand]}" "${MED[same]}"
+    record pairs-fn "$n" "pairs/s" rate ">=" 0.8 "${MED[fn]}" "${MED[hand]}" "${MED[same]}" \
+        "${ROUNDS_OF[fn]}" "${ROUNDS_OF[hand]}" "${ROUNDS_OF[same]}"
+    record pairs-view "$n" "pairs/s" rate ">=" 0.8 "${MED[view]}" "${MED[hand]}" "${MED[same]}" \
+        "${ROUNDS_OF[view]}" "${ROUNDS_OF[hand]}" "${ROUNDS_OF[same]}"
 }
 
 # The backend's CPU time in ns (Linux schedstat), shown next to the elapsed time of each bulk run:
@@ -939,9 +971,9 @@ if [ -n "$OUT" ]; then
         echo
         echo "Sides: **lamin_branch** is what a user of the extension writes (views, lamin.* functions); **hand-rolled** is the same table (columns, defaults, CHECK constraints, every index, its own foreign keys) with plain integer branch columns without a foreign key and no trigger, view or policy, moved and filtered with branch_id by hand; **same table** is that hand-written SQL on the enabled table itself, paying the extension's triggers, foreign keys and row-level security. Ratios are lamin_branch's cost over the other side's (time for insert, trash, restore and read; pairs/s for the pairs, where higher is better)."
         if [ "$METHOD" = separate ]; then
-            echo "read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s per side, sides in rotating order;"
+            echo "read and pairs: median tps of $ROUNDS pgbench runs of ${SECONDS_RUN}s per side, sides in rotating order; their ratios the median of the rounds' ratios;"
         else
-            echo "read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, each mixing the sides at random per transaction (a side's figure: clients / its mean latency);"
+            echo "read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, each mixing the sides at random per transaction (a side's figure: clients / its mean latency); their ratios the median of the rounds' ratios (the sides of a round meet the same machine);"
         fi
         echo "insert, trash, restore: $( [ "$BULK_STAT" = min ] && echo "fastest" || echo "median") elapsed time of $BULK_ROUNDS runs per side, sides in rotating order, each one statement rolled back after VACUUM and CHECKPOINT ($BULK_ROWS rows, at most N/2 for trash and restore)."
         echo "read-generic runs read on one generic plan per statement (execution only); read-no-hook is read with lamin_branch.flatten_views = off (no goal)."
