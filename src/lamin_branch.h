@@ -193,7 +193,6 @@ extern void lamin_visible_invalidate(Datum arg, Oid relid);
 extern Node *lamin_bake_current_branch(Node *qual);
 extern int32 lamin_current_branch_for(Oid given);
 extern bool lamin_current_branch_unset(void);
-extern int	lamin_defining_view;
 extern void lamin_current_branch_dependencies(struct PlannedStmt *stmt);
 extern List *lamin_current_branch_swap(List *catalogs);
 
@@ -206,6 +205,7 @@ extern void lamin_check_held_keys(Query *q);
 
 /* utility.c: DDL aimed at the main view of a table enabled in rename mode goes to the table */
 extern void lamin_utility_init(void);
+extern int	lamin_defining_view;	/* CREATE VIEW statements running */
 
 /* lamin_branch.c: the branch catalogs; a relation's owner */
 extern Oid	lamin_relation_owner(Oid relid);

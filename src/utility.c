@@ -10,6 +10,9 @@
  * empty the trash too. Without the module preloaded, an event trigger at ddl_command_start
  * (lamin._on_ddl_start) refuses the same DDL with a hint naming the table; COPY and TRUNCATE
  * are no event-trigger commands and keep Postgres's own errors there.
+ *
+ * The same hook marks a CREATE VIEW while it runs (lamin_defining_view): the view's query is
+ * parsed to be stored as written, so the parse-analysis flattening of planner.c leaves it alone.
  */
 #include "postgres.h"
 
