@@ -439,13 +439,12 @@ move_fast(MoveRequest *req, Datum *values, int32 target, int32 guess, Oid caller
 }
 
 /*
- * The engine. Single requests fill *res; bulk requests put one row per moved row into the
- * tuplestore of rsinfo.
+ * One row of a bulk move's result from a statement's row: its key text and uid first. verb is
+ * bulk_verb()'s text, made once per call.
  */
-/* One row of a bulk move's result from a statement's row: its key text and uid first */
 static void
 report_moved_row(ReturnSetInfo *rsinfo, LaminTable *t, HeapTuple row, TupleDesc desc,
-				 const char *verb, Datum from, bool from_null, int32 target, bool purge)
+				 Datum verb, Datum from, bool from_null, int32 target, bool purge)
 {
 	bool		key_null;
 	bool		uid_null;
@@ -453,7 +452,7 @@ report_moved_row(ReturnSetInfo *rsinfo, LaminTable *t, HeapTuple row, TupleDesc 
 	Datum		uid = SPI_getbinval(row, desc, 2, &uid_null);
 
 	put_result_row(rsinfo->setResult, rsinfo->setDesc, t->relid, key, key_null, uid, uid_null,
-				   CStringGetTextDatum(verb), from, from_null, target, purge);
+				   verb, from, from_null, target, purge);
 }
 
 /* Does a row on branch from move (rather than stay) when it is moved to target? */
@@ -498,7 +497,7 @@ error_rows_trashed(LaminTable *t, const char *keys)
  */
 static uint64
 citus_statement(ReturnSetInfo *rsinfo, LaminTable *t, LaminPlan which, Datum *values,
-				const char *verb, int32 from, int32 target, bool purge)
+				Datum verb, int32 from, int32 target, bool purge)
 {
 	int			rc = SPI_execute_plan(lamin_table_plan(t, which, true), values, NULL, false, 0);
 	uint64		i;
@@ -530,7 +529,7 @@ move_rows_citus(MoveRequest *req, ReturnSetInfo *rsinfo)
 	bool		isnull;
 	int			rc;
 	uint64		i;
-	const char *verb = bulk_verb(req, purge);
+	Datum		verb = CStringGetTextDatum(bulk_verb(req, purge));
 
 	if (req->locking != LOCKING_WAIT)
 		ereport(ERROR,
@@ -647,6 +646,10 @@ move_rows_citus(MoveRequest *req, ReturnSetInfo *rsinfo)
 	SPI_finish();
 }
 
+/*
+ * The engine. Single requests fill *res; bulk requests put one row per moved row into the
+ * tuplestore of rsinfo.
+ */
 static void
 move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContext outcxt)
 {
@@ -995,7 +998,7 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 	}
 	else
 	{
-		const char *verb = bulk_verb(req, purge);
+		Datum		verb = CStringGetTextDatum(bulk_verb(req, purge));
 
 		/* the fast path's rows are in the result already (move_fast); then the locking path's */
 		for (i = 0; locking_path && i < SPI_processed; i++)
