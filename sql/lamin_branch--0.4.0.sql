@@ -163,8 +163,8 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'lamin_branch_row_trigger'
 LANGUAGE C;
 
--- AFTER INSERT, UPDATE and DELETE FOR EACH STATEMENT, with transition tables, on tables with
--- version families: each family's newest version on each branch but trash is its one head, once
+-- AFTER INSERT, UPDATE and DELETE FOR EACH STATEMENT (INSERT and DELETE with transition tables,
+-- UPDATE from the rows the row trigger noted) on tables with version families: each family's newest version on each branch but trash is its one head, once
 -- a statement has moved all its rows. (FOR EACH ROW on partitioned tables: a statement trigger on
 -- the root does not fire for a statement that names a partition.)
 CREATE FUNCTION lamin.branch_heads_trigger()
@@ -228,7 +228,6 @@ CREATE TRIGGER lamin_branch_heads_insert AFTER INSERT ON lamin.artifact_all
     REFERENCING NEW TABLE AS lamin_new
     FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger();
 CREATE TRIGGER lamin_branch_heads_update AFTER UPDATE ON lamin.artifact_all
-    REFERENCING OLD TABLE AS lamin_old NEW TABLE AS lamin_new
     FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger();
 CREATE TRIGGER lamin_branch_heads_delete AFTER DELETE ON lamin.artifact_all
     REFERENCING OLD TABLE AS lamin_old
@@ -418,8 +417,10 @@ REVOKE ALL ON FUNCTION lamin._branch_in_use() FROM PUBLIC;
 CREATE TRIGGER lamin_branch_in_use BEFORE DELETE OR UPDATE OF id ON lamin.branch
     FOR EACH ROW EXECUTE FUNCTION lamin._branch_in_use();
 
--- The triggers that keep a table's version heads: per statement, from its transition tables;
--- per row on a partitioned table, whose partitions a statement may name directly. Called by
+-- The triggers that keep a table's version heads: per statement, from the transition table of
+-- an INSERT or DELETE and from what the row trigger noted of an UPDATE's rows (Postgres would
+-- copy both versions of every updated row into transition tables); per row on a partitioned
+-- table, whose partitions a statement may name directly. Called by
 -- lamin.enable() with the caller's rights: only a table's owner can change its triggers.
 CREATE FUNCTION lamin._heads_triggers(tbl regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -439,7 +440,6 @@ BEGIN
     EXECUTE format('CREATE TRIGGER lamin_branch_heads_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS lamin_new '
                    'FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
     EXECUTE format('CREATE TRIGGER lamin_branch_heads_update AFTER UPDATE ON %s '
-                   'REFERENCING OLD TABLE AS lamin_old NEW TABLE AS lamin_new '
                    'FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);
     EXECUTE format('CREATE TRIGGER lamin_branch_heads_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS lamin_old '
                    'FOR EACH STATEMENT EXECUTE FUNCTION lamin.branch_heads_trigger()', tbl);

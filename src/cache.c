@@ -846,6 +846,11 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			appendStringInfo(&sql, "SELECT branch_id::pg_catalog.int4 FROM %s WHERE ", t->qualname);
 			append_key_match(&sql, t, 1);
 			break;
+		case LP_ONE_HEAD:
+			appendStringInfo(&sql, "SELECT branch_id::pg_catalog.int4, uid::pg_catalog.text, is_latest FROM %s WHERE ",
+							 t->qualname);
+			append_key_match(&sql, t, 1);
+			break;
 		case LP_ONE_LOCK:
 			appendStringInfo(&sql, "SELECT branch_id::pg_catalog.int4, %s, %s::pg_catalog.text, %s::pg_catalog.text, %s "
 							 "FROM %s WHERE ",

@@ -7,13 +7,16 @@
  *   - the family lock: a transaction-scoped advisory lock on (table, stem slot), taken before
  *     the row lock by every path that moves rows (move.c, view_trigger.c, the row trigger),
  *     asked of the lock manager once per slot and transaction;
- *   - lamin.branch_heads_trigger(): AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT with
- *     transition tables. Once a statement has run, it finds in C the (stem, branch) pairs its
- *     rows left or joined (an UPDATE that changes neither branch nor uid stem moves nothing)
+ *   - lamin.branch_heads_trigger(): AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT, INSERT
+ *     and DELETE with transition tables, UPDATE from the rows the row trigger noted (below).
+ *     Once a statement has run, it finds in C the (stem, branch) pairs its rows left or joined (an UPDATE that changes neither branch nor uid stem moves nothing)
  *     and makes each such family's newest version its one head with one UPDATE that flips only
  *     the flags that are wrong. Running after the statement means a statement that moves several
  *     versions of one family never has the trigger rewrite a row it is about to move. A head
  *     moved to trash keeps is_latest unless a successor took over (as LaminDB does).
+ *   - the rows an UPDATE moves between families, noted while it runs: Postgres would copy both
+ *     versions of every updated row into transition tables, and the row trigger holds them
+ *     anyway (the move log notes its moves the same way, move_log.c).
  */
 #include "postgres.h"
 
@@ -34,6 +37,7 @@
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -89,10 +93,16 @@ family_lock(Oid relid, int slot)
 	held_slots[slot / 8] |= 1 << (slot % 8);
 }
 
+static void notes_forget(void);
+static void notes_subxact_abort(SubTransactionId mySubid);
+
 static void
 held_slots_xact_callback(XactEvent event, void *arg)
 {
 	held_relid = InvalidOid;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
+		notes_forget();
 }
 
 static void
@@ -100,7 +110,10 @@ held_slots_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTra
 							void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		held_relid = InvalidOid;
+		notes_subxact_abort(mySubid);
+	}
 }
 
 void
@@ -134,6 +147,129 @@ int			lamin_internal_depth = 0;
  * TopMemoryContext: the move functions clear it before each move) */
 char	   *lamin_last_promoted = NULL;
 
+/*
+ * The rows an UPDATE moves between families, noted by the row trigger while the statement runs
+ * (where the table's lamin_branch_heads_update trigger has no transition tables), in the order
+ * they were updated: the statement trigger takes its table's notes once the statement has run.
+ * They live in a child of the transaction's context; a subtransaction that aborts takes its notes
+ * with it. A statement nested in another (a trigger's) that moves rows of the same table takes
+ * what the outer one noted so far as well, as the move log's trigger does: those families get
+ * their heads then, and again after the outer statement if it moves more of their versions.
+ */
+typedef struct HeadsNote
+{
+	Oid			relid;
+	SubTransactionId subid;
+	int32		old_branch;
+	int32		new_branch;
+	bool		old_uid;		/* the old row has a uid (old_stem) */
+	bool		new_uid;
+	bool		new_latest;		/* is_latest of the new row */
+	bool		recheck;		/* the new row is to be read again by key */
+	char		old_stem[LAMIN_UID_STEM_LEN + 1];
+	char		new_stem[LAMIN_UID_STEM_LEN + 1];
+	Datum	   *key;			/* the new row's key values */
+} HeadsNote;
+
+static MemoryContext notes_cxt = NULL;
+static HeadsNote *notes = NULL;
+static int	nnotes = 0;
+static int	notes_size = 0;
+
+static void
+notes_forget(void)
+{
+	/* the context is a child of the transaction's and goes with it */
+	notes_cxt = NULL;
+	notes = NULL;
+	nnotes = notes_size = 0;
+}
+
+/* Keep the notes keep() accepts, in order; none left gives their memory back. */
+static void
+notes_compact(bool (*keep) (HeadsNote *, const void *), const void *arg)
+{
+	int			i,
+				n = 0;
+
+	for (i = 0; i < nnotes; i++)
+		if (keep(&notes[i], arg))
+			notes[n++] = notes[i];
+	nnotes = n;
+	if (nnotes == 0 && notes_cxt != NULL)
+	{
+		MemoryContextReset(notes_cxt);
+		notes = NULL;
+		notes_size = 0;
+	}
+}
+
+static bool
+note_of_older_subxact(HeadsNote *n, const void *arg)
+{
+	return n->subid < *(const SubTransactionId *) arg;
+}
+
+static bool
+note_of_other_relation(HeadsNote *n, const void *arg)
+{
+	return n->relid != *(const Oid *) arg;
+}
+
+/* subtransaction ids grow: those of the aborted one and of its children are >= mySubid */
+static void
+notes_subxact_abort(SubTransactionId mySubid)
+{
+	if (nnotes > 0)
+		notes_compact(note_of_older_subxact, &mySubid);
+}
+
+/* Note a row the running UPDATE moves to another branch or uid stem (the row trigger). */
+void
+lamin_heads_note(LaminTable *t, Relation rel, HeapTuple newtup, int32 old_branch, int32 new_branch,
+				 const char *old_uid, const char *new_uid, bool recheck)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+	HeadsNote  *n;
+	bool		isnull;
+	Datum		d;
+	int			i;
+
+	if (notes_cxt == NULL)
+		notes_cxt = AllocSetContextCreate(TopTransactionContext, "lamin_branch heads notes",
+										  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(notes_cxt);
+	if (nnotes == notes_size)
+	{
+		notes_size = notes_size ? notes_size * 2 : 256;
+		notes = notes ? repalloc_huge(notes, sizeof(HeadsNote) * notes_size)
+			: palloc(sizeof(HeadsNote) * notes_size);
+	}
+	n = &notes[nnotes];
+	n->relid = RelationGetRelid(rel);
+	n->subid = GetCurrentSubTransactionId();
+	n->old_branch = old_branch;
+	n->new_branch = new_branch;
+	n->old_uid = old_uid != NULL;
+	n->new_uid = new_uid != NULL;
+	strlcpy(n->old_stem, old_uid ? old_uid : "", sizeof(n->old_stem));
+	strlcpy(n->new_stem, new_uid ? new_uid : "", sizeof(n->new_stem));
+	d = heap_getattr(newtup, t->att_is_latest, desc, &isnull);
+	n->new_latest = !isnull && DatumGetBool(d);
+	n->recheck = recheck;
+	n->key = palloc(sizeof(Datum) * t->nkeys);
+	for (i = 0; i < t->nkeys; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, t->key_att[i] - 1);
+
+		d = heap_getattr(newtup, t->key_att[i], desc, &isnull);
+		n->key[i] = isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
+	}
+	nnotes++;
+	MemoryContextSwitchTo(old);
+}
+
 /* A family on a branch, as the statement's rows left or joined it. */
 typedef struct FamilyKey
 {
@@ -163,15 +299,6 @@ row_is_latest(LaminTable *t, TupleTableSlot *slot)
 	Datum		d = slot_getattr(slot, t->att_is_latest, &isnull);
 
 	return !isnull && DatumGetBool(d);
-}
-
-static char *
-row_keytext(LaminTable *t, TupleTableSlot *slot)
-{
-	Datum		key[INDEX_MAX_KEYS];
-
-	lamin_slot_key(t, slot, key);
-	return lamin_key_text(t, key);
 }
 
 /*
@@ -231,38 +358,186 @@ family_key(FamilyKey *k, const char *uid, int32 branch)
 	return true;
 }
 
+/*
+ * One row of the statement as the heads see it: its family (uid stem and branch) before and
+ * after (an inserted row has no old side, a deleted one no new side), whether the new version
+ * is head, and where its key is: in a slot (transition tables, a row trigger) or as values
+ * (notes).
+ */
+typedef struct RowMove
+{
+	bool		has_old;
+	bool		has_new;
+	bool		old_uid;		/* the old row has a uid: old_stem */
+	bool		new_uid;
+	int32		old_branch;
+	int32		new_branch;
+	bool		new_latest;
+	char		old_stem[LAMIN_UID_STEM_LEN + 1];
+	char		new_stem[LAMIN_UID_STEM_LEN + 1];
+	TupleTableSlot *slot;		/* the row (new, or old when deleted) */
+	Datum	   *key;			/* or its key values */
+} RowMove;
+
+#define OLD_STEM(m) ((m)->old_uid ? (m)->old_stem : NULL)
+#define NEW_STEM(m) ((m)->new_uid ? (m)->new_stem : NULL)
+
+static void
+set_stem(char *stem, bool *has, const char *uid)
+{
+	*has = uid != NULL;
+	strlcpy(stem, uid ? uid : "", LAMIN_UID_STEM_LEN + 1);
+}
+
+static void
+move_from_slots(LaminTable *t, RowMove *m, TupleTableSlot *oldslot, TupleTableSlot *newslot)
+{
+	memset(m, 0, sizeof(*m));
+	m->has_old = oldslot != NULL;
+	m->has_new = newslot != NULL;
+	if (oldslot)
+	{
+		set_stem(m->old_stem, &m->old_uid, row_uid(t, oldslot));
+		m->old_branch = lamin_slot_branch(t, oldslot);
+	}
+	if (newslot)
+	{
+		set_stem(m->new_stem, &m->new_uid, row_uid(t, newslot));
+		m->new_branch = lamin_slot_branch(t, newslot);
+		m->new_latest = row_is_latest(t, newslot);
+	}
+	m->slot = newslot ? newslot : oldslot;
+}
+
+static void
+move_key(LaminTable *t, RowMove *m, Datum *key)
+{
+	if (m->slot)
+		lamin_slot_key(t, m->slot, key);
+	else
+		memcpy(key, m->key, sizeof(Datum) * t->nkeys);
+}
+
 /* Did the row move between families: inserted, deleted, or a new branch or uid stem? */
 static bool
-row_moved(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot)
+row_moved(RowMove *m)
 {
-	char	   *old_uid,
-			   *new_uid;
-
-	if (!oldslot || !newslot)
+	if (!m->has_old || !m->has_new || m->old_branch != m->new_branch)
 		return true;
-	if (lamin_slot_branch(t, oldslot) != lamin_slot_branch(t, newslot))
+	if (m->old_uid != m->new_uid)
 		return true;
-	old_uid = row_uid(t, oldslot);
-	new_uid = row_uid(t, newslot);
-	if ((old_uid == NULL) != (new_uid == NULL))
-		return true;
-	return old_uid && strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) != 0;
+	return m->old_uid && strcmp(m->old_stem, m->new_stem) != 0;
 }
 
 /*
- * The rows of the statement, as (old, new) pairs: either may be NULL. A trigger made by an older
- * lamin.enable() fires FOR EACH ROW and gives one pair; the statement trigger reads the old and
- * new transition tables side by side (an UPDATE stores both versions of a row together).
+ * The statement's UPDATE moves the row trigger noted for this table, taken off the list. A row
+ * noted where another row trigger fired after lamin_branch_row is read again by key, as the
+ * table's owner: the branch, uid and flag it has now are its new side, and it is left out if it
+ * no longer moved (or is not found: only its old family counts).
  */
-typedef void (*RowCallback) (LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot, void *arg);
+static RowMove *
+take_notes(LaminTable *t, Relation rel, int *count)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			relid = RelationGetRelid(rel);
+	MemoryContext cxt = CurrentMemoryContext;
+	RowMove    *moves = palloc(sizeof(RowMove) * Max(nnotes, 1));
+	bool		connected = false;
+	int			n = 0;
+	int			i,
+				k;
+
+	for (i = 0; i < nnotes; i++)
+	{
+		HeadsNote  *note = &notes[i];
+		RowMove    *m = &moves[n];
+
+		if (note->relid != relid)
+			continue;
+		memset(m, 0, sizeof(*m));
+		m->has_old = m->has_new = true;
+		m->old_uid = note->old_uid;
+		m->new_uid = note->new_uid;
+		m->old_branch = note->old_branch;
+		m->new_branch = note->new_branch;
+		m->new_latest = note->new_latest;
+		memcpy(m->old_stem, note->old_stem, sizeof(m->old_stem));
+		memcpy(m->new_stem, note->new_stem, sizeof(m->new_stem));
+		m->key = palloc(sizeof(Datum) * t->nkeys);
+		for (k = 0; k < t->nkeys; k++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, t->key_att[k] - 1);
+
+			m->key[k] = datumCopy(note->key[k], att->attbyval, att->attlen);
+		}
+		if (note->recheck)
+		{
+			LaminSavedUser saved;
+			int			rc;
+
+			if (!connected)
+			{
+				if (SPI_connect() != SPI_OK_CONNECT)
+					elog(ERROR, "SPI_connect failed");
+				connected = true;
+			}
+			lamin_become_owner(t, &saved);
+			rc = SPI_execute_plan(lamin_table_plan(t, LP_ONE_HEAD, false), m->key, NULL, false, 1);
+			lamin_restore_user(&saved);
+			lamin_spi_check(rc, "reading a moved row's version family");
+			MemoryContextSwitchTo(cxt);
+			if (SPI_processed == 0)
+				m->has_new = false;
+			else
+			{
+				HeapTuple	row = SPI_tuptable->vals[0];
+				TupleDesc	rdesc = SPI_tuptable->tupdesc;
+				bool		isnull;
+				Datum		d = SPI_getbinval(row, rdesc, 1, &isnull);
+				char	   *uid;
+
+				m->new_branch = isnull ? LAMIN_BRANCH_MAIN : DatumGetInt32(d);
+				d = SPI_getbinval(row, rdesc, 2, &isnull);
+				uid = isnull ? NULL : TextDatumGetCString(d);
+				set_stem(m->new_stem, &m->new_uid, uid);
+				d = SPI_getbinval(row, rdesc, 3, &isnull);
+				m->new_latest = !isnull && DatumGetBool(d);
+			}
+			if (!row_moved(m))
+				continue;
+		}
+		n++;
+	}
+	if (connected)
+		SPI_finish();
+	notes_compact(note_of_other_relation, &relid);
+	*count = n;
+	return moves;
+}
+
+/*
+ * The rows of the statement that moved between families: the noted ones (moves, n), or those of
+ * the trigger's rows: a trigger made by an older lamin.enable() fires FOR EACH ROW and gives one
+ * pair, a statement trigger with transition tables has them read side by side (an UPDATE stores
+ * both versions of a row together).
+ */
+typedef void (*RowCallback) (LaminTable *t, RowMove *m, void *arg);
 
 static void
-scan_moved_rows(TriggerData *td, LaminTable *t, RowCallback cb, void *arg)
+scan_moved_rows(TriggerData *td, LaminTable *t, RowMove *noted, int nnoted, RowCallback cb, void *arg)
 {
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	TupleTableSlot *oldslot = NULL;
 	TupleTableSlot *newslot = NULL;
+	RowMove		m;
+	int			i;
 
+	if (noted)
+	{
+		for (i = 0; i < nnoted; i++)
+			cb(t, &noted[i], arg);
+		return;
+	}
 	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
 	{
 		if (!TRIGGER_FIRED_BY_INSERT(td->tg_event))
@@ -276,8 +551,9 @@ scan_moved_rows(TriggerData *td, LaminTable *t, RowCallback cb, void *arg)
 			ExecStoreHeapTuple(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple,
 							   newslot, false);
 		}
-		if (row_moved(t, oldslot, newslot))
-			cb(t, oldslot, newslot, arg);
+		move_from_slots(t, &m, oldslot, newslot);
+		if (row_moved(&m))
+			cb(t, &m, arg);
 	}
 	else
 	{
@@ -298,8 +574,9 @@ scan_moved_rows(TriggerData *td, LaminTable *t, RowCallback cb, void *arg)
 
 			if (!have_old && !have_new)
 				break;
-			if (row_moved(t, have_old ? oldslot : NULL, have_new ? newslot : NULL))
-				cb(t, have_old ? oldslot : NULL, have_new ? newslot : NULL, arg);
+			move_from_slots(t, &m, have_old ? oldslot : NULL, have_new ? newslot : NULL);
+			if (row_moved(&m))
+				cb(t, &m, arg);
 		}
 	}
 	if (oldslot)
@@ -340,57 +617,53 @@ family_add(HTAB *families, const char *uid, int32 branch)
 
 /* pass 1: the families rows left and joined */
 static void
-note_families(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot, void *arg)
+note_families(LaminTable *t, RowMove *m, void *arg)
 {
 	HeadsState *st = (HeadsState *) arg;
 
-	if (oldslot)
-		family_add(st->families, row_uid(t, oldslot), lamin_slot_branch(t, oldslot));
-	if (newslot)
+	if (m->has_old)
+		family_add(st->families, OLD_STEM(m), m->old_branch);
+	if (m->has_new)
 	{
-		int32		branch = lamin_slot_branch(t, newslot);
-
-		family_add(st->families, row_uid(t, newslot), branch);
-		if (oldslot && branch == LAMIN_BRANCH_TRASH && lamin_slot_branch(t, oldslot) != LAMIN_BRANCH_TRASH &&
-			row_is_latest(t, newslot))
+		family_add(st->families, NEW_STEM(m), m->new_branch);
+		if (m->has_old && m->new_branch == LAMIN_BRANCH_TRASH && m->old_branch != LAMIN_BRANCH_TRASH &&
+			m->new_latest)
 			st->trashed_heads = true;
 	}
 }
 
 /* pass 2, when versions were promoted: which were the statement's own rows, and who hands over */
 static void
-note_promotions(LaminTable *t, TupleTableSlot *oldslot, TupleTableSlot *newslot, void *arg)
+note_promotions(LaminTable *t, RowMove *m, void *arg)
 {
 	HeadsState *st = (HeadsState *) arg;
 	PromotedEntry *p;
-	char	   *keytext = row_keytext(t, newslot ? newslot : oldslot);
+	Datum		key[INDEX_MAX_KEYS];
+	char	   *keytext;
 	char		hkey[NAMEDATALEN * 4];
 
+	move_key(t, m, key);
+	keytext = lamin_key_text(t, key);
 	strlcpy(hkey, keytext, sizeof(hkey));
 	p = hash_search(st->promoted, hkey, HASH_FIND, NULL);
 	if (p)
 		p->moved = true;
 
-	if (st->trashed_heads && oldslot && newslot && lamin_slot_branch(t, newslot) == LAMIN_BRANCH_TRASH &&
-		lamin_slot_branch(t, oldslot) != LAMIN_BRANCH_TRASH && row_is_latest(t, newslot))
+	if (st->trashed_heads && m->has_old && m->has_new && m->new_branch == LAMIN_BRANCH_TRASH &&
+		m->old_branch != LAMIN_BRANCH_TRASH && m->new_latest)
 	{
 		FamilyKey	k;
 		FamilyEntry *f;
 
-		if (family_key(&k, row_uid(t, oldslot), lamin_slot_branch(t, oldslot)) &&
+		if (family_key(&k, OLD_STEM(m), m->old_branch) &&
 			(f = hash_search(st->families, &k, HASH_FIND, NULL)) != NULL && f->promoted)
 		{
-			Datum	   *key = palloc(sizeof(Datum) * t->nkeys);
+			Datum	   *clear = palloc(sizeof(Datum) * t->nkeys);
 			int			i;
 
 			for (i = 0; i < t->nkeys; i++)
-			{
-				bool		isnull;
-
-				key[i] = CStringGetTextDatum(OutputFunctionCall(&t->key_out[i],
-																slot_getattr(newslot, t->key_att[i], &isnull)));
-			}
-			st->to_clear = lappend(st->to_clear, key);
+				clear[i] = CStringGetTextDatum(OutputFunctionCall(&t->key_out[i], key[i]));
+			st->to_clear = lappend(st->to_clear, clear);
 		}
 	}
 }
@@ -628,15 +901,16 @@ check_heads_call(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("lamin.branch_heads_trigger() was not called by the trigger manager")));
+	/* an UPDATE's statement trigger takes the row trigger's notes, or both transition tables */
 	if (!TRIGGER_FIRED_AFTER(td->tg_event) ||
 		(TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) &&
 		 ((TRIGGER_FIRED_BY_INSERT(td->tg_event) && td->tg_newtable == NULL) ||
 		  (TRIGGER_FIRED_BY_DELETE(td->tg_event) && td->tg_oldtable == NULL) ||
-		  (TRIGGER_FIRED_BY_UPDATE(td->tg_event) && (td->tg_oldtable == NULL || td->tg_newtable == NULL)))))
+		  (TRIGGER_FIRED_BY_UPDATE(td->tg_event) && (td->tg_oldtable == NULL) != (td->tg_newtable == NULL)))))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("lamin.branch_heads_trigger() must be fired AFTER ... FOR EACH STATEMENT with transition tables"),
-				 errhint("lamin.enable() creates it: REFERENCING OLD TABLE AS lamin_old NEW TABLE AS lamin_new.")));
+				 errhint("lamin.enable() creates it: REFERENCING NEW TABLE AS lamin_new for INSERT, OLD TABLE AS lamin_old for DELETE, none for UPDATE.")));
 	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) && !TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
 		!TRIGGER_FIRED_BY_DELETE(td->tg_event))
 		ereport(ERROR,
@@ -653,9 +927,14 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 	HASHCTL		ctl;
 	HeadsState	st;
 	LaminSavedUser saved;
+	RowMove    *noted = NULL;
+	int			nnoted = 0;
 
 	check_heads_call(fcinfo);
 	t = lamin_table_get(RelationGetRelid(td->tg_relation));
+	if (TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
+		td->tg_oldtable == NULL)
+		noted = take_notes(t, td->tg_relation, &nnoted);
 	if (!t->has_heads)
 		return PointerGetDatum(NULL);
 
@@ -665,7 +944,7 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 	ctl.entrysize = sizeof(FamilyEntry);
 	ctl.hcxt = CurrentMemoryContext;
 	st.families = hash_create("lamin_branch families", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	scan_moved_rows(td, t, note_families, &st);
+	scan_moved_rows(td, t, noted, nnoted, note_families, &st);
 	if (hash_get_num_entries(st.families) == 0)
 		return PointerGetDatum(NULL);
 
@@ -680,7 +959,7 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 		int			nannounce = 0;
 		int			i;
 
-		scan_moved_rows(td, t, note_promotions, &st);
+		scan_moved_rows(td, t, noted, nnoted, note_promotions, &st);
 
 		/* versions other than the statement's own rows that became head: LaminDB's NOTICE */
 		hash_seq_init(&status, st.promoted);

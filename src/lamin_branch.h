@@ -46,6 +46,7 @@ typedef enum LaminPlan
 	/* the move engine for one key: $1..$k the key, $k+1 as noted */
 	LP_ONE_UID,					/* the row's uid (no lock) */
 	LP_ONE_BRANCH,				/* the row's branch (no lock) */
+	LP_ONE_HEAD,				/* the row's branch, uid and is_latest (no lock) */
 	LP_ONE_LOCK,				/* lock the row, report on it ($k+1 the caller, for spaces) */
 	LP_ONE_MOVE,				/* move the row to branch $k+1 */
 	LP_ONE_MOVE_FROM,			/* move the row to branch $k+1 if it is on branch $k+2 and not
@@ -171,6 +172,8 @@ extern void lamin_heads_init(void);
 extern void lamin_lock_family(LaminTable *t, const char *uid);
 extern int	lamin_family_slot(const char *uid);
 extern void lamin_lock_family_slots(LaminTable *t, const bool *wanted);
+extern void lamin_heads_note(LaminTable *t, Relation rel, HeapTuple newtup, int32 old_branch,
+							 int32 new_branch, const char *old_uid, const char *new_uid, bool recheck);
 
 /* row_trigger.c */
 extern void lamin_error_locked(LaminTable *t, const char *uid);
@@ -184,7 +187,6 @@ extern int64 lamin_operation_current(void);
 extern int64 lamin_operation_set(int64 op);
 extern void lamin_move_log_init(void);
 extern void lamin_log_relations_invalidate(Datum arg, Oid relid);
-extern bool lamin_move_log_noting(Relation rel, Trigger *self, bool *recheck);
 extern void lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple newtup,
 								int32 from, int32 to, bool recheck);
 /* branches.c: the current branch, merging */

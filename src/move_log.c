@@ -398,50 +398,6 @@ pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransa
 		pending_compact(keep_older_subxact, &mySubid);
 }
 
-/*
- * Does a statement that moves rows of rel log them from the row trigger's notes? Only while
- * the table's lamin_move_log_update trigger is the kind without transition tables and fires (it
- * is enabled for the session's replication role); *recheck is set where a BEFORE UPDATE row
- * trigger fires after self, the row trigger, and so may still skip the row or change it.
- */
-bool
-lamin_move_log_noting(Relation rel, Trigger *self, bool *recheck)
-{
-	TriggerDesc *td = rel->trigdesc;
-	bool		found = false;
-	bool		after_self = false;
-	int			i;
-
-	*recheck = false;
-	if (td == NULL)
-		return false;
-	for (i = 0; i < td->numtriggers; i++)
-	{
-		Trigger    *tg = &td->triggers[i];
-		bool		fires;
-
-		if (tg->tgoid == self->tgoid)
-		{
-			after_self = true;
-			continue;
-		}
-		fires = tg->tgenabled != TRIGGER_DISABLED &&
-			(SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA ?
-			 tg->tgenabled != TRIGGER_FIRES_ON_ORIGIN : tg->tgenabled != TRIGGER_FIRES_ON_REPLICA);
-		if (!fires)
-			continue;
-		if (after_self && TRIGGER_TYPE_MATCHES(tg->tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_BEFORE,
-											   TRIGGER_TYPE_UPDATE))
-			*recheck = true;
-		if (strcmp(tg->tgname, "lamin_move_log_update") == 0 &&
-			TRIGGER_TYPE_MATCHES(tg->tgtype, TRIGGER_TYPE_STATEMENT, TRIGGER_TYPE_AFTER,
-								 TRIGGER_TYPE_UPDATE) &&
-			tg->tgoldtable == NULL && tg->tgnewtable == NULL)
-			found = true;
-	}
-	return found;
-}
-
 /* Note a row the running UPDATE moves from one branch to another (the row trigger). */
 void
 lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple newtup,

@@ -4,13 +4,14 @@
  * SQL, COPY), it refuses to change or delete a locked row (is_locked) unless the change only
  * unlocks it, refuses hand-made changes of is_latest, checks the rights of a role other than the
  * owner that moves rows between branches or changes them off main (rights.c), locks the version
- * families a move touches (heads.c rewrites their heads after the statement), notes the rows an
- * UPDATE moves for the move log (move_log.c writes them after the statement), and stamps
+ * families a move touches, notes the rows an UPDATE moves for the version heads and the move log
+ * (heads.c and move_log.c take the notes after the statement), and stamps
  * updated_at. No query runs on its path unless spaces are on.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -125,6 +126,61 @@ row_moved(HeapTuple oldtup, HeapTuple newtup, int32 old_branch, int32 new_branch
 	return old_uid && strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) != 0;
 }
 
+/*
+ * What the table's statement triggers take from the row trigger's notes rather than from
+ * transition tables, which Postgres would fill with a copy of both versions of every updated
+ * row: the move log (lamin_move_log_update) and the version heads (lamin_branch_heads_update),
+ * each where the table has the trigger without transition tables and it fires (it is enabled
+ * for the session's replication role). *recheck is set where a BEFORE UPDATE row trigger fires
+ * after self, the row trigger (triggers fire in name order), and so may still skip the row or
+ * change it: the statement triggers then read the row again.
+ */
+typedef struct Noting
+{
+	bool		log;
+	bool		heads;
+	bool		recheck;
+} Noting;
+
+static void
+noting(Relation rel, Trigger *self, Noting *n)
+{
+	TriggerDesc *td = rel->trigdesc;
+	bool		after_self = false;
+	int			i;
+
+	memset(n, 0, sizeof(*n));
+	if (td == NULL)
+		return;
+	for (i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *tg = &td->triggers[i];
+		bool		fires;
+		bool		noted;
+
+		if (tg->tgoid == self->tgoid)
+		{
+			after_self = true;
+			continue;
+		}
+		fires = tg->tgenabled != TRIGGER_DISABLED &&
+			(SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA ?
+			 tg->tgenabled != TRIGGER_FIRES_ON_ORIGIN : tg->tgenabled != TRIGGER_FIRES_ON_REPLICA);
+		if (!fires)
+			continue;
+		if (after_self && TRIGGER_TYPE_MATCHES(tg->tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_BEFORE,
+											   TRIGGER_TYPE_UPDATE))
+			n->recheck = true;
+		noted = TRIGGER_TYPE_MATCHES(tg->tgtype, TRIGGER_TYPE_STATEMENT, TRIGGER_TYPE_AFTER,
+									 TRIGGER_TYPE_UPDATE) &&
+			tg->tgoldtable == NULL && tg->tgnewtable == NULL;
+		if (noted && strcmp(tg->tgname, "lamin_move_log_update") == 0)
+			n->log = true;
+		else if (noted && strcmp(tg->tgname, "lamin_branch_heads_update") == 0)
+			n->heads = true;
+	}
+}
+
 PG_FUNCTION_INFO_V1(lamin_branch_row_trigger);
 Datum
 lamin_branch_row_trigger(PG_FUNCTION_ARGS)
@@ -143,6 +199,7 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 	int			ncols = 0;
 	int32		old_branch,
 				new_branch;
+	Noting		notes = {false, false, false};
 
 	check_trigger_call(fcinfo, "lamin.branch_row_trigger()", true);
 
@@ -240,6 +297,10 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 		}
 	}
 
+	/* the statement triggers that take an UPDATE's moves from notes (noting() above) */
+	if (is_update && old_branch != new_branch)
+		noting(td->tg_relation, td->tg_trigger, &notes);
+
 	if (t->has_heads)
 	{
 		char	   *old_uid = oldtup ? get_text(oldtup, desc, t->att_uid) : NULL;
@@ -267,17 +328,18 @@ lamin_branch_row_trigger(PG_FUNCTION_ARGS)
 				lamin_lock_family(t, old_uid);
 			if (new_uid && !(old_uid && strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) == 0))
 				lamin_lock_family(t, new_uid);
+			/* the families whose heads the statement's heads trigger rewrites (heads.c) */
+			if (is_update && old_branch == new_branch)
+				noting(td->tg_relation, td->tg_trigger, &notes);	/* a new uid stem */
+			if (is_update && notes.heads)
+				lamin_heads_note(t, td->tg_relation, newtup, old_branch, new_branch, old_uid, new_uid,
+								 notes.recheck);
 		}
 	}
 
 	/* a move the statement's move-log trigger writes after the statement (move_log.c) */
-	if (is_update)
-	{
-		bool		recheck;
-
-		if (old_branch != new_branch && lamin_move_log_noting(td->tg_relation, td->tg_trigger, &recheck))
-			lamin_move_log_note(t, td->tg_relation, oldtup, newtup, old_branch, new_branch, recheck);
-	}
+	if (is_update && old_branch != new_branch && notes.log)
+		lamin_move_log_note(t, td->tg_relation, oldtup, newtup, old_branch, new_branch, notes.recheck);
 
 	/* a statement that stamped the row itself (the move statements do) keeps its row as it is */
 	if (is_update && t->att_updated_at != InvalidAttrNumber)
