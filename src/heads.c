@@ -9,7 +9,8 @@
  *     asked of the lock manager once per slot and transaction;
  *   - lamin.branch_heads_trigger(): AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT, INSERT
  *     and DELETE with transition tables, UPDATE from the rows the row trigger noted (below).
- *     Once a statement has run, it finds in C the (stem, branch) pairs its rows left or joined (an UPDATE that changes neither branch nor uid stem moves nothing)
+ *     Once a statement has run, it finds in C the (stem, branch) pairs its rows left or joined
+ *     (an UPDATE that changes neither branch nor uid stem moves nothing)
  *     and makes each such family's newest version its one head with one UPDATE that flips only
  *     the flags that are wrong. Running after the statement means a statement that moves several
  *     versions of one family never has the trigger rewrite a row it is about to move. A head
@@ -100,7 +101,8 @@ static void
 held_slots_xact_callback(XactEvent event, void *arg)
 {
 	held_relid = InvalidOid;
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
+	/* the notes' context goes with the transaction's, prepared ones' too */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE ||
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
 		notes_forget();
 }

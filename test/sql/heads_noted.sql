@@ -167,6 +167,16 @@ INSERT INTO hn.doc_all (id, uid, created_at) VALUES (21, 'x', now())
 SELECT id, branch_id, is_latest FROM hn.doc_all WHERE id IN (10, 20, 21, 22) ORDER BY id;
 SELECT * FROM hn.wrong;
 
+-- a prepared transaction takes the notes' memory with it: later statements note afresh
+BEGIN;
+UPDATE hn.doc_all SET branch_id = -1 WHERE id IN (62, 52);
+PREPARE TRANSACTION 'heads_noted';
+COMMIT PREPARED 'heads_noted';
+UPDATE hn.doc_all SET branch_id = 1 WHERE id IN (62, 52);
+UPDATE hn.doc_all SET branch_id = 0 WHERE id = 51;
+SELECT id, branch_id, is_latest FROM hn.doc_all WHERE id BETWEEN 50 AND 62 ORDER BY id;
+SELECT * FROM hn.wrong;
+
 -- the trigger function refuses an UPDATE trigger with one transition table but not the other
 CREATE TABLE hn.plain (id bigint PRIMARY KEY);
 CREATE TRIGGER t AFTER UPDATE ON hn.plain REFERENCING OLD TABLE AS o

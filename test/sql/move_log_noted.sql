@@ -122,6 +122,15 @@ INSERT INTO mn.item_all (id, body) VALUES (36, 'again') ON CONFLICT (id) DO UPDA
 SELECT op, relation, key, from_branch, to_branch FROM mn.log ORDER BY op, key::int;
 TRUNCATE lamin.move_record;
 
+-- a prepared transaction takes the notes' memory with it: later statements note afresh
+BEGIN;
+UPDATE mn.item_all SET branch_id = -1 WHERE id = 37;
+PREPARE TRANSACTION 'move_log_noted';
+COMMIT PREPARED 'move_log_noted';
+UPDATE mn.item_all SET branch_id = -1 WHERE id = 38;
+SELECT op, relation, key, from_branch, to_branch FROM mn.log ORDER BY op, key::int;
+TRUNCATE lamin.move_record;
+
 -- a table enabled with cascade keeps the transition tables (its cascades need the old rows)
 CREATE TABLE mn.parent (id bigint PRIMARY KEY);
 SELECT relation FROM lamin.enable('mn.parent', cascade => true);
