@@ -94,17 +94,12 @@ family_lock(Oid relid, int slot)
 	held_slots[slot / 8] |= 1 << (slot % 8);
 }
 
-static void notes_forget(void);
-static void notes_subxact_abort(SubTransactionId mySubid);
+static LaminNotes heads_notes;	/* the rows an UPDATE moves between families, below */
 
 static void
 held_slots_xact_callback(XactEvent event, void *arg)
 {
 	held_relid = InvalidOid;
-	/* the notes' context goes with the transaction's, prepared ones' too */
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE ||
-		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
-		notes_forget();
 }
 
 static void
@@ -112,10 +107,7 @@ held_slots_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTra
 							void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
-	{
 		held_relid = InvalidOid;
-		notes_subxact_abort(mySubid);
-	}
 }
 
 void
@@ -123,6 +115,7 @@ lamin_heads_init(void)
 {
 	RegisterXactCallback(held_slots_xact_callback, NULL);
 	RegisterSubXactCallback(held_slots_subxact_callback, NULL);
+	lamin_notes_register(&heads_notes);
 }
 
 void
@@ -153,15 +146,14 @@ char	   *lamin_last_promoted = NULL;
  * The rows an UPDATE moves between families, noted by the row trigger while the statement runs
  * (where the table's lamin_branch_heads_update trigger has no transition tables), in the order
  * they were updated: the statement trigger takes its table's notes once the statement has run.
- * They live in a child of the transaction's context; a subtransaction that aborts takes its notes
- * with it. A statement nested in another (a trigger's) that moves rows of the same table takes
- * what the outer one noted so far as well, as the move log's trigger does: those families get
- * their heads then, and again after the outer statement if it moves more of their versions.
+ * A list of notes of row_trigger.c: a subtransaction that aborts takes its notes with it. A
+ * statement nested in another (a trigger's) that moves rows of the same table takes what the
+ * outer one noted so far as well, as the move log's trigger does: those families get their heads
+ * then, and again after the outer statement if it moves more of their versions.
  */
 typedef struct HeadsNote
 {
-	Oid			relid;
-	SubTransactionId subid;
+	LaminNote	note;			/* the table, the subtransaction */
 	int32		old_branch;
 	int32		new_branch;
 	bool		old_uid;		/* the old row has a uid (old_stem) */
@@ -173,58 +165,7 @@ typedef struct HeadsNote
 	Datum	   *key;			/* the new row's key values */
 } HeadsNote;
 
-static MemoryContext notes_cxt = NULL;
-static HeadsNote *notes = NULL;
-static int	nnotes = 0;
-static int	notes_size = 0;
-
-static void
-notes_forget(void)
-{
-	/* the context is a child of the transaction's and goes with it */
-	notes_cxt = NULL;
-	notes = NULL;
-	nnotes = notes_size = 0;
-}
-
-/* Keep the notes keep() accepts, in order; none left gives their memory back. */
-static void
-notes_compact(bool (*keep) (HeadsNote *, const void *), const void *arg)
-{
-	int			i,
-				n = 0;
-
-	for (i = 0; i < nnotes; i++)
-		if (keep(&notes[i], arg))
-			notes[n++] = notes[i];
-	nnotes = n;
-	if (nnotes == 0 && notes_cxt != NULL)
-	{
-		MemoryContextReset(notes_cxt);
-		notes = NULL;
-		notes_size = 0;
-	}
-}
-
-static bool
-note_of_older_subxact(HeadsNote *n, const void *arg)
-{
-	return n->subid < *(const SubTransactionId *) arg;
-}
-
-static bool
-note_of_other_relation(HeadsNote *n, const void *arg)
-{
-	return n->relid != *(const Oid *) arg;
-}
-
-/* subtransaction ids grow: those of the aborted one and of its children are >= mySubid */
-static void
-notes_subxact_abort(SubTransactionId mySubid)
-{
-	if (nnotes > 0)
-		notes_compact(note_of_older_subxact, &mySubid);
-}
+static LaminNotes heads_notes = LAMIN_NOTES("lamin_branch heads notes", HeadsNote);
 
 /* Note a row the running UPDATE moves to another branch or uid stem (the row trigger). */
 void
@@ -232,25 +173,12 @@ lamin_heads_note(LaminTable *t, Relation rel, HeapTuple newtup, int32 old_branch
 				 const char *old_uid, const char *new_uid, bool recheck)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	MemoryContext old;
-	HeadsNote  *n;
+	HeadsNote  *n = lamin_notes_add(&heads_notes, RelationGetRelid(rel));
+	MemoryContext old = MemoryContextSwitchTo(heads_notes.cxt);
 	bool		isnull;
 	Datum		d;
 	int			i;
 
-	if (notes_cxt == NULL)
-		notes_cxt = AllocSetContextCreate(TopTransactionContext, "lamin_branch heads notes",
-										  ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(notes_cxt);
-	if (nnotes == notes_size)
-	{
-		notes_size = notes_size ? notes_size * 2 : 256;
-		notes = notes ? repalloc_huge(notes, sizeof(HeadsNote) * notes_size)
-			: palloc(sizeof(HeadsNote) * notes_size);
-	}
-	n = &notes[nnotes];
-	n->relid = RelationGetRelid(rel);
-	n->subid = GetCurrentSubTransactionId();
 	n->old_branch = old_branch;
 	n->new_branch = new_branch;
 	n->old_uid = old_uid != NULL;
@@ -268,7 +196,6 @@ lamin_heads_note(LaminTable *t, Relation rel, HeapTuple newtup, int32 old_branch
 		d = heap_getattr(newtup, t->key_att[i], desc, &isnull);
 		n->key[i] = isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
 	}
-	nnotes++;
 	MemoryContextSwitchTo(old);
 }
 
@@ -442,19 +369,18 @@ take_notes(LaminTable *t, Relation rel, int *count)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	Oid			relid = RelationGetRelid(rel);
-	MemoryContext cxt = CurrentMemoryContext;
-	RowMove    *moves = palloc(sizeof(RowMove) * Max(nnotes, 1));
+	RowMove    *moves = palloc(sizeof(RowMove) * Max(heads_notes.n, 1));
 	bool		connected = false;
 	int			n = 0;
 	int			i,
 				k;
 
-	for (i = 0; i < nnotes; i++)
+	for (i = 0; i < heads_notes.n; i++)
 	{
-		HeadsNote  *note = &notes[i];
+		HeadsNote  *note = lamin_note(&heads_notes, i);
 		RowMove    *m = &moves[n];
 
-		if (note->relid != relid)
+		if (note->note.relid != relid)
 			continue;
 		memset(m, 0, sizeof(*m));
 		m->has_old = m->has_new = true;
@@ -474,21 +400,7 @@ take_notes(LaminTable *t, Relation rel, int *count)
 		}
 		if (note->recheck)
 		{
-			LaminSavedUser saved;
-			int			rc;
-
-			if (!connected)
-			{
-				if (SPI_connect() != SPI_OK_CONNECT)
-					elog(ERROR, "SPI_connect failed");
-				connected = true;
-			}
-			lamin_become_owner(t, &saved);
-			rc = SPI_execute_plan(lamin_table_plan(t, LP_ONE_HEAD, false), m->key, NULL, false, 1);
-			lamin_restore_user(&saved);
-			lamin_spi_check(rc, "reading a moved row's version family");
-			MemoryContextSwitchTo(cxt);
-			if (SPI_processed == 0)
+			if (!lamin_notes_read_row(t, LP_ONE_HEAD, m->key, &connected, "reading a moved row's version family"))
 				m->has_new = false;
 			else
 			{
@@ -512,7 +424,7 @@ take_notes(LaminTable *t, Relation rel, int *count)
 	}
 	if (connected)
 		SPI_finish();
-	notes_compact(note_of_other_relation, &relid);
+	lamin_notes_drop_relation(&heads_notes, relid);
 	*count = n;
 	return moves;
 }

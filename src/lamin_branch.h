@@ -178,6 +178,37 @@ extern void lamin_heads_note(LaminTable *t, Relation rel, HeapTuple newtup, int3
 /* row_trigger.c */
 extern void lamin_error_locked(LaminTable *t, const char *uid);
 
+/*
+ * Notes the row trigger makes while an UPDATE runs, for a statement trigger to take after it (the
+ * version heads, the move log): a list per kind of note, in a child of the transaction's memory
+ * context, in the order the rows were updated. Every note begins with a LaminNote. The notes of a
+ * subtransaction that aborts go with it; the list is forgotten when the transaction ends
+ * (committed, aborted or prepared).
+ */
+typedef struct LaminNote
+{
+	Oid			relid;			/* the table whose statement trigger takes it */
+	SubTransactionId subid;		/* the subtransaction that made it */
+} LaminNote;
+
+typedef struct LaminNotes
+{
+	const char *name;			/* its memory context's identifier (a string constant) */
+	Size		note_size;
+	MemoryContext cxt;			/* where the notes and what they point to live, or NULL */
+	char	   *notes;
+	int			n;
+	int			size;
+} LaminNotes;
+
+#define LAMIN_NOTES(name, type) {(name), sizeof(type), NULL, NULL, 0, 0}
+#define lamin_note(list, i) ((void *) ((list)->notes + (Size) (i) * (list)->note_size))
+extern void lamin_notes_register(LaminNotes *list);
+extern void *lamin_notes_add(LaminNotes *list, Oid relid);
+extern void lamin_notes_drop_relation(LaminNotes *list, Oid relid);
+extern bool lamin_notes_read_row(LaminTable *t, LaminPlan plan, Datum *key, bool *connected,
+								 const char *what);
+
 /* move_log.c: the move log, the operation moves belong to, cascades */
 #define LAMIN_OPERATION_PENDING	(-1)	/* an operation is open, its id not drawn yet */
 extern bool lamin_cascade_off;

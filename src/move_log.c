@@ -307,36 +307,28 @@ lamin_operation_set(int64 op)
 	return saved;
 }
 
-static void pending_forget(void);
-
 /* Forget any operation when a transaction ends (a backstop: callers end theirs). */
 static void
 operation_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_PREPARE)
-	{
-		pending_forget();
 		log_predicates_tidy();
-	}
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
 		current_operation = 0;
 		lamin_cascade_off = false;
-		pending_forget();
 		log_predicates_tidy();
 	}
 }
 
 /*
  * The moves the row trigger noted and no statement trigger has written yet, in the order the rows
- * were updated. They live in a child of the transaction's context, emptied whenever nothing is
- * pending.
+ * were updated (a list of notes, row_trigger.c).
  */
 typedef struct PendingMove
 {
-	Oid			relid;
-	SubTransactionId subid;
+	LaminNote	note;			/* the table, the subtransaction */
 	int32		from;
 	int32		to;
 	Datum		key;			/* text: the old row's key, as lamin_key_text() writes it */
@@ -344,59 +336,7 @@ typedef struct PendingMove
 	Datum	   *check_key;		/* the new row's key values, when its branch is to be read again */
 } PendingMove;
 
-static MemoryContext pending_cxt = NULL;
-static PendingMove *pending = NULL;
-static int	npending = 0;
-static int	pending_size = 0;
-
-static void
-pending_forget(void)
-{
-	/* the context is a child of the transaction's and goes with it */
-	pending_cxt = NULL;
-	pending = NULL;
-	npending = pending_size = 0;
-}
-
-/* Keep the entries keep() accepts, in order; an empty list gives its memory back. */
-static void
-pending_compact(bool (*keep) (PendingMove *, void *), void *arg)
-{
-	int			i,
-				n = 0;
-
-	for (i = 0; i < npending; i++)
-		if (keep(&pending[i], arg))
-			pending[n++] = pending[i];
-	npending = n;
-	if (npending == 0 && pending_cxt != NULL)
-	{
-		MemoryContextReset(pending_cxt);
-		pending = NULL;
-		pending_size = 0;
-	}
-}
-
-static bool
-keep_older_subxact(PendingMove *p, void *arg)
-{
-	return p->subid < *(SubTransactionId *) arg;
-}
-
-static bool
-keep_other_relation(PendingMove *p, void *arg)
-{
-	return p->relid != *(Oid *) arg;
-}
-
-static void
-pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
-						 void *arg)
-{
-	/* subtransaction ids grow: those of the aborted one and of its children are >= mySubid */
-	if (event == SUBXACT_EVENT_ABORT_SUB && npending > 0)
-		pending_compact(keep_older_subxact, &mySubid);
-}
+static LaminNotes pending = LAMIN_NOTES("lamin_branch pending moves", PendingMove);
 
 /* Note a row the running UPDATE moves from one branch to another (the row trigger). */
 void
@@ -404,25 +344,12 @@ lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple new
 					int32 from, int32 to, bool recheck)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	MemoryContext old;
-	PendingMove *p;
+	PendingMove *p = lamin_notes_add(&pending, RelationGetRelid(rel));
+	MemoryContext old = MemoryContextSwitchTo(pending.cxt);
 	Datum		key[INDEX_MAX_KEYS];
 	bool		isnull;
 	int			i;
 
-	if (pending_cxt == NULL)
-		pending_cxt = AllocSetContextCreate(TopTransactionContext, "lamin_branch pending moves",
-											ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(pending_cxt);
-	if (npending == pending_size)
-	{
-		pending_size = pending_size ? pending_size * 2 : 256;
-		pending = pending ? repalloc_huge(pending, sizeof(PendingMove) * pending_size)
-			: palloc(sizeof(PendingMove) * pending_size);
-	}
-	p = &pending[npending];
-	p->relid = RelationGetRelid(rel);
-	p->subid = GetCurrentSubTransactionId();
 	p->from = from;
 	p->to = to;
 	for (i = 0; i < t->nkeys; i++)
@@ -449,7 +376,6 @@ lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple new
 			p->check_key[i] = datumCopy(d, att->attbyval, att->attlen);
 		}
 	}
-	npending++;
 	MemoryContextSwitchTo(old);
 }
 
@@ -457,7 +383,7 @@ void
 lamin_move_log_init(void)
 {
 	RegisterXactCallback(operation_xact_callback, NULL);
-	RegisterSubXactCallback(pending_subxact_callback, NULL);
+	lamin_notes_register(&pending);
 }
 
 /* What the trigger collects of the moved rows: parallel arrays, one entry per row */
@@ -587,35 +513,19 @@ static void
 collect_noted(TriggerData *td, LaminTable *t, Moved *m)
 {
 	Oid			relid = RelationGetRelid(td->tg_relation);
-	MemoryContext cxt = CurrentMemoryContext;
 	bool		rechecked = false;
 	int			i;
 
-	for (i = 0; i < npending; i++)
+	for (i = 0; i < pending.n; i++)
 	{
-		PendingMove *p = &pending[i];
+		PendingMove *p = lamin_note(&pending, i);
 		int32		to = p->to;
 
-		if (p->relid != relid)
+		if (p->note.relid != relid)
 			continue;
 		if (p->check_key != NULL)
 		{
-			LaminSavedUser saved;
-			int			rc;
-
-			if (!rechecked)
-			{
-				if (SPI_connect() != SPI_OK_CONNECT)
-					elog(ERROR, "SPI_connect failed");
-				rechecked = true;
-			}
-			lamin_become_owner(t, &saved);
-			rc = SPI_execute_plan(lamin_table_plan(t, LP_ONE_BRANCH, false), p->check_key, NULL, false, 1);
-			lamin_restore_user(&saved);
-			lamin_spi_check(rc, "reading a moved row's branch");
-			/* SPI calls return in SPI's context: what is collected outlives SPI_finish() */
-			MemoryContextSwitchTo(cxt);
-			if (SPI_processed == 0)
+			if (!lamin_notes_read_row(t, LP_ONE_BRANCH, p->check_key, &rechecked, "reading a moved row's branch"))
 				continue;
 			{
 				bool		isnull;
@@ -645,7 +555,7 @@ collect_noted(TriggerData *td, LaminTable *t, Moved *m)
 static void
 forget_noted(Oid relid)
 {
-	pending_compact(keep_other_relation, &relid);
+	lamin_notes_drop_relation(&pending, relid);
 }
 
 static Datum

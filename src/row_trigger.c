@@ -5,8 +5,9 @@
  * unlocks it, refuses hand-made changes of is_latest, checks the rights of a role other than the
  * owner that moves rows between branches or changes them off main (rights.c), locks the version
  * families a move touches, notes the rows an UPDATE moves for the version heads and the move log
- * (heads.c and move_log.c take the notes after the statement), and stamps
- * updated_at. No query runs on its path unless spaces are on.
+ * (heads.c and move_log.c take the notes after the statement), and stamps updated_at. No query
+ * runs on its path unless spaces are on. It also owns the lists of notes: their memory, what a
+ * subtransaction or transaction end does to them, and reading a noted row again.
  */
 #include "postgres.h"
 
@@ -124,6 +125,158 @@ row_moved(HeapTuple oldtup, HeapTuple newtup, int32 old_branch, int32 new_branch
 	if ((old_uid == NULL) != (new_uid == NULL))
 		return true;
 	return old_uid && strncmp(old_uid, new_uid, LAMIN_UID_STEM_LEN) != 0;
+}
+
+/* The lists of notes, forgotten together when a transaction ends */
+#define MAX_NOTE_LISTS 4
+static LaminNotes *note_lists[MAX_NOTE_LISTS];
+static int	n_note_lists = 0;
+
+static void
+notes_forget(LaminNotes *list)
+{
+	/* the context is a child of the transaction's and goes with it */
+	list->cxt = NULL;
+	list->notes = NULL;
+	list->n = list->size = 0;
+}
+
+/* Keep the notes keep() accepts, in order; none left gives their memory back. */
+static void
+notes_compact(LaminNotes *list, bool (*keep) (LaminNote *, const void *), const void *arg)
+{
+	int			i,
+				n = 0;
+
+	for (i = 0; i < list->n; i++)
+	{
+		LaminNote  *note = lamin_note(list, i);
+
+		if (!keep(note, arg))
+			continue;
+		if (n != i)
+			memcpy(lamin_note(list, n), note, list->note_size);
+		n++;
+	}
+	list->n = n;
+	if (n == 0 && list->cxt != NULL)
+	{
+		MemoryContextReset(list->cxt);
+		list->notes = NULL;
+		list->size = 0;
+	}
+}
+
+static bool
+note_of_older_subxact(LaminNote *note, const void *arg)
+{
+	return note->subid < *(const SubTransactionId *) arg;
+}
+
+static bool
+note_of_other_relation(LaminNote *note, const void *arg)
+{
+	return note->relid != *(const Oid *) arg;
+}
+
+static void
+notes_xact_callback(XactEvent event, void *arg)
+{
+	int			i;
+
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
+		for (i = 0; i < n_note_lists; i++)
+			notes_forget(note_lists[i]);
+}
+
+/* subtransaction ids grow: those of the aborted one and of its children are >= mySubid */
+static void
+notes_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+					   void *arg)
+{
+	int			i;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		for (i = 0; i < n_note_lists; i++)
+			if (note_lists[i]->n > 0)
+				notes_compact(note_lists[i], note_of_older_subxact, &mySubid);
+}
+
+/* A list of notes, forgotten with the transaction (called once per list, at load) */
+void
+lamin_notes_register(LaminNotes *list)
+{
+	if (n_note_lists == 0)
+	{
+		RegisterXactCallback(notes_xact_callback, NULL);
+		RegisterSubXactCallback(notes_subxact_callback, NULL);
+	}
+	if (n_note_lists == MAX_NOTE_LISTS)
+		elog(ERROR, "too many lists of notes");
+	note_lists[n_note_lists++] = list;
+}
+
+/*
+ * A new note for relid at the end of the list, its LaminNote filled in and the rest zeroed; what
+ * it points to belongs in list->cxt.
+ */
+void *
+lamin_notes_add(LaminNotes *list, Oid relid)
+{
+	LaminNote  *note;
+
+	if (list->cxt == NULL)
+	{
+		list->cxt = AllocSetContextCreate(TopTransactionContext, "lamin_branch notes", ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSetIdentifier(list->cxt, list->name);
+	}
+	if (list->n == list->size)
+	{
+		list->size = list->size ? list->size * 2 : 256;
+		list->notes = list->notes ? repalloc_huge(list->notes, list->note_size * list->size)
+			: MemoryContextAlloc(list->cxt, list->note_size * list->size);
+	}
+	note = lamin_note(list, list->n++);
+	memset(note, 0, list->note_size);
+	note->relid = relid;
+	note->subid = GetCurrentSubTransactionId();
+	return note;
+}
+
+/*
+ * Read a noted row again by its key ($1..$k of plan), as the table's owner: for a statement
+ * trigger whose table has a BEFORE UPDATE row trigger that fires after lamin_branch_row. SPI is
+ * connected on first use (*connected; the caller finishes it) and the caller's memory context is
+ * current again after the read. Returns whether the row was found (in SPI_tuptable).
+ */
+bool
+lamin_notes_read_row(LaminTable *t, LaminPlan plan, Datum *key, bool *connected, const char *what)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	LaminSavedUser saved;
+	int			rc;
+
+	if (!*connected)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		*connected = true;
+	}
+	lamin_become_owner(t, &saved);
+	rc = SPI_execute_plan(lamin_table_plan(t, plan, false), key, NULL, false, 1);
+	lamin_restore_user(&saved);
+	lamin_spi_check(rc, what);
+	/* SPI calls return in SPI's context: what the caller collects outlives SPI_finish() */
+	MemoryContextSwitchTo(cxt);
+	return SPI_processed > 0;
+}
+
+/* The notes of a table, once taken, leave the list. */
+void
+lamin_notes_drop_relation(LaminNotes *list, Oid relid)
+{
+	notes_compact(list, note_of_other_relation, &relid);
 }
 
 /*
