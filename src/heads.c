@@ -143,6 +143,37 @@ int			lamin_internal_depth = 0;
 char	   *lamin_last_promoted = NULL;
 
 /*
+ * One row of the statement as the heads see it: its family (uid stem and branch) before and
+ * after (an inserted row has no old side, a deleted one no new side), whether the new version
+ * is head, and where its key is: in a slot (transition tables, a row trigger) or as values
+ * (notes).
+ */
+typedef struct RowMove
+{
+	bool		has_old;
+	bool		has_new;
+	bool		old_uid;		/* the old row has a uid: old_stem */
+	bool		new_uid;
+	int32		old_branch;
+	int32		new_branch;
+	bool		new_latest;
+	char		old_stem[LAMIN_UID_STEM_LEN + 1];
+	char		new_stem[LAMIN_UID_STEM_LEN + 1];
+	TupleTableSlot *slot;		/* the row (new, or old when deleted) */
+	Datum	   *key;			/* or its key values */
+} RowMove;
+
+#define OLD_STEM(m) ((m)->old_uid ? (m)->old_stem : NULL)
+#define NEW_STEM(m) ((m)->new_uid ? (m)->new_stem : NULL)
+
+static void
+set_stem(char *stem, bool *has, const char *uid)
+{
+	*has = uid != NULL;
+	strlcpy(stem, uid ? uid : "", LAMIN_UID_STEM_LEN + 1);
+}
+
+/*
  * The rows an UPDATE moves between families, noted by the row trigger while the statement runs
  * (where the table's lamin_branch_heads_update trigger has no transition tables), in the order
  * they were updated: the statement trigger takes its table's notes once the statement has run.
@@ -154,15 +185,8 @@ char	   *lamin_last_promoted = NULL;
 typedef struct HeadsNote
 {
 	LaminNote	note;			/* the table, the subtransaction */
-	int32		old_branch;
-	int32		new_branch;
-	bool		old_uid;		/* the old row has a uid (old_stem) */
-	bool		new_uid;
-	bool		new_latest;		/* is_latest of the new row */
+	RowMove		move;			/* both sides; its key the new row's, in the list's context */
 	bool		recheck;		/* the new row is to be read again by key */
-	char		old_stem[LAMIN_UID_STEM_LEN + 1];
-	char		new_stem[LAMIN_UID_STEM_LEN + 1];
-	Datum	   *key;			/* the new row's key values */
 } HeadsNote;
 
 static LaminNotes heads_notes = LAMIN_NOTES("lamin_branch heads notes", HeadsNote);
@@ -174,28 +198,28 @@ lamin_heads_note(LaminTable *t, Relation rel, HeapTuple newtup, int32 old_branch
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	HeadsNote  *n = lamin_notes_add(&heads_notes, RelationGetRelid(rel));
+	RowMove    *m = &n->move;
 	MemoryContext old = MemoryContextSwitchTo(heads_notes.cxt);
 	bool		isnull;
 	Datum		d;
 	int			i;
 
-	n->old_branch = old_branch;
-	n->new_branch = new_branch;
-	n->old_uid = old_uid != NULL;
-	n->new_uid = new_uid != NULL;
-	strlcpy(n->old_stem, old_uid ? old_uid : "", sizeof(n->old_stem));
-	strlcpy(n->new_stem, new_uid ? new_uid : "", sizeof(n->new_stem));
+	m->has_old = m->has_new = true;
+	set_stem(m->old_stem, &m->old_uid, old_uid);
+	set_stem(m->new_stem, &m->new_uid, new_uid);
+	m->old_branch = old_branch;
+	m->new_branch = new_branch;
 	d = heap_getattr(newtup, t->att_is_latest, desc, &isnull);
-	n->new_latest = !isnull && DatumGetBool(d);
-	n->recheck = recheck;
-	n->key = palloc(sizeof(Datum) * t->nkeys);
+	m->new_latest = !isnull && DatumGetBool(d);
+	m->key = palloc(sizeof(Datum) * t->nkeys);
 	for (i = 0; i < t->nkeys; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, t->key_att[i] - 1);
 
 		d = heap_getattr(newtup, t->key_att[i], desc, &isnull);
-		n->key[i] = isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
+		m->key[i] = isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
 	}
+	n->recheck = recheck;
 	MemoryContextSwitchTo(old);
 }
 
@@ -287,37 +311,6 @@ family_key(FamilyKey *k, const char *uid, int32 branch)
 	return true;
 }
 
-/*
- * One row of the statement as the heads see it: its family (uid stem and branch) before and
- * after (an inserted row has no old side, a deleted one no new side), whether the new version
- * is head, and where its key is: in a slot (transition tables, a row trigger) or as values
- * (notes).
- */
-typedef struct RowMove
-{
-	bool		has_old;
-	bool		has_new;
-	bool		old_uid;		/* the old row has a uid: old_stem */
-	bool		new_uid;
-	int32		old_branch;
-	int32		new_branch;
-	bool		new_latest;
-	char		old_stem[LAMIN_UID_STEM_LEN + 1];
-	char		new_stem[LAMIN_UID_STEM_LEN + 1];
-	TupleTableSlot *slot;		/* the row (new, or old when deleted) */
-	Datum	   *key;			/* or its key values */
-} RowMove;
-
-#define OLD_STEM(m) ((m)->old_uid ? (m)->old_stem : NULL)
-#define NEW_STEM(m) ((m)->new_uid ? (m)->new_stem : NULL)
-
-static void
-set_stem(char *stem, bool *has, const char *uid)
-{
-	*has = uid != NULL;
-	strlcpy(stem, uid ? uid : "", LAMIN_UID_STEM_LEN + 1);
-}
-
 static void
 move_from_slots(LaminTable *t, RowMove *m, TupleTableSlot *oldslot, TupleTableSlot *newslot)
 {
@@ -382,21 +375,14 @@ take_notes(LaminTable *t, Relation rel, int *count)
 
 		if (note->note.relid != relid)
 			continue;
-		memset(m, 0, sizeof(*m));
-		m->has_old = m->has_new = true;
-		m->old_uid = note->old_uid;
-		m->new_uid = note->new_uid;
-		m->old_branch = note->old_branch;
-		m->new_branch = note->new_branch;
-		m->new_latest = note->new_latest;
-		memcpy(m->old_stem, note->old_stem, sizeof(m->old_stem));
-		memcpy(m->new_stem, note->new_stem, sizeof(m->new_stem));
+		/* the key is copied out: the list's memory goes once its notes are taken */
+		*m = note->move;
 		m->key = palloc(sizeof(Datum) * t->nkeys);
 		for (k = 0; k < t->nkeys; k++)
 		{
 			Form_pg_attribute att = TupleDescAttr(desc, t->key_att[k] - 1);
 
-			m->key[k] = datumCopy(note->key[k], att->attbyval, att->attlen);
+			m->key[k] = datumCopy(note->move.key[k], att->attbyval, att->attlen);
 		}
 		if (note->recheck)
 		{
