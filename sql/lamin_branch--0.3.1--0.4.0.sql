@@ -394,6 +394,18 @@ REVOKE ALL ON FUNCTION lamin._branch_in_use() FROM PUBLIC;
 CREATE TRIGGER lamin_branch_in_use BEFORE DELETE OR UPDATE OF id ON lamin.branch
     FOR EACH ROW EXECUTE FUNCTION lamin._branch_in_use();
 
+-- The version family of a row locked from inside the WHERE clause of the single-row move
+-- statements, after their key and branch conditions and before the row's lock: the order every
+-- move path takes (family, then row), without a query of its own for the row's uid. Only a
+-- role that may update the table may call it; it costs more than any other condition, so that
+-- the planner runs it last.
+CREATE FUNCTION lamin._lock_family(tbl oid, uid text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'lamin_lock_family_of'
+LANGUAGE C VOLATILE COST 1000;
+COMMENT ON FUNCTION lamin._lock_family(oid, text) IS
+    'lock the version family of uid in a branch-enabled table: called by the single-row move statements';
+
 -- The triggers that keep a table's version heads: per statement, from the transition table of
 -- an INSERT or DELETE and from what the row trigger noted of an UPDATE's rows (Postgres would
 -- copy both versions of every updated row into transition tables); per row on a partitioned

@@ -172,6 +172,18 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'lamin_branch_heads_trigger'
 LANGUAGE C;
 
+-- The version family of a row locked from inside the WHERE clause of the single-row move
+-- statements, after their key and branch conditions and before the row's lock: the order every
+-- move path takes (family, then row), without a query of its own for the row's uid. Only a
+-- role that may update the table may call it; it costs more than any other condition, so that
+-- the planner runs it last.
+CREATE FUNCTION lamin._lock_family(tbl oid, uid text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'lamin_lock_family_of'
+LANGUAGE C VOLATILE COST 1000;
+COMMENT ON FUNCTION lamin._lock_family(oid, text) IS
+    'lock the version family of uid in a branch-enabled table: called by the single-row move statements';
+
 -- INSTEAD OF DELETE on a main or archive view: move the row to trash. The base table is the one
 -- the view selects from.
 CREATE FUNCTION lamin.view_delete_trigger()

@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "commands/trigger.h"
@@ -304,6 +305,14 @@ table_load(LaminTable *t)
 	}
 	t->att_key = column_of(rel, "key");
 	t->has_heads = t->att_uid != InvalidAttrNumber && t->att_is_latest != InvalidAttrNumber;
+	if (t->has_heads)
+	{
+		/* an installed version older than 0.4.0 lacks it: the move functions look the uid up */
+		Oid			argtypes[2] = {OIDOID, TEXTOID};
+
+		t->lock_in_scan = OidIsValid(LookupFuncName(list_make2(makeString("lamin"), makeString("_lock_family")),
+													2, argtypes, true));
+	}
 	t->att_space = column_of(rel, "space_id");
 	t->att_created_on = column_of(rel, "created_on_id");
 
@@ -438,6 +447,18 @@ append_key_match(StringInfo sql, LaminTable *t, int first)
 
 	for (i = 0; i < t->nkeys; i++)
 		appendStringInfo(sql, "%s%s %s $%d", i ? " AND " : "", t->key_name[i], t->key_eq[i], first + i);
+}
+
+/*
+ * " AND lamin._lock_family(table, uid)" for a table with version families: the row's family
+ * locked in the scan, before the row is (the function costs more than any other condition, so
+ * the planner runs it last, on the row that passed them).
+ */
+static void
+append_family_lock(StringInfo sql, LaminTable *t)
+{
+	if (t->has_heads && t->lock_in_scan)
+		appendStringInfo(sql, " AND lamin._lock_family(%u::pg_catalog.oid, uid::pg_catalog.text)", t->relid);
 }
 
 /*
@@ -860,6 +881,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 							 t->spaces ? psprintf("space_id OPERATOR(pg_catalog.=) ANY (lamin.writable_spaces($%d))", n + 1) : "true",
 							 t->qualname);
 			append_key_match(&sql, t, 1);
+			append_family_lock(&sql, t);
 			appendStringInfoString(&sql, " FOR UPDATE");
 			argtypes[n++] = REGROLEOID;
 			break;
@@ -872,6 +894,7 @@ lamin_table_plan(LaminTable *t, LaminPlan which, bool many)
 			appendStringInfo(&sql, "UPDATE %s SET branch_id = $%d%s WHERE branch_id OPERATOR(pg_catalog.=) $%d%s AND ",
 							 t->qualname, n + 1, lamin_stamp_sql(t), n + 2, t->att_is_locked != InvalidAttrNumber ? " AND NOT is_locked" : "");
 			append_key_match(&sql, t, 1);
+			append_family_lock(&sql, t);
 			appendStringInfo(&sql, " RETURNING %s::pg_catalog.text, %s::pg_catalog.text",
 							 t->att_uid != InvalidAttrNumber ? "uid" : "NULL",
 							 t->att_key != InvalidAttrNumber ? "key" : "NULL");

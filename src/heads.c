@@ -36,6 +36,7 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -122,6 +123,39 @@ void
 lamin_lock_family(LaminTable *t, const char *uid)
 {
 	family_lock(t->query_relid, lamin_family_slot(uid));
+}
+
+/*
+ * lamin._lock_family(tbl, uid): lock the version family of uid in the enabled table tbl and
+ * return true (true without a lock for a NULL uid). The single-row move statements call it in
+ * their WHERE clause, after the key and branch conditions (cache.c: LP_ONE_MOVE_FROM,
+ * LP_ONE_LOCK), so that the family is locked before the row, as every move path takes them,
+ * without a query of its own for the row's uid. A role that may not update the table may not
+ * lock its families.
+ */
+PG_FUNCTION_INFO_V1(lamin_lock_family_of);
+Datum
+lamin_lock_family_of(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	LaminTable *t;
+	char	   *uid;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(true);
+	t = lamin_table_get(relid);
+	if (!t->has_heads)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table %s has no version families", t->qualname),
+				 errdetail("Version families are kept for tables with columns uid and is_latest.")));
+	if (GetUserId() != t->owner && pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to lock the version families of table %s", t->qualname)));
+	uid = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	family_lock(t->query_relid, lamin_family_slot(uid));
+	PG_RETURN_BOOL(true);
 }
 
 /* Lock the family slots marked in wanted[LAMIN_FAMILY_SLOTS], in ascending order. */

@@ -44,7 +44,7 @@ typedef enum LaminPlan
 	LP_LOCK_SKIP,				/* the same, skipping such rows */
 	LP_MISSING,					/* up to five of the keys no row has */
 	/* the move engine for one key: $1..$k the key, $k+1 as noted */
-	LP_ONE_UID,					/* the row's uid (no lock) */
+	LP_ONE_UID,					/* the row's uid (no lock), where lamin._lock_family is missing */
 	LP_ONE_BRANCH,				/* the row's branch (no lock) */
 	LP_ONE_HEAD,				/* the row's branch, uid and is_latest (no lock) */
 	LP_ONE_LOCK,				/* lock the row, report on it ($k+1 the caller, for spaces) */
@@ -102,6 +102,7 @@ typedef struct LaminTable
 	bool		stamp_updated_at;	/* updated_at, neither generated nor identity: statements may set it */
 	AttrNumber	att_key;
 	bool		has_heads;		/* uid and is_latest: version families */
+	bool		lock_in_scan;	/* lamin._lock_family is installed (0.4.0 on): statements lock families */
 	Oid			family_index;	/* the registry's family index, when heads.c may scan it */
 	AttrNumber	att_space;
 	bool		spaces;			/* enabled with spaces: moves check the caller's space rights */

@@ -701,7 +701,13 @@ move_rows(MoveRequest *req, MoveResult *res, ReturnSetInfo *rsinfo, MemoryContex
 		Datum		args[INDEX_MAX_KEYS + 2];
 
 		memcpy(args, req->key, sizeof(Datum) * t->nkeys);
-		if (t->has_heads)
+
+		/*
+		 * Both statements below lock the row's family (lamin._lock_family in their WHERE
+		 * clause) before they lock the row; an installed version without that function has
+		 * the family locked here, by the uid the row has now.
+		 */
+		if (t->has_heads && !t->lock_in_scan)
 		{
 			rc = SPI_execute_plan(lamin_table_plan(t, LP_ONE_UID, false), args, NULL, true, 1);
 			lamin_spi_check(rc, "finding the family");

@@ -137,6 +137,19 @@ SELECT lamin._branch_of('acc.stage', 'RELEASE');
 SELECT action, to_branch FROM lamin.move('acc.stage', 2, 'release');
 RESET ROLE;
 SELECT id, branch_id FROM acc.stage_all ORDER BY id;
+-- lamin._lock_family, which the single-row moves call in their WHERE clause, locks a version
+-- family only for a role that may update the table, and only of a table with families
+SET ROLE regress_reader;
+SELECT lamin._lock_family('lamin.artifact_all'::regclass, 'lockAAAAAAAAAAAA0000');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+BEGIN;
+SELECT lamin._lock_family('lamin.artifact_all'::regclass, 'lockAAAAAAAAAAAA0000'),
+       lamin._lock_family('lamin.artifact_all'::regclass, NULL);
+SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objsubid = 19522;
+ROLLBACK;
+SELECT lamin._lock_family((SELECT relation FROM lamin.enabled_table WHERE relation::text LIKE 'acc.stage%'), 'x');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT lamin.disable('acc.stage');
 DROP TABLE acc.stage, acc.stage_branch;
 
