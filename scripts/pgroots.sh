@@ -45,8 +45,12 @@ ensure_pg_root() {
     [ -n "$rel" ] || { echo "no Debian release known for PostgreSQL $v" >&2; return 1; }
     root=$(pg_root "$v")
     if [ ! -e "$root/.lamin_ready" ]; then
+        # apt on this system runs one caller at a time (scripts/setup.sh): the roots of two
+        # versions are made at once, while the client tests may install their packages
         command -v debootstrap >/dev/null || {
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+            flock /var/lock/lamin_branch.apt apt-get update -qq \
+                && DEBIAN_FRONTEND=noninteractive flock /var/lock/lamin_branch.apt \
+                       apt-get install -y -qq debootstrap >/dev/null; }
         # Debian 12's debootstrap has no script named after the testing release: it is sid's
         [ -e "/usr/share/debootstrap/scripts/$rel" ] || ln -s sid "/usr/share/debootstrap/scripts/$rel"
         rm -rf "$root"

@@ -15,8 +15,12 @@ for pkg in postgresql-$V postgresql-server-dev-$V make gcc libipc-run-perl; do
 done
 if [ ${#need[@]} -gt 0 ]; then
     echo "== installing: ${need[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+    # One apt-get at a time on this system: scripts/test.sh makes the Debian roots of other
+    # versions in the background (pgroots.sh installs debootstrap) while the client tests
+    # install their packages, and apt-get fails at once when another holds its lock. flock
+    # makes them wait for each other.
+    $SUDO flock /var/lock/lamin_branch.apt apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive flock /var/lock/lamin_branch.apt apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 PG_CONFIG=/usr/lib/postgresql/$V/bin/pg_config

@@ -15,8 +15,10 @@ ensure_debs() {
     [ ${#need[@]} -eq 0 ] && return 0
     echo "== installing: ${need[*]}"
     # a testing release's Release file may be past its date between publications
-    $ORM_SUDO apt-get -o Acquire::Check-Valid-Until=false update -qq >/dev/null
-    $ORM_SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # one apt-get at a time on this system (scripts/setup.sh)
+    $ORM_SUDO flock /var/lock/lamin_branch.apt apt-get -o Acquire::Check-Valid-Until=false update -qq >/dev/null
+    $ORM_SUDO env DEBIAN_FRONTEND=noninteractive flock /var/lock/lamin_branch.apt \
+        apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 }
 
 # orm_server NAME PORT: a throw-away server (stopped and removed on exit) with the two roles
