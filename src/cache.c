@@ -307,7 +307,10 @@ table_load(LaminTable *t)
 	t->has_heads = t->att_uid != InvalidAttrNumber && t->att_is_latest != InvalidAttrNumber;
 	if (t->has_heads)
 	{
-		/* an installed version older than 0.4.0 lacks it: the move functions look the uid up */
+		/*
+		 * an installed version older than 0.4.0 lacks it: the move functions look the uid up
+		 * and lock the family themselves
+		 */
 		Oid			argtypes[2] = {OIDOID, TEXTOID};
 
 		t->lock_in_scan = OidIsValid(LookupFuncName(list_make2(makeString("lamin"), makeString("_lock_family")),
@@ -350,6 +353,9 @@ table_load(LaminTable *t)
 
 		t->spaces = known && e.spaces;
 		t->citus = lamin_planned_elsewhere(t->query_relid);
+		/* Citus would send the function to a worker, where the table's OID is not this one */
+		if (t->citus)
+			t->lock_in_scan = false;
 		t->family_index = InvalidOid;
 		if (known && t->has_heads && OidIsValid(e.family_index) && t->query_relid == t->relid &&
 			get_rel_relkind(e.family_index) == RELKIND_INDEX)

@@ -102,7 +102,7 @@ typedef struct LaminTable
 	bool		stamp_updated_at;	/* updated_at, neither generated nor identity: statements may set it */
 	AttrNumber	att_key;
 	bool		has_heads;		/* uid and is_latest: version families */
-	bool		lock_in_scan;	/* lamin._lock_family is installed (0.4.0 on): statements lock families */
+	bool		lock_in_scan;	/* single-row statements lock families (lamin._lock_family; not Citus) */
 	Oid			family_index;	/* the registry's family index, when heads.c may scan it */
 	AttrNumber	att_space;
 	bool		spaces;			/* enabled with spaces: moves check the caller's space rights */

@@ -141,6 +141,13 @@ SELECT count(*) FROM lamin_views.lamindb_record;
 CREATE TABLE app.fam (id int PRIMARY KEY, uid text, is_latest boolean DEFAULT true);
 SELECT create_distributed_table('app.fam', 'id');
 SELECT relation FROM lamin.enable('app.fam');
+-- its single-row moves lock the row's family on the coordinator (a lock function in the
+-- statement would run on a worker, where the table's OID is another)
+INSERT INTO app.fam_all (id, uid) VALUES (1, 'famAAAAAAAAAAAAA0000'), (2, 'famBBBBBBBBBBBBB0000');
+SELECT key, action FROM lamin.delete('app.fam', 1);
+SELECT key, action FROM lamin.restore('app.fam', 1);
+SELECT key, action FROM lamin.archive('app.fam', 2);
+SELECT id, branch_id FROM app.fam_all ORDER BY id;
 CREATE TABLE app.sp (id int PRIMARY KEY);
 SELECT create_distributed_table('app.sp', 'id');
 SELECT relation FROM lamin.enable('app.sp', spaces => true);
