@@ -305,17 +305,6 @@ table_load(LaminTable *t)
 	}
 	t->att_key = column_of(rel, "key");
 	t->has_heads = t->att_uid != InvalidAttrNumber && t->att_is_latest != InvalidAttrNumber;
-	if (t->has_heads)
-	{
-		/*
-		 * an installed version older than 0.4.0 lacks it: the move functions look the uid up
-		 * and lock the family themselves
-		 */
-		Oid			argtypes[2] = {OIDOID, TEXTOID};
-
-		t->lock_in_scan = OidIsValid(LookupFuncName(list_make2(makeString("lamin"), makeString("_lock_family")),
-													2, argtypes, true));
-	}
 	t->att_space = column_of(rel, "space_id");
 	t->att_created_on = column_of(rel, "created_on_id");
 
@@ -353,9 +342,19 @@ table_load(LaminTable *t)
 
 		t->spaces = known && e.spaces;
 		t->citus = lamin_planned_elsewhere(t->query_relid);
-		/* Citus would send the function to a worker, where the table's OID is not this one */
-		if (t->citus)
-			t->lock_in_scan = false;
+		/*
+		 * The single-row statements lock the row's family themselves where they can: not on
+		 * Citus, which would send the function to a worker, where the table's OID is another;
+		 * not where an installed version older than 0.4.0 lacks it (the move functions then
+		 * look the uid up and lock the family first).
+		 */
+		if (t->has_heads && !t->citus)
+		{
+			Oid			argtypes[2] = {OIDOID, TEXTOID};
+
+			t->lock_in_scan = OidIsValid(LookupFuncName(list_make2(makeString("lamin"), makeString("_lock_family")),
+														2, argtypes, true));
+		}
 		t->family_index = InvalidOid;
 		if (known && t->has_heads && OidIsValid(e.family_index) && t->query_relid == t->relid &&
 			get_rel_relkind(e.family_index) == RELKIND_INDEX)
@@ -463,7 +462,7 @@ append_key_match(StringInfo sql, LaminTable *t, int first)
 static void
 append_family_lock(StringInfo sql, LaminTable *t)
 {
-	if (t->has_heads && t->lock_in_scan)
+	if (t->lock_in_scan)
 		appendStringInfo(sql, " AND lamin._lock_family(%u::pg_catalog.oid, uid::pg_catalog.text)", t->relid);
 }
 

@@ -139,7 +139,6 @@ lamin_lock_family_of(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	LaminTable *t;
-	char	   *uid;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_BOOL(true);
@@ -153,8 +152,7 @@ lamin_lock_family_of(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to lock the version families of table %s", t->qualname)));
-	uid = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	family_lock(t->query_relid, lamin_family_slot(uid));
+	lamin_lock_family(t, text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_RETURN_BOOL(true);
 }
 
