@@ -124,6 +124,8 @@
 #   BENCH_CLIENTS        pgbench clients for read (1)
 #   BENCH_PROTOCOL       pgbench -M: prepared (the default) or simple
 #   BENCH_METHOD         mixed (the default) or separate, see above
+#   BENCH_ANATOMY        1: after each pairs case, where a pair's time goes (below); only: that
+#                        and the pairs alone (about 3 minutes per workload and size)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -198,6 +200,8 @@ STORAGE_SIDES=${BENCH_STORAGE_SIDES:-lamin}
 CLIENTS=${BENCH_CLIENTS:-1}
 PROTOCOL=${BENCH_PROTOCOL:-prepared}
 METHOD=${BENCH_METHOD:-mixed}
+ANATOMY=${BENCH_ANATOMY:-0}
+case $ANATOMY in 0|1|only) ;; *) echo "BENCH_ANATOMY: 0, 1 or only" >&2; exit 2 ;; esac
 for w in $WORKLOADS; do
     case $w in artifact|task) ;; *) echo "unknown workload: $w (artifact, task)" >&2; exit 2 ;; esac
 done
@@ -630,6 +634,52 @@ bench_pairs() {
         "${ROUNDS_OF[view]}" "${ROUNDS_OF[hand]}" "${ROUNDS_OF[same]}"
 }
 
+# Where a pair's time goes (BENCH_ANATOMY): the function pair against the hand-rolled pair, the
+# two mixed in each pgbench run as in the pairs case, with parts of the extension switched off
+# on the enabled table, one variant after the other in each round (in rotating order): "full"
+# as installed; "no-log-indexes" the move log written without its indexes; "no-log" without its
+# statement trigger (no record written: the row trigger notes nothing then); "no-heads"
+# (artifact) without the version-head trigger. A variant's gain over "full" is what that part
+# costs the pair's ratio. What a variant leaves out is put back before the next one runs.
+ANATOMIES=()
+bench_anatomy() {
+    local n=$1 r v out variants="full no-log-indexes no-log" names defs
+    [ "$W" = artifact ] && variants="$variants no-heads"
+    declare -A got=()
+    names=$(q -c "SELECT string_agg(indexrelid::regclass::text, ', ') FROM pg_index WHERE indrelid = 'lamin.move_record'::regclass")
+    defs=$(q -c "SELECT string_agg(pg_get_indexdef(indexrelid), '; ') FROM pg_index WHERE indrelid = 'lamin.move_record'::regclass")
+    for r in $(seq "$ROUNDS"); do
+        for v in $(rotate "$r" $variants); do
+            case $v in
+                no-log-indexes) q -c "DROP INDEX $names" ;;
+                no-log) q -c "ALTER TABLE $BASE DISABLE TRIGGER lamin_move_log_update" ;;
+                no-heads) q -c "ALTER TABLE $BASE DISABLE TRIGGER lamin_branch_heads_update" ;;
+            esac
+            vacuum
+            out=$(pgbench_run 1 "" "$WORK/pairs_hand.sql@1" "$WORK/pairs_fn.sql@1")
+            case $v in
+                no-log-indexes) q -c "$defs" ;;
+                no-log) q -c "ALTER TABLE $BASE ENABLE TRIGGER lamin_move_log_update" ;;
+                no-heads) q -c "ALTER TABLE $BASE ENABLE TRIGGER lamin_branch_heads_update" ;;
+            esac
+            # the ratio of the round: the hand-rolled pair's mean latency over the function pair's
+            got[$v]="${got[$v]:-} $(echo "$out" | awk '/^SQL script/ {k++} k && /latency average/ {l[k] = $(NF - 1)}
+                                                      END {printf "%.6f", l[1] / l[2]}')"
+            printf '   %-20s N=%s round %s: %s fn pair x hand %s\n' "$W/anatomy" "$n" "$r" "$v" "${got[$v]##* }"
+        done
+    done
+    local full
+    # shellcheck disable=SC2086
+    full=$(median ${got[full]})
+    for v in $variants; do
+        local m
+        # shellcheck disable=SC2086
+        m=$(median ${got[$v]})
+        ANATOMIES+=("$W|$n|$v|$(awk -v m="$m" 'BEGIN {printf "%.3f", m}')|$(awk -v m="$m" -v f="$full" 'BEGIN {printf "%+.3f", m - f}')")
+        printf '   => %s/anatomy N=%s: %s fn pair x hand %.3f (%+.3f against full)\n' "$W" "$n" "$v" "$m" "$(awk -v m="$m" -v f="$full" 'BEGIN {print m - f}')"
+    done
+}
+
 # The backend's CPU time in ns (Linux schedstat), shown next to the elapsed time of each bulk run:
 # when both move together, the spread comes from the machine's speed, not from waiting; 0 where it
 # cannot be read.
@@ -879,6 +929,15 @@ for n in $SIZES; do
                            || ' trash; ' || pg_size_pretty(pg_total_relation_size('$BASE')) || ' enabled, '
                            || pg_size_pretty(pg_total_relation_size('$HAND')) || ' hand-rolled' FROM $BASE")"
         part "N=$n $W load" "$t0"
+        if [ "$ANATOMY" = only ]; then
+            echo "== $W, N = $n: pairs"
+            t0=$(date +%s)
+            bench_pairs "$n"
+            echo "== $W, N = $n: anatomy of a pair"
+            bench_anatomy "$n"
+            part "N=$n $W pairs and anatomy" "$t0"
+            continue
+        fi
         echo "== $W, N = $n: read"
         t0=$(date +%s)
         bench_read "$n" read
@@ -896,6 +955,12 @@ for n in $SIZES; do
         t0=$(date +%s)
         bench_pairs "$n"
         part "N=$n $W pairs" "$t0"
+        if [ "$ANATOMY" = 1 ]; then
+            echo "== $W, N = $n: anatomy of a pair"
+            t0=$(date +%s)
+            bench_anatomy "$n"
+            part "N=$n $W anatomy" "$t0"
+        fi
         echo "== $W, N = $n: insert, trash, restore"
         t0=$(date +%s)
         # The pairs commit their moves, three of their four sides on the enabled table, which is
@@ -960,6 +1025,19 @@ for line in "${INDEXES[@]}"; do
     if [ "$s" = lamin ]; then s=enabled; else s="hand-rolled"; fi
     mdi+=$'\n'"| $w | $n | $s | \`$lb\` | $i0 → $i1 |"
 done
+mda=""
+if [ "${#ANATOMIES[@]}" -gt 0 ]; then
+    echo
+    echo "== where a pair's time goes: the function pair x the hand-rolled pair, parts of the extension off"
+    fmt4='%-9s %8s %-15s %8s %10s\n'
+    printf "$fmt4" workload N variant "x hand" "vs full"
+    mda="| workload | N | variant | function pair x hand-rolled | against full |"$'\n'"|---|---:|---|---:|---:|"
+    for line in "${ANATOMIES[@]}"; do
+        IFS='|' read -r w n v m d <<<"$line"
+        printf "$fmt4" "$w" "$n" "$v" "$m" "$d"
+        mda+=$'\n'"| $w | $n | $v | $m | $d |"
+    done
+fi
 echo
 echo "== run time: $(printf '%s; ' "${PARTS[@]}" | sed 's/; $//')"
 
@@ -996,6 +1074,14 @@ if [ -n "$OUT" ]; then
         echo
         echo "$mdi"
         echo
+        if [ -n "$mda" ]; then
+            echo "## Where a single-row pair's time goes"
+            echo
+            echo "The function pair against the hand-rolled pair (mixed in each pgbench run, median of $ROUNDS rounds), with parts of the extension switched off on the enabled table in turn: full (as installed), no-log-indexes (the move log written without its indexes), no-log (no move log record), no-heads (artifact: no version-head trigger). What a variant gains over full is what that part costs the ratio."
+            echo
+            echo "$mda"
+            echo
+        fi
         echo "Run time per part: $(printf '%s; ' "${PARTS[@]}" | sed 's/; $//')."
     } >"$OUT"
     echo "   written to $OUT"
