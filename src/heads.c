@@ -523,6 +523,8 @@ typedef struct HeadsState
 	bool		trashed_heads;	/* a head went to trash */
 	HTAB	   *promoted;		/* key text -> PromotedEntry: versions that became head */
 	List	   *to_clear;		/* Datum[nkeys] (text) of trashed heads that hand over */
+	bool		connected;		/* SPI connected, as the table's owner (saved: the caller) */
+	LaminSavedUser saved;
 } HeadsState;
 
 typedef struct PromotedEntry
@@ -717,12 +719,6 @@ recompute_heads(LaminTable *t, HeadsState *st)
 		stems[i] = CStringGetTextDatum(keys[i]->stem);
 		branches[i] = Int32GetDatum(keys[i]->branch);
 	}
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = NAMEDATALEN * 4;
-	ctl.entrysize = sizeof(PromotedEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	st->promoted = hash_create("lamin_branch promoted", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-
 	/*
 	 * only the families whose head may be wrong are numbered (usually none): read from the
 	 * family index directly, or, for three families or more, with one plan made once
@@ -733,7 +729,19 @@ recompute_heads(LaminTable *t, HeadsState *st)
 		if (n == 0)
 			return 0;
 	}
-	else if (n > 2)
+
+	/* what follows reads and writes through SPI, as the table's owner */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lamin_become_owner(t, &st->saved);
+	st->connected = true;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = NAMEDATALEN * 4;
+	ctl.entrysize = sizeof(PromotedEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	st->promoted = hash_create("lamin_branch promoted", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	if (!OidIsValid(t->family_index) && n > 2)
 	{
 		args[0] = PointerGetDatum(construct_array(stems, n, TEXTOID, -1, false, TYPALIGN_INT));
 		args[1] = PointerGetDatum(construct_array(branches, n, INT4OID, 4, true, TYPALIGN_INT));
@@ -858,7 +866,6 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 	LaminTable *t;
 	HASHCTL		ctl;
 	HeadsState	st;
-	LaminSavedUser saved;
 	RowMove    *noted = NULL;
 	int			nnoted = 0;
 
@@ -880,9 +887,7 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 	if (hash_get_num_entries(st.families) == 0)
 		return PointerGetDatum(NULL);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	lamin_become_owner(t, &saved);
+	/* SPI and the owner's rights only where a family's head may be wrong (recompute_heads) */
 	if (recompute_heads(t, &st) > 0)
 	{
 		HASH_SEQ_STATUS status;
@@ -924,7 +929,10 @@ lamin_branch_heads_trigger(PG_FUNCTION_ARGS)
 			lamin_spi_check(rc, "clearing the head of a trashed version");
 		}
 	}
-	lamin_restore_user(&saved);
-	SPI_finish();
+	if (st.connected)
+	{
+		lamin_restore_user(&st.saved);
+		SPI_finish();
+	}
 	return PointerGetDatum(NULL);
 }

@@ -1077,7 +1077,8 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
+	/* the record is written directly (write_log); cascades read and move through SPI */
+	if (cascade && SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	saved_op = lamin_operation_begin();
 	PG_TRY();
@@ -1098,7 +1099,8 @@ lamin_move_log_trigger(PG_FUNCTION_ARGS)
 		lamin_operation_end(saved_op);
 	}
 	PG_END_TRY();
-	SPI_finish();
+	if (cascade)
+		SPI_finish();
 	/* written: the notes (which the records were made from) may go */
 	if (noted)
 		forget_noted(RelationGetRelid(td->tg_relation));
