@@ -523,8 +523,8 @@ typedef struct HeadsState
 	bool		trashed_heads;	/* a head went to trash */
 	HTAB	   *promoted;		/* key text -> PromotedEntry: versions that became head */
 	List	   *to_clear;		/* Datum[nkeys] (text) of trashed heads that hand over */
-	bool		connected;		/* SPI connected, as the table's owner (saved: the caller) */
-	LaminSavedUser saved;
+	bool		connected;		/* recompute_heads connected to SPI as the table's owner */
+	LaminSavedUser saved;		/* the user before that, restored by the trigger */
 } HeadsState;
 
 typedef struct PromotedEntry
