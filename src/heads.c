@@ -137,11 +137,12 @@ PG_FUNCTION_INFO_V1(lamin_lock_family_of);
 Datum
 lamin_lock_family_of(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid;
 	LaminTable *t;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_BOOL(true);
+	relid = PG_GETARG_OID(0);
 	t = lamin_table_get(relid);
 	if (!t->has_heads)
 		ereport(ERROR,
