@@ -33,19 +33,60 @@ sub wait_until_running
 	  or die "statement did not start";
 }
 
-# kill -9 the backend doing the work and the postmaster (a backend outlives its postmaster long
-# enough to commit), wait for every process to go, start again
+# The server's processes: the postmaster and every process it started (backends, checkpointer,
+# background writer, autovacuum, ...), read from /proc.
+sub server_processes
+{
+	my ($postmaster) = @_;
+	my @pids = ($postmaster);
+	opendir(my $dh, '/proc') or die "cannot read /proc: $!";
+	for my $p (grep { /^\d+$/ } readdir $dh)
+	{
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $stat = <$fh>;
+		close $fh;
+		# pid (comm) state ppid ...; comm may hold spaces and parentheses
+		push @pids, $p if defined $stat && $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $postmaster;
+	}
+	closedir $dh;
+	return @pids;
+}
+
+# Gone, or a zombie nobody has reaped yet (a zombie holds no shared memory). The postmaster must
+# be gone for good: a new one refuses to start while the PID in postmaster.pid answers kill(0).
+sub process_gone
+{
+	my ($pid, $postmaster) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return 1;
+	my $stat = <$fh>;
+	close $fh;
+	return !defined $stat || ($pid != $postmaster && $stat =~ /\)\s+Z\s/);
+}
+
+# kill -9 the whole server at once, as a power cut would: the postmaster and every process it
+# started, the backend doing the work among them. A process left alive (one that has not yet
+# noticed its postmaster is gone) would keep the shared memory attached and refuse the restart.
+# Wait for every one to go, then start again.
 sub crash_and_restart
 {
-	my ($pattern) = @_;
-	my $pid = $node->{_pid};
-	my $backend = $node->safe_psql('postgres',
-		qq{SELECT pid FROM pg_stat_activity WHERE query LIKE '$pattern' AND pid <> pg_backend_pid()});
-	kill 'KILL', $backend if $backend;
-	$node->kill9;
-	for (1 .. 300) { last unless kill(0, $pid); select(undef, undef, undef, 0.1); }
-	for (1 .. 30)
+	my $postmaster = $node->{_pid};
+	my @pids = server_processes($postmaster);
+	note 'killing ' . scalar(@pids) . ' server processes';
+	kill 'KILL', @pids;
+	$node->{_pid} = undef;
+	for (1 .. 1200)
 	{
+		last unless grep { !process_gone($_, $postmaster) } @pids;
+		select(undef, undef, undef, 0.1);
+	}
+	for my $pid (grep { !process_gone($_, $postmaster) } @pids)
+	{
+		open(my $fh, '<', "/proc/$pid/stat");
+		diag "still there after kill -9: " . (<$fh> // $pid);
+	}
+	for (1 .. 60)
+	{
+		$node->{_pid} = undef;    # a failed start may have read the old PID back
 		return if $node->start(fail_ok => 1);
 		sleep 1;
 	}
@@ -68,7 +109,7 @@ my $bg = $node->background_psql('postgres', on_error_stop => 0);
 $bg->query_until(qr/started/, "\\echo started\nDELETE FROM job;\n");
 wait_until_running('DELETE FROM job%');
 sleep 1;
-crash_and_restart('DELETE FROM job%');
+crash_and_restart();
 eval { $bg->quit };
 is($node->safe_psql('postgres', $branches), $before,
 	'after kill -9 during a bulk DELETE through the view, every row is on its branch of before');
@@ -79,7 +120,7 @@ $bg = $node->background_psql('postgres', on_error_stop => 0);
 $bg->query_until(qr/started/, "\\echo started\nSET client_min_messages = warning;\nCALL lamin.trash_batched('job', 'true', 50000);\n");
 $node->poll_query_until('postgres', q{SELECT count(*) >= 100000 FROM job_all WHERE branch_id = -1})
   or die "no batch committed";
-crash_and_restart('CALL lamin.trash_batched%');
+crash_and_restart();
 eval { $bg->quit };
 my $kept = $node->safe_psql('postgres', q{SELECT count(*) FROM job_all WHERE branch_id = -1});
 ok($kept >= 100000 && $kept % 50000 == 0, "finished batches persist after kill -9 ($kept rows, whole batches)");
