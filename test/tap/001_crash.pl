@@ -81,8 +81,9 @@ sub crash_and_restart
 	}
 	for my $pid (grep { !process_gone($_, $postmaster) } @pids)
 	{
-		open(my $fh, '<', "/proc/$pid/stat");
-		diag "still there after kill -9: " . (<$fh> // $pid);
+		my $fh;
+		my $stat = open($fh, '<', "/proc/$pid/stat") ? <$fh> : undef;
+		diag "still there after kill -9: " . ($stat // $pid);
 	}
 	for (1 .. 60)
 	{
