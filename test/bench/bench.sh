@@ -103,9 +103,10 @@
 #            has no "dropped" row). Indexes with branch_id among other columns (the
 #            version-family index) stay: the extension looks families up by them, and while one
 #            exists no UPDATE of branch_id can be HOT. Dropped indexes are made again afterwards.
-# Run time on 2 cores shared with other work: about 25 minutes by default, 6 of them the storage
-# cycles of the artifact table at 10^6 (BENCH_STORAGE_SIDES=hand runs them on the hand-rolled
-# copy in half the time, BENCH_CYCLES=5 halves them); --quick about 3.
+# Run time on 2 cores shared with other work: about 17 minutes by default (25 with
+# BENCH_ANATOMY=1), 2.5 of them the storage cycles of the artifact table at 10^6
+# (BENCH_STORAGE_SIDES=hand runs them on the hand-rolled copy, BENCH_CYCLES=5 halves them);
+# --quick about 3.
 #
 #   --pg N      PostgreSQL major version: 15 (this system's, the default), 17 or 18 (run inside
 #               the Debian root scripts/pgroots.sh makes for it; the tree is copied to
