@@ -477,9 +477,9 @@ vacuum() { q -c "VACUUM $BASE, $HAND, lamin.move_record" -c "CHECKPOINT"; }
 # ---------------------------------------------------------------------------------------------
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-# the figure of a side's bulk runs: the fastest (BULK_STAT=min) or the median (paired, median)
-bulk_stat() { if [ "$BULK_STAT" = min ]; then printf '%s\n' "$@" | sort -g | head -1; else median "$@"; fi; }
 fastest() { printf '%s\n' "$@" | sort -g | head -1; }
+# the figure of a side's bulk runs: the fastest (BULK_STAT=min) or the median (paired, median)
+bulk_stat() { if [ "$BULK_STAT" = min ]; then fastest "$@"; else median "$@"; fi; }
 
 # rotate R SIDE...: the sides in the order of round R (each side first in turn)
 rotate() {
@@ -679,11 +679,12 @@ bench_anatomy() {
     # shellcheck disable=SC2086
     full=$(median ${got[full]})
     for v in $variants; do
-        local m
+        local m d
         # shellcheck disable=SC2086
-        m=$(median ${got[$v]})
-        ANATOMIES+=("$W|$n|$v|$(awk -v m="$m" 'BEGIN {printf "%.3f", m}')|$(awk -v m="$m" -v f="$full" 'BEGIN {printf "%+.3f", m - f}')")
-        printf '   => %s/anatomy N=%s: %s fn pair x hand %.3f (%+.3f against full)\n' "$W" "$n" "$v" "$m" "$(awk -v m="$m" -v f="$full" 'BEGIN {print m - f}')"
+        m=$(awk -v m="$(median ${got[$v]})" 'BEGIN {printf "%.3f", m}')
+        d=$(awk -v m="$(median ${got[$v]})" -v f="$full" 'BEGIN {printf "%+.3f", m - f}')
+        ANATOMIES+=("$W|$n|$v|$m|$d")
+        printf '   => %s/anatomy N=%s: %s fn pair x hand %s (%s against full)\n' "$W" "$n" "$v" "$m" "$d"
     done
 }
 
@@ -721,6 +722,16 @@ SQL
 # HOT lines: "workload|case|N|side|updated per row moved|HOT share"
 HOTS=()
 
+# bulk_line CASE N STAT LAMIN_TIMES HAND_TIMES: the log line of each side's STAT (fastest or
+# median) of its runs and their ratio
+bulk_line() {
+    local a b
+    # shellcheck disable=SC2086
+    a=$($3 $4); b=$($3 $5)
+    printf '   %s/%s N=%s %s: lamin %s, hand %s ms; x hand %s\n' "$W" "$1" "$2" "$3" "$a" "$b" \
+        "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", a / b}')"
+}
+
 # bench_bulk N CASE GOAL ROWS EXPECT: the case's sides (bulk_SIDE variables: the statement and
 # the table it changes) in rotating order; EXPECT is what the check query must return
 bench_bulk() {
@@ -749,20 +760,14 @@ bench_bulk() {
     local fig_same="-"
     # shellcheck disable=SC2086
     [ -z "${t[same]:-}" ] || fig_same=$(bulk_stat ${t[same]})
-    # shellcheck disable=SC2086
-    printf '   %s/%s N=%s fastest: lamin %s, hand %s ms; x hand %s\n' "$W" "$name" "$n" \
-        "$(fastest ${t[lamin]})" "$(fastest ${t[hand]})" \
-        "$(awk -v a="$(fastest ${t[lamin]})" -v b="$(fastest ${t[hand]})" 'BEGIN {printf "%.3f", a / b}')"
+    bulk_line "$name" "$n" fastest "${t[lamin]}" "${t[hand]}"
     # t[SIDE] holds the side's times in round order: paired, the rounds' ratios decide
     if [ "$BULK_STAT" = paired ]; then
         # shellcheck disable=SC2086
         record "$name" "$n" "ms ($rows rows)" time "<=" "$goal" "$(median ${t[lamin]})" "$(median ${t[hand]})" \
             "$fig_same" "${t[lamin]}" "${t[hand]}" "${t[same]:-}"
     else
-        # shellcheck disable=SC2086
-        printf '   %s/%s N=%s medians: lamin %s, hand %s ms; x hand %s\n' "$W" "$name" "$n" \
-            "$(median ${t[lamin]})" "$(median ${t[hand]})" \
-            "$(awk -v a="$(median ${t[lamin]})" -v b="$(median ${t[hand]})" 'BEGIN {printf "%.3f", a / b}')"
+        bulk_line "$name" "$n" median "${t[lamin]}" "${t[hand]}"
         # shellcheck disable=SC2086
         record "$name" "$n" "ms ($rows rows)" time "<=" "$goal" "$(bulk_stat ${t[lamin]})" "$(bulk_stat ${t[hand]})" "$fig_same"
     fi
@@ -1071,10 +1076,9 @@ if [ -n "$OUT" ]; then
         else
             echo "read and pairs: median of $ROUNDS pgbench runs of ${SECONDS_RUN}s, each mixing the sides at random per transaction (a side's figure: clients / its mean latency); their ratios the median of the rounds' ratios (the sides of a round meet the same machine);"
         fi
-        case $BULK_STAT in
-            paired) echo "insert, trash, restore: median elapsed time of $BULK_ROUNDS runs per side, sides in rotating order, each one statement rolled back after VACUUM and CHECKPOINT ($BULK_ROWS rows, at most N/2 for trash and restore); their ratios the median of the rounds' ratios (the sides of a round run one after the other)." ;;
-            *) echo "insert, trash, restore: $( [ "$BULK_STAT" = min ] && echo "fastest" || echo "median") elapsed time of $BULK_ROUNDS runs per side, sides in rotating order, each one statement rolled back after VACUUM and CHECKPOINT ($BULK_ROWS rows, at most N/2 for trash and restore); their ratios the ratio of those figures." ;;
-        esac
+        bulk_ratio="the ratio of those figures"
+        [ "$BULK_STAT" = paired ] && bulk_ratio="the median of the rounds' ratios (the sides of a round run one after the other)"
+        echo "insert, trash, restore: $( [ "$BULK_STAT" = min ] && echo "fastest" || echo "median") elapsed time of $BULK_ROUNDS runs per side, sides in rotating order, each one statement rolled back after VACUUM and CHECKPOINT ($BULK_ROWS rows, at most N/2 for trash and restore); their ratios $bulk_ratio."
         echo "read-generic runs read on one generic plan per statement (execution only); read-no-hook is read with lamin_branch.flatten_views = off (no goal)."
         echo
         echo "## Cost against hand-written SQL"

@@ -33,6 +33,16 @@ sub wait_until_running
 	  or die "statement did not start";
 }
 
+# /proc/PID/stat of a process: "pid (comm) state ppid ...", undef once it is gone
+sub proc_stat
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return undef;
+	my $stat = <$fh>;
+	close $fh;
+	return $stat;
+}
+
 # The server's processes: the postmaster and every process it started (backends, checkpointer,
 # background writer, autovacuum, ...), read from /proc.
 sub server_processes
@@ -42,11 +52,9 @@ sub server_processes
 	opendir(my $dh, '/proc') or die "cannot read /proc: $!";
 	for my $p (grep { /^\d+$/ } readdir $dh)
 	{
-		open(my $fh, '<', "/proc/$p/stat") or next;
-		my $stat = <$fh>;
-		close $fh;
-		# pid (comm) state ppid ...; comm may hold spaces and parentheses
-		push @pids, $p if defined $stat && $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $postmaster;
+		my $stat = proc_stat($p);
+		# comm may hold spaces and parentheses: the state and ppid follow its last ")"
+		push @pids, $p if defined $stat && $stat =~ /.*\)\s+\S+\s+(\d+)/s && $1 == $postmaster;
 	}
 	closedir $dh;
 	return @pids;
@@ -57,10 +65,8 @@ sub server_processes
 sub process_gone
 {
 	my ($pid, $postmaster) = @_;
-	open(my $fh, '<', "/proc/$pid/stat") or return 1;
-	my $stat = <$fh>;
-	close $fh;
-	return !defined $stat || ($pid != $postmaster && $stat =~ /\)\s+Z\s/);
+	my $stat = proc_stat($pid);
+	return !defined $stat || ($pid != $postmaster && $stat =~ /.*\)\s+Z\s/s);
 }
 
 # kill -9 the whole server at once, as a power cut would: the postmaster and every process it
@@ -81,9 +87,7 @@ sub crash_and_restart
 	}
 	for my $pid (grep { !process_gone($_, $postmaster) } @pids)
 	{
-		my $fh;
-		my $stat = open($fh, '<', "/proc/$pid/stat") ? <$fh> : undef;
-		diag "still there after kill -9: " . ($stat // $pid);
+		diag "still there after kill -9: " . (proc_stat($pid) // $pid);
 	}
 	for (1 .. 60)
 	{
