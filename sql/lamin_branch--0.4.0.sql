@@ -1558,6 +1558,40 @@ ALTER TABLE lamin.move_record SET (autovacuum_vacuum_insert_threshold = 100,
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_record', '');
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_record_id_seq', '');
 
+-- Records written where lamin_branch.log_inbox is on: the same columns, no index, so that a
+-- moving statement writes a heap row only. lamin.merge_log() moves them into lamin.move_record
+-- (scheduled, or by a worker); until then every query of lamin.move_record reads them too (this
+-- table inherits from it), the look-ups by key, table and operation by a scan of what is here.
+CREATE TABLE lamin.move_inbox () INHERITS (lamin.move_record);
+COMMENT ON TABLE lamin.move_inbox IS
+    'records not yet merged into lamin.move_record by lamin.merge_log(); read with it through inheritance';
+ALTER TABLE lamin.move_inbox SET (autovacuum_vacuum_threshold = 1000,
+                                  autovacuum_vacuum_scale_factor = 0,
+                                  autovacuum_vacuum_insert_threshold = 1000,
+                                  autovacuum_vacuum_insert_scale_factor = 0);
+SELECT pg_catalog.pg_extension_config_dump('lamin.move_inbox', '');
+
+-- Move the inbox's records into the indexed log; returns how many. Records keep their ids, and a
+-- query sees each record once, before or after (one statement).
+CREATE FUNCTION lamin.merge_log()
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH moved AS (
+        DELETE FROM lamin.move_inbox
+        RETURNING id, relation, keys, uids, key_count, from_branch, to_branch, role, at, txid, operation, row_data
+    ), merged AS (
+        INSERT INTO lamin.move_record (id, relation, keys, uids, key_count, from_branch, to_branch, role, at, txid, operation, row_data)
+        SELECT id, relation, keys, uids, key_count, from_branch, to_branch, role, at, txid, operation, row_data FROM moved
+        RETURNING 1
+    )
+    SELECT pg_catalog.count(*) FROM merged
+$$;
+COMMENT ON FUNCTION lamin.merge_log() IS
+    'move the records of lamin.move_inbox into lamin.move_record; returns how many';
+REVOKE ALL ON FUNCTION lamin.merge_log() FROM PUBLIC;
+
 -- A row per moved row: who moved it, when, from which branch to which, in which operation.
 -- Readable only by the roles granted it.
 CREATE VIEW lamin.move_log AS

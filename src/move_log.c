@@ -99,7 +99,9 @@ typedef struct LogRelations
 {
 	Oid			record;			/* lamin.move_record */
 	Oid			record_seq;		/* lamin.move_record_id_seq */
+	Oid			inbox;			/* lamin.move_inbox, or InvalidOid before 0.4.0 */
 	AttrNumber	att[12];		/* LOG_ATT_* of lamin.move_record */
+	AttrNumber	inbox_att[12];	/* and of lamin.move_inbox */
 } LogRelations;
 
 enum
@@ -114,6 +116,9 @@ static const char *const log_att_names[] = {
 };
 
 static LogRelations log_rels;
+
+/* lamin_branch.log_inbox: records go to lamin.move_inbox, for lamin.merge_log() to merge */
+static bool log_inbox = false;
 
 /*
  * The predicates of lamin.move_record's partial indexes, ready to run, by index. Postgres
@@ -138,7 +143,8 @@ static bool log_preds_stale = false;
 void
 lamin_log_relations_invalidate(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == log_rels.record || relid == log_rels.record_seq)
+	if (!OidIsValid(relid) || relid == log_rels.record || relid == log_rels.record_seq ||
+		relid == log_rels.inbox)
 	{
 		memset(&log_rels, 0, sizeof(log_rels));
 		log_preds_stale = true;
@@ -220,6 +226,25 @@ log_predicates(ResultRelInfo *rri)
 	}
 }
 
+/* The numbers of the log's columns in relation lamin.NAME */
+static void
+log_attnums(Oid relid, const char *name, AttrNumber *att)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+
+	for (int i = 0; i < lengthof(log_att_names); i++)
+	{
+		att[i] = attnameAttNum(rel, log_att_names[i], false);
+		if (att[i] == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"lamin.%s\" does not exist",
+							log_att_names[i], name),
+					 errhint("ALTER EXTENSION lamin_branch UPDATE brings it.")));
+	}
+	table_close(rel, AccessShareLock);
+}
+
 /* lamin.move_record, its id sequence and its columns' numbers, looked up where not known */
 static LogRelations *
 log_relations(void)
@@ -227,24 +252,14 @@ log_relations(void)
 	if (!OidIsValid(log_rels.record))
 	{
 		LogRelations r;
-		Relation	rel;
-		int			i;
 
 		memset(&r, 0, sizeof(r));
 		r.record = lamin_relid("move_record");
 		r.record_seq = lamin_relid("move_record_id_seq");
-		rel = table_open(r.record, AccessShareLock);
-		for (i = 0; i < lengthof(log_att_names); i++)
-		{
-			r.att[i] = attnameAttNum(rel, log_att_names[i], false);
-			if (r.att[i] == InvalidAttrNumber)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("column \"%s\" of relation \"lamin.move_record\" does not exist",
-								log_att_names[i]),
-						 errhint("ALTER EXTENSION lamin_branch UPDATE brings it.")));
-		}
-		table_close(rel, AccessShareLock);
+		r.inbox = get_relname_relid("move_inbox", get_namespace_oid("lamin", false));
+		log_attnums(r.record, "move_record", r.att);
+		if (OidIsValid(r.inbox))
+			log_attnums(r.inbox, "move_inbox", r.inbox_att);
 		log_rels = r;
 	}
 	return &log_rels;
@@ -382,6 +397,11 @@ lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple new
 void
 lamin_move_log_init(void)
 {
+	DefineCustomBoolVariable("lamin_branch.log_inbox",
+							 "Write the move log's records to lamin.move_inbox, for lamin.merge_log() to merge.",
+							 "A moving statement then writes the record's heap row only; its index entries "
+							 "are written when lamin.merge_log() moves it into lamin.move_record.",
+							 &log_inbox, false, PGC_USERSET, 0, NULL, NULL, NULL);
 	RegisterXactCallback(operation_xact_callback, NULL);
 	lamin_notes_register(&pending);
 }
@@ -599,25 +619,27 @@ static void
 write_log(LaminTable *t, Moved *m, int64 operation, int64 first_id)
 {
 	LogRelations *lr = log_relations();
-	Relation	rel = table_open(lr->record, RowExclusiveLock);
+	bool		to_inbox = log_inbox && OidIsValid(lr->inbox);
+	const AttrNumber *att = to_inbox ? lr->inbox_att : lr->att;
+	Relation	rel = table_open(to_inbox ? lr->inbox : lr->record, RowExclusiveLock);
 	Oid			seq = lr->record_seq;
 	TupleDesc	desc = RelationGetDescr(rel);
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
 	CommandId	cid = GetCurrentCommandId(true);
-	AttrNumber	a_id = lr->att[LOG_ATT_ID],
-				a_relation = lr->att[LOG_ATT_RELATION],
-				a_keys = lr->att[LOG_ATT_KEYS],
-				a_uids = lr->att[LOG_ATT_UIDS],
-				a_count = lr->att[LOG_ATT_COUNT],
-				a_from = lr->att[LOG_ATT_FROM],
-				a_to = lr->att[LOG_ATT_TO],
-				a_role = lr->att[LOG_ATT_ROLE],
-				a_at = lr->att[LOG_ATT_AT],
-				a_txid = lr->att[LOG_ATT_TXID],
-				a_operation = lr->att[LOG_ATT_OPERATION],
-				a_rows = lr->att[LOG_ATT_ROWS];
+	AttrNumber	a_id = att[LOG_ATT_ID],
+				a_relation = att[LOG_ATT_RELATION],
+				a_keys = att[LOG_ATT_KEYS],
+				a_uids = att[LOG_ATT_UIDS],
+				a_count = att[LOG_ATT_COUNT],
+				a_from = att[LOG_ATT_FROM],
+				a_to = att[LOG_ATT_TO],
+				a_role = att[LOG_ATT_ROLE],
+				a_at = att[LOG_ATT_AT],
+				a_txid = att[LOG_ATT_TXID],
+				a_operation = att[LOG_ATT_OPERATION],
+				a_rows = att[LOG_ATT_ROWS];
 	Datum		at = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 	Datum		txid = Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId()));
 	bool	   *done = palloc0(sizeof(bool) * m->n);
