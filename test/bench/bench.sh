@@ -132,6 +132,9 @@
 #   BENCH_METHOD         mixed (the default) or separate, see above
 #   BENCH_ANATOMY        1: after each pairs case, where a pair's time goes (below); only: that
 #                        and the pairs alone (about 3 minutes per workload and size)
+#   BENCH_LOG_INBOX      1: the bench database writes the move log's records to lamin.move_inbox
+#                        (lamin_branch.log_inbox = on), and another session runs lamin.merge_log()
+#                        every BENCH_MERGE_SECONDS (1) for the whole run, as a pg_cron job would
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -207,6 +210,9 @@ CLIENTS=${BENCH_CLIENTS:-1}
 PROTOCOL=${BENCH_PROTOCOL:-prepared}
 METHOD=${BENCH_METHOD:-mixed}
 ANATOMY=${BENCH_ANATOMY:-0}
+LOG_INBOX=${BENCH_LOG_INBOX:-0}
+MERGE_SECONDS=${BENCH_MERGE_SECONDS:-1}
+case $LOG_INBOX in 0|1) ;; *) echo "BENCH_LOG_INBOX: 0 or 1" >&2; exit 2 ;; esac
 case $ANATOMY in 0|1|only) ;; *) echo "BENCH_ANATOMY: 0, 1 or only" >&2; exit 2 ;; esac
 for w in $WORKLOADS; do
     case $w in artifact|task) ;; *) echo "unknown workload: $w (artifact, task)" >&2; exit 2 ;; esac
@@ -222,7 +228,9 @@ bash "$REPO/scripts/setup.sh"
 
 WORK=$(make_workdir bench)
 PORT=$((55000 + $$ % 1000))
+MERGER=""
 cleanup() {
+    [ -z "$MERGER" ] || kill "$MERGER" 2>/dev/null || true
     stop_server "$WORK"
     rm -rf "$WORK"
 }
@@ -258,6 +266,15 @@ DB=postgres q -c "CREATE DATABASE bench"
 q -c "ALTER DATABASE bench SET client_min_messages = warning" \
   -c "CREATE EXTENSION lamin_branch" \
   -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" >/dev/null
+LOG_NOTE="the move log written as installed"
+if [ "$LOG_INBOX" = 1 ]; then
+    # the records go to the inbox; merging them is another session's work, as it would be a
+    # scheduled job's on a server in use
+    q -c "ALTER DATABASE bench SET lamin_branch.log_inbox = on"
+    ( while sleep "$MERGE_SECONDS"; do q -c "SELECT lamin.merge_log()" >/dev/null 2>&1 || true; done ) &
+    MERGER=$!
+    LOG_NOTE="move log records to lamin.move_inbox (lamin_branch.log_inbox = on), merged by lamin.merge_log() every ${MERGE_SECONDS}s in another session"
+fi
 # what was measured: the extension as built from this tree (commit, and whether it had changes)
 BUILD="lamin_branch $(q -c "SELECT extversion FROM pg_extension WHERE extname = 'lamin_branch'")"
 if [ -n "${BENCH_COMMIT:-}" ]; then
@@ -267,7 +284,7 @@ elif commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); then
     BUILD="$BUILD (commit $commit)"
 fi
 SERVER=$(q -c 'SHOW server_version')
-echo "   PostgreSQL $SERVER, $BUILD, shared_buffers $sb, pgbench -M $PROTOCOL, $ROUNDS rounds of ${SECONDS_RUN}s, bulk $BULK_ROUNDS rounds"
+echo "   PostgreSQL $SERVER, $BUILD, shared_buffers $sb, pgbench -M $PROTOCOL, $ROUNDS rounds of ${SECONDS_RUN}s, bulk $BULK_ROUNDS rounds; $LOG_NOTE"
 
 # ---------------------------------------------------------------------------------------------
 # Tables
@@ -470,7 +487,7 @@ SQL
 # keys between runs, and the rolled-back runs' entries would fill it until a measured statement
 # merges it (what autovacuum does in the background on a server in use; see README, Known
 # limitations, for the statement that finds the list over gin_pending_list_limit).
-vacuum() { q -c "VACUUM $BASE, $HAND, lamin.move_record" -c "CHECKPOINT"; }
+vacuum() { q -c "VACUUM $BASE, $HAND, lamin.move_record, lamin.move_inbox" -c "CHECKPOINT"; }
 
 # ---------------------------------------------------------------------------------------------
 # Measuring
@@ -1068,7 +1085,7 @@ if [ -n "$OUT" ]; then
     {
         echo "# lamin_branch benchmark"
         echo
-        echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $BUILD, $(nproc) cores, PostgreSQL $SERVER, shared_buffers $sb, synchronous_commit off, autovacuum off (VACUUM of the tables and the move log, and CHECKPOINT, before each pairs round and bulk run), pgbench -M $PROTOCOL, $CLIENTS client(s) for read, 1 for pairs; ${TOTAL}s in all."
+        echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $BUILD, $(nproc) cores, PostgreSQL $SERVER, shared_buffers $sb, synchronous_commit off, autovacuum off (VACUUM of the tables and the move log, and CHECKPOINT, before each pairs round and bulk run), pgbench -M $PROTOCOL, $CLIENTS client(s) for read, 1 for pairs; $LOG_NOTE; ${TOTAL}s in all."
         echo
         echo "Sides: **lamin_branch** is what a user of the extension writes (views, lamin.* functions); **hand-rolled** is the same table (columns, defaults, CHECK constraints, every index, its own foreign keys) with plain integer branch columns without a foreign key and no trigger, view or policy, moved and filtered with branch_id by hand; **same table** is that hand-written SQL on the enabled table itself, paying the extension's triggers, foreign keys and row-level security. Ratios are lamin_branch's cost over the other side's (time for insert, trash, restore and read; pairs/s for the pairs, where higher is better)."
         if [ "$METHOD" = separate ]; then
