@@ -1559,9 +1559,9 @@ SELECT pg_catalog.pg_extension_config_dump('lamin.move_record', '');
 SELECT pg_catalog.pg_extension_config_dump('lamin.move_record_id_seq', '');
 
 -- Records written where lamin_branch.log_inbox is on: the same columns, no index, so that a
--- moving statement writes a heap row only. lamin.merge_log() moves them into lamin.move_record
--- (scheduled, or by a worker); until then every query of lamin.move_record reads them too (this
--- table inherits from it), the look-ups by key, table and operation by a scan of what is here.
+-- moving statement writes a heap row only. lamin.merge_log(), run by a scheduled job or another
+-- session, moves them into lamin.move_record; until then every query of lamin.move_record reads
+-- them too (this table inherits from it), by a scan of what is here.
 CREATE TABLE lamin.move_inbox () INHERITS (lamin.move_record);
 COMMENT ON TABLE lamin.move_inbox IS
     'records not yet merged into lamin.move_record by lamin.merge_log(); read with it through inheritance';
