@@ -77,13 +77,14 @@ static int64 current_operation = 0;
 /* Set while a restore asked not to bring back the rows its parent's operation took along. */
 bool		lamin_cascade_off = false;
 
+/* lamin.NAME; InvalidOid if it does not exist and missing_ok */
 static Oid
-lamin_relid(const char *name)
+lamin_relid(const char *name, bool missing_ok)
 {
 	Oid			nsp = get_namespace_oid("lamin", false);
 	Oid			relid = get_relname_relid(name, nsp);
 
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) && !missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"lamin.%s\" does not exist", name),
@@ -255,9 +256,9 @@ log_relations(void)
 		LogRelations r;
 
 		memset(&r, 0, sizeof(r));
-		r.record = lamin_relid("move_record");
-		r.record_seq = lamin_relid("move_record_id_seq");
-		r.inbox = get_relname_relid("move_inbox", get_namespace_oid("lamin", false));
+		r.record = lamin_relid("move_record", false);
+		r.record_seq = lamin_relid("move_record_id_seq", false);
+		r.inbox = lamin_relid("move_inbox", true);
 		log_attnums(r.record, "move_record", r.att);
 		if (OidIsValid(r.inbox))
 			log_attnums(r.inbox, "move_inbox", r.inbox_att);

@@ -271,7 +271,7 @@ if [ "$LOG_INBOX" = 1 ]; then
     # the records go to the inbox; merging them is another session's work, as it would be a
     # scheduled job's on a server in use
     q -c "ALTER DATABASE bench SET lamin_branch.log_inbox = on"
-    ( while sleep "$MERGE_SECONDS"; do q -c "SELECT lamin.merge_log()" >/dev/null 2>&1 || true; done ) &
+    ( while sleep "$MERGE_SECONDS"; do q -c "SELECT lamin.merge_log()" >/dev/null || true; done ) &
     MERGER=$!
     LOG_NOTE="move log records to lamin.move_inbox (lamin_branch.log_inbox = on), merged by lamin.merge_log() every ${MERGE_SECONDS}s in another session"
 fi
