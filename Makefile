@@ -2,7 +2,7 @@
 EXTENSION   = lamin_branch
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" lamin_branch.control)
 MODULE_big  = lamin_branch
-OBJS        = src/lamin_branch.o src/cache.o src/rights.o src/heads.o src/row_trigger.o src/move.o src/view_trigger.o src/planner.o src/utility.o src/move_log.o src/branches.o src/held_keys.o
+OBJS        = src/lamin_branch.o src/cache.o src/rights.o src/heads.o src/row_trigger.o src/move.o src/view_trigger.o src/planner.o src/utility.o src/move_log.o src/branches.o src/held_keys.o src/merger.o
 DATA        = $(wildcard sql/lamin_branch--*.sql)
 DOCS        = README.md
 

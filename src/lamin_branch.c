@@ -42,11 +42,12 @@ _PG_init(void)
 {
 	lamin_planner_init();		/* defines lamin_branch.flatten_views */
 	lamin_branches_init();		/* defines lamin_branch.current_branch */
+	lamin_table_cache_init();
+	lamin_move_log_init();		/* defines lamin_branch.log_inbox */
+	lamin_merger_init();		/* defines lamin_branch.merge_naptime; the merger, when preloaded */
+	lamin_heads_init();
 	/* no other setting under lamin_branch.* can exist (reserved after ours are defined) */
 	MarkGUCPrefixReserved("lamin_branch");
-	lamin_table_cache_init();
-	lamin_move_log_init();
-	lamin_heads_init();
 	CacheRegisterRelcacheCallback(relcache_invalidate, (Datum) 0);
 	/* DDL on a main view goes to its table: only where every session has the module */
 	if (process_shared_preload_libraries_in_progress)

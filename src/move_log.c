@@ -119,8 +119,31 @@ static const char *const log_att_names[] = {
 
 static LogRelations log_rels;
 
-/* lamin_branch.log_inbox: records go to lamin.move_inbox, for lamin.merge_log() to merge */
-static bool log_inbox = false;
+/*
+ * lamin_branch.log_inbox: records go to lamin.move_inbox, for lamin.merge_log() to merge: always
+ * (on), never (off), or where the module's merger serves this database (auto, merger.c).
+ */
+typedef enum LogInbox
+{
+	LOG_INBOX_OFF,
+	LOG_INBOX_ON,
+	LOG_INBOX_AUTO
+} LogInbox;
+
+static const struct config_enum_entry log_inbox_options[] = {
+	{"auto", LOG_INBOX_AUTO, false},
+	{"on", LOG_INBOX_ON, false},
+	{"off", LOG_INBOX_OFF, false},
+	{"true", LOG_INBOX_ON, true},
+	{"false", LOG_INBOX_OFF, true},
+	{"yes", LOG_INBOX_ON, true},
+	{"no", LOG_INBOX_OFF, true},
+	{"1", LOG_INBOX_ON, true},
+	{"0", LOG_INBOX_OFF, true},
+	{NULL, 0, false}
+};
+
+static int	log_inbox = LOG_INBOX_AUTO;
 
 /*
  * The predicates of lamin.move_record's partial indexes, ready to run, by index. Postgres
@@ -399,11 +422,13 @@ lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple new
 void
 lamin_move_log_init(void)
 {
-	DefineCustomBoolVariable("lamin_branch.log_inbox",
+	DefineCustomEnumVariable("lamin_branch.log_inbox",
 							 "Write the move log's records to lamin.move_inbox, for lamin.merge_log() to merge.",
 							 "A moving statement then writes the record's heap row only; its index entries "
-							 "are written when lamin.merge_log() moves it into lamin.move_record.",
-							 &log_inbox, false, PGC_USERSET, 0, NULL, NULL, NULL);
+							 "are written when lamin.merge_log() moves it into lamin.move_record. auto: where "
+							 "the module's merger serves this database (lamin_branch.merge_naptime).",
+							 &log_inbox, LOG_INBOX_AUTO, log_inbox_options, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	RegisterXactCallback(operation_xact_callback, NULL);
 	lamin_notes_register(&pending);
 }
@@ -621,7 +646,8 @@ static void
 write_log(LaminTable *t, Moved *m, int64 operation, int64 first_id)
 {
 	LogRelations *lr = log_relations();
-	bool		to_inbox = log_inbox && OidIsValid(lr->inbox);
+	bool		to_inbox = OidIsValid(lr->inbox) &&
+		(log_inbox == LOG_INBOX_ON || (log_inbox == LOG_INBOX_AUTO && lamin_merger_serves()));
 	const AttrNumber *att = to_inbox ? lr->inbox_att : lr->att;
 	Relation	rel = table_open(to_inbox ? lr->inbox : lr->record, RowExclusiveLock);
 	Oid			seq = lr->record_seq;
@@ -651,6 +677,8 @@ write_log(LaminTable *t, Moved *m, int64 operation, int64 first_id)
 	Datum	   *rows = palloc(sizeof(Datum) * m->n);
 	int			first;
 
+	if (to_inbox)
+		lamin_merger_wrote();
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
 	log_predicates(rri);

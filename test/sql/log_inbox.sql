@@ -15,10 +15,16 @@ CREATE VIEW lx.where_records AS
     SELECT (SELECT count(*) FROM ONLY lamin.move_record) AS merged,
            (SELECT count(*) FROM lamin.move_inbox) AS inbox;
 
--- off (the default): records go straight into the indexed log
+-- auto (the default) writes the inbox only where the module's merger serves the database; the
+-- test server runs without it (lamin_branch.merge_naptime = 0, test/preload.conf; the merger has
+-- a test of its own, test/tap/004_merger.pl), so records go straight into the indexed log
 SHOW lamin_branch.log_inbox;
+SHOW lamin_branch.merge_naptime;
 SELECT action FROM lamin.delete('lx.sample', 6);
 SELECT * FROM lx.where_records;
+-- not a value
+SET lamin_branch.log_inbox = sometimes;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 -- on: the moving statement writes the inbox only
 SET lamin_branch.log_inbox = on;
@@ -73,10 +79,15 @@ SELECT lamin.merge_log();
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
--- off again: straight into the log
+-- the default again: straight into the log here
 RESET lamin_branch.log_inbox;
 SELECT action FROM lamin.restore('lx.sample', 5);
 SELECT * FROM lx.where_records;
+-- off: straight into the log, merger or not
+SET lamin_branch.log_inbox = off;
+SELECT action FROM lamin.delete('lx.sample', 5);
+SELECT * FROM lx.where_records;
+RESET lamin_branch.log_inbox;
 
 DROP VIEW lx.where_records;
 SELECT lamin.disable('lx.sample');
