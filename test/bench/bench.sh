@@ -132,9 +132,10 @@
 #   BENCH_METHOD         mixed (the default) or separate, see above
 #   BENCH_ANATOMY        1: after each pairs case, where a pair's time goes (below); only: that
 #                        and the pairs alone (about 3 minutes per workload and size)
-#   BENCH_LOG_INBOX      1: the bench database writes the move log's records to lamin.move_inbox
-#                        (lamin_branch.log_inbox = on), and another session runs lamin.merge_log()
-#                        every BENCH_MERGE_SECONDS (1) for the whole run, as a pg_cron job would
+#   BENCH_LOG_INBOX      auto (the default, as installed: the move log's records go to
+#                        lamin.move_inbox and the module's merger merges them every second) or
+#                        off (lamin_branch.log_inbox = off for the bench database: each moving
+#                        statement writes the indexed log itself)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -210,9 +211,8 @@ CLIENTS=${BENCH_CLIENTS:-1}
 PROTOCOL=${BENCH_PROTOCOL:-prepared}
 METHOD=${BENCH_METHOD:-mixed}
 ANATOMY=${BENCH_ANATOMY:-0}
-LOG_INBOX=${BENCH_LOG_INBOX:-0}
-MERGE_SECONDS=${BENCH_MERGE_SECONDS:-1}
-case $LOG_INBOX in 0|1) ;; *) echo "BENCH_LOG_INBOX: 0 or 1" >&2; exit 2 ;; esac
+LOG_INBOX=${BENCH_LOG_INBOX:-auto}
+case $LOG_INBOX in auto|off) ;; *) echo "BENCH_LOG_INBOX: auto or off" >&2; exit 2 ;; esac
 case $ANATOMY in 0|1|only) ;; *) echo "BENCH_ANATOMY: 0, 1 or only" >&2; exit 2 ;; esac
 for w in $WORKLOADS; do
     case $w in artifact|task) ;; *) echo "unknown workload: $w (artifact, task)" >&2; exit 2 ;; esac
@@ -228,9 +228,7 @@ bash "$REPO/scripts/setup.sh"
 
 WORK=$(make_workdir bench)
 PORT=$((55000 + $$ % 1000))
-MERGER=""
 cleanup() {
-    [ -z "$MERGER" ] || kill "$MERGER" 2>/dev/null || true
     stop_server "$WORK"
     rm -rf "$WORK"
 }
@@ -266,14 +264,17 @@ DB=postgres q -c "CREATE DATABASE bench"
 q -c "ALTER DATABASE bench SET client_min_messages = warning" \
   -c "CREATE EXTENSION lamin_branch" \
   -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" >/dev/null
-LOG_NOTE="the move log written as installed"
-if [ "$LOG_INBOX" = 1 ]; then
-    # the records go to the inbox; merging them is another session's work, as it would be a
-    # scheduled job's on a server in use
-    q -c "ALTER DATABASE bench SET lamin_branch.log_inbox = on"
-    ( while sleep "$MERGE_SECONDS"; do q -c "SELECT lamin.merge_log()" >/dev/null || true; done ) &
-    MERGER=$!
-    LOG_NOTE="move log records to lamin.move_inbox (lamin_branch.log_inbox = on), merged by lamin.merge_log() every ${MERGE_SECONDS}s in another session"
+# what the bench database's sessions get (the anatomy's variants change it and put it back)
+INBOX_SETTING="RESET lamin_branch.log_inbox"
+if [ "$LOG_INBOX" = off ]; then
+    INBOX_SETTING="SET lamin_branch.log_inbox = off"
+    q -c "ALTER DATABASE bench $INBOX_SETTING"
+    LOG_NOTE="the move log written by each moving statement (lamin_branch.log_inbox = off)"
+elif [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'lamin_branch merge launcher'")" = 1 ]; then
+    LOG_NOTE="the move log as installed: records to lamin.move_inbox, merged by the module's merger every $(q -c 'SHOW lamin_branch.merge_naptime')"
+else
+    echo "the module's merger is not running" >&2
+    exit 1
 fi
 # what was measured: the extension as built from this tree (commit, and whether it had changes)
 BUILD="lamin_branch $(q -c "SELECT extversion FROM pg_extension WHERE extname = 'lamin_branch'")"
@@ -661,13 +662,15 @@ bench_pairs() {
 # Where a pair's time goes (BENCH_ANATOMY): the function pair against the hand-rolled pair, the
 # two mixed in each pgbench run as in the pairs case, with parts of the extension switched off
 # on the enabled table, one variant after the other in each round (in rotating order): "full"
-# as installed; "no-log-indexes" the move log written without its indexes; "no-log" without its
-# statement trigger (no record written: the row trigger notes nothing then); "no-heads"
+# as installed; "log-direct" the move log written by the moving statement itself, indexes and all
+# (lamin_branch.log_inbox = off); "no-log-indexes" written by the moving statement without the
+# log's indexes; "no-log" without its statement trigger (no record written: the row trigger
+# notes nothing then); "no-heads"
 # (artifact) without the version-head trigger. A variant's gain over "full" is what that part
 # costs the pair's ratio. What a variant leaves out is put back before the next one runs.
 ANATOMIES=()
 bench_anatomy() {
-    local n=$1 r v out variants="full no-log-indexes no-log" names defs
+    local n=$1 r v out variants="full log-direct no-log-indexes no-log" names defs
     [ "$W" = artifact ] && variants="$variants no-heads"
     declare -A got=()
     names=$(q -c "SELECT string_agg(indexrelid::regclass::text, ', ') FROM pg_index WHERE indrelid = 'lamin.move_record'::regclass")
@@ -675,14 +678,16 @@ bench_anatomy() {
     for r in $(seq "$ROUNDS"); do
         for v in $(rotate "$r" $variants); do
             case $v in
-                no-log-indexes) q -c "DROP INDEX $names" ;;
+                log-direct) q -c "ALTER DATABASE bench SET lamin_branch.log_inbox = off" ;;
+                no-log-indexes) q -c "DROP INDEX $names" -c "ALTER DATABASE bench SET lamin_branch.log_inbox = off" ;;
                 no-log) q -c "ALTER TABLE $BASE DISABLE TRIGGER lamin_move_log_update" ;;
                 no-heads) q -c "ALTER TABLE $BASE DISABLE TRIGGER lamin_branch_heads_update" ;;
             esac
             vacuum
             out=$(pgbench_run 1 "" "$WORK/pairs_hand.sql@1" "$WORK/pairs_fn.sql@1")
             case $v in
-                no-log-indexes) q -c "$defs" ;;
+                log-direct) q -c "ALTER DATABASE bench $INBOX_SETTING" ;;
+                no-log-indexes) q -c "$defs" -c "ALTER DATABASE bench $INBOX_SETTING" ;;
                 no-log) q -c "ALTER TABLE $BASE ENABLE TRIGGER lamin_move_log_update" ;;
                 no-heads) q -c "ALTER TABLE $BASE ENABLE TRIGGER lamin_branch_heads_update" ;;
             esac
