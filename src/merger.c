@@ -38,6 +38,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "fmgr.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -258,12 +259,24 @@ lamin_merge_worker_main(Datum arg)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "SELECT lamin.merge_log()");
-	/* only where the installed version has the inbox */
-	ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n"
-					  " ON n.oid = p.pronamespace"
-					  " WHERE n.nspname = 'lamin' AND p.proname = 'merge_log'", true, 1);
+
+	/*
+	 * Only the extension's own function, where the installed version has one: this worker runs as
+	 * the bootstrap superuser, and a function of that name anybody could have made is not run.
+	 */
+	ret = SPI_execute("SELECT p.oid FROM pg_catalog.pg_proc p"
+					  " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass"
+					  " AND d.objid = p.oid AND d.deptype = 'e'"
+					  " JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'lamin_branch'"
+					  " WHERE p.proname = 'merge_log' AND p.pronargs = 0", true, 1);
 	if (ret == SPI_OK_SELECT && SPI_processed == 1)
-		(void) SPI_execute("SELECT lamin.merge_log()", false, 0);
+	{
+		bool		isnull;
+		Oid			func = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+
+		(void) OidFunctionCall0(func);
+	}
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
