@@ -1124,7 +1124,7 @@ if [ -n "$OUT" ]; then
         if [ -n "$mda" ]; then
             echo "## Where a single-row pair's time goes"
             echo
-            echo "The function pair against the hand-rolled pair (mixed in each pgbench run, median of $ROUNDS rounds), with parts of the extension switched off on the enabled table in turn: full (as installed), no-log-indexes (the move log written without its indexes), no-log (no move log record), no-heads (artifact: no version-head trigger). What a variant gains over full is what that part costs the ratio."
+            echo "The function pair against the hand-rolled pair (mixed in each pgbench run, median of $ROUNDS rounds), with parts of the extension switched off on the enabled table in turn: full (as installed), log-direct (the move log written by the moving statement, lamin_branch.log_inbox = off), no-log-indexes (written by the moving statement without the log's indexes), no-log (no move log record), no-heads (artifact: no version-head trigger). What a variant gains over full is what that part costs the ratio."
             echo
             echo "$mda"
             echo

@@ -1,7 +1,8 @@
 # Without lamin_branch in shared_preload_libraries, DDL aimed at the main view of a table enabled
 # in rename mode is not sent to the table: each statement the hook would redirect fails with an
 # error whose hint names the _all table, and nothing changes. DDL on the table itself still
-# updates the views (an event trigger).
+# updates the views (an event trigger). Without the module's merger, the move log is written
+# directly.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -53,6 +54,14 @@ is($node->safe_psql('postgres', q{
      WHERE a.attrelid = 'app.task'::regclass AND a.attname = 'prio'}), '3 p',
    'ALTER TABLE and COMMENT on the _all table reach the view without preload');
 is($node->safe_psql('postgres', 'SELECT id, prio FROM app.task'), '1|3', 'the view shows the new column');
+
+# no merger without preload: log_inbox = auto writes the move log's indexed table directly
+is($node->safe_psql('postgres', q{
+    SET client_min_messages = warning;
+    SELECT action FROM lamin.delete('app.task', 1);
+    SELECT current_setting('lamin_branch.log_inbox'), (SELECT count(*) FROM ONLY lamin.move_inbox),
+           (SELECT count(*) FROM ONLY lamin.move_record)}),
+   "trashed\nauto|0|1", 'without preload, auto writes the indexed log');
 
 $node->stop;
 done_testing();
