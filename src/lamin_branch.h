@@ -219,13 +219,14 @@ extern int64 lamin_operation_current(void);
 extern int64 lamin_operation_set(int64 op);
 extern void lamin_move_log_init(void);
 
+extern void lamin_log_relations_invalidate(Datum arg, Oid relid);
+extern void lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple newtup,
+								int32 from, int32 to, bool recheck);
+
 /* merger.c */
 extern void lamin_merger_init(void);
 extern bool lamin_merger_serves(void);
 extern void lamin_merger_wrote(void);
-extern void lamin_log_relations_invalidate(Datum arg, Oid relid);
-extern void lamin_move_log_note(LaminTable *t, Relation rel, HeapTuple oldtup, HeapTuple newtup,
-								int32 from, int32 to, bool recheck);
 /* branches.c: the current branch, merging */
 extern void lamin_branches_init(void);
 extern void lamin_visible_invalidate(Datum arg, Oid relid);

@@ -7,8 +7,8 @@
  *     moves wrote records into the inbox (its OID and a flag: committed records wait there).
  *   - lamin_branch.merge_naptime: how often the launcher looks at the flags (0 turns it off).
  *   - the launcher, a background worker started with the server when the module is preloaded
- *     (it connects to no database; pg_stat_activity shows it): every merge_naptime it starts, for each database whose flag
- *     is set and that has no merge running, a merge worker.
+ *     (it connects to no database; pg_stat_activity shows it): every merge_naptime it starts,
+ *     for each database whose flag is set and that has no merge running, a merge worker.
  *   - the merge worker: connects to one database, runs lamin.merge_log() there once (when the
  *     extension is installed) and exits. Short-lived on purpose: no worker stays connected, so
  *     DROP DATABASE and CREATE DATABASE ... TEMPLATE never wait for one for long.
@@ -34,15 +34,12 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
-#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "fmgr.h"
 #include "utils/guc.h"
-#include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/timestamp.h"
 
 #include "compat.h"
 #include "lamin_branch.h"
