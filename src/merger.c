@@ -25,8 +25,12 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "executor/spi.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_proc.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "postmaster/bgworker.h"
@@ -244,7 +248,8 @@ void
 lamin_merge_worker_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
-	int			ret;
+	Oid			func;
+	Oid			extension;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -252,8 +257,6 @@ lamin_merge_worker_main(Datum arg)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "SELECT lamin.merge_log()");
 
@@ -261,20 +264,11 @@ lamin_merge_worker_main(Datum arg)
 	 * Only the extension's own function, where the installed version has one: this worker runs as
 	 * the bootstrap superuser, and a function of that name anybody could have made is not run.
 	 */
-	ret = SPI_execute("SELECT p.oid FROM pg_catalog.pg_proc p"
-					  " JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass"
-					  " AND d.objid = p.oid AND d.deptype = 'e'"
-					  " JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'lamin_branch'"
-					  " WHERE p.proname = 'merge_log' AND p.pronargs = 0", true, 1);
-	if (ret == SPI_OK_SELECT && SPI_processed == 1)
-	{
-		bool		isnull;
-		Oid			func = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-
+	func = LookupFuncName(list_make2(makeString("lamin"), makeString("merge_log")), 0, NULL, true);
+	extension = get_extension_oid("lamin_branch", true);
+	if (OidIsValid(func) && OidIsValid(extension) &&
+		getExtensionOfObject(ProcedureRelationId, func) == extension)
 		(void) OidFunctionCall0(func);
-	}
-	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
